@@ -1,0 +1,90 @@
+// Turns command-line flags, WARREN_* environment variables and an optional JSON config file
+// into BrokerOptions. Precedence: flag, then environment, then config file, then default.
+// One table below drives all three sources and the README's settings table.
+
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { BrokerOptions } from './net/index.js';
+
+export interface Setting {
+  key: keyof BrokerOptions;
+  flag: string;
+  env: string;
+  kind: 'integer' | 'string' | 'path' | 'level';
+  help: string;
+}
+
+export const SETTINGS: Setting[] = [
+  { key: 'port', flag: 'port', env: 'WARREN_PORT', kind: 'integer', help: 'AMQP port (0 picks a free one)' },
+  { key: 'bind', flag: 'bind', env: 'WARREN_BIND', kind: 'string', help: 'address to listen on' },
+  { key: 'shardCount', flag: 'shards', env: 'WARREN_SHARDS', kind: 'integer', help: 'worker-thread shards holding queues (default: cores - 1, at least 1)' },
+  { key: 'dataDir', flag: 'data-dir', env: 'WARREN_DATA_DIR', kind: 'path', help: 'directory for durable state' },
+  { key: 'mgmtPort', flag: 'mgmt-port', env: 'WARREN_MGMT_PORT', kind: 'integer', help: 'management HTTP port (issue #5)' },
+  { key: 'heartbeatSeconds', flag: 'heartbeat', env: 'WARREN_HEARTBEAT', kind: 'integer', help: 'heartbeat suggested in connection.tune, seconds (0 = off)' },
+  { key: 'frameMaxBytes', flag: 'frame-max', env: 'WARREN_FRAME_MAX', kind: 'integer', help: 'largest frame accepted, bytes' },
+  { key: 'channelMax', flag: 'channel-max', env: 'WARREN_CHANNEL_MAX', kind: 'integer', help: 'most open channels per connection' },
+  { key: 'messageMaxBytes', flag: 'max-message-size', env: 'WARREN_MAX_MESSAGE_SIZE', kind: 'integer', help: 'largest message body accepted, bytes' },
+  { key: 'ringBytes', flag: 'ring-bytes', env: 'WARREN_RING_BYTES', kind: 'integer', help: 'bytes per shard ring, each direction (power of two)' },
+  { key: 'definitionsFile', flag: 'definitions', env: 'WARREN_DEFINITIONS', kind: 'path', help: 'RabbitMQ definitions JSON loaded at start' },
+  { key: 'logLevel', flag: 'log-level', env: 'WARREN_LOG_LEVEL', kind: 'level', help: 'debug, info, warn, error or silent' },
+];
+
+const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
+
+function convert(setting: Setting, raw: unknown, source: string): unknown {
+  if (setting.kind === 'integer') {
+    const value = typeof raw === 'number' ? raw : Number(String(raw).trim());
+    if (!Number.isInteger(value)) throw new Error(`${source}: expected an integer, got '${String(raw)}'`);
+    return value;
+  }
+  if (setting.kind === 'level') {
+    if (!LEVELS.includes(String(raw))) throw new Error(`${source}: expected one of ${LEVELS.join(', ')}, got '${String(raw)}'`);
+    return String(raw);
+  }
+  return String(raw);
+}
+
+export interface ParsedCommandLine {
+  options: Partial<BrokerOptions>;
+  isHelp: boolean;
+}
+
+/** Reads flags, environment and config file; throws an Error with a message for people. */
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): ParsedCommandLine {
+  const flagOptions: Record<string, { type: 'string' | 'boolean' }> = {
+    config: { type: 'string' },
+    help: { type: 'boolean' },
+  };
+  for (const setting of SETTINGS) flagOptions[setting.flag] = { type: 'string' };
+  const { values } = parseArgs({ args: argv, options: flagOptions, allowPositionals: false, strict: true });
+  const options: Partial<BrokerOptions> = {};
+  const configPath = (values['config'] as string | undefined) ?? env['WARREN_CONFIG'];
+  if (configPath !== undefined) {
+    const file = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+    for (const [name, raw] of Object.entries(file)) {
+      const setting = SETTINGS.find((entry) => entry.flag === name || entry.key === name);
+      if (setting === undefined) throw new Error(`${configPath}: unknown setting '${name}'`);
+      (options as Record<string, unknown>)[setting.key] = convert(setting, raw, `${configPath}: ${name}`);
+    }
+  }
+  for (const setting of SETTINGS) {
+    const fromEnv = env[setting.env];
+    if (fromEnv !== undefined && fromEnv !== '') {
+      (options as Record<string, unknown>)[setting.key] = convert(setting, fromEnv, setting.env);
+    }
+    const fromFlag = values[setting.flag];
+    if (fromFlag !== undefined) {
+      (options as Record<string, unknown>)[setting.key] = convert(setting, fromFlag, `--${setting.flag}`);
+    }
+  }
+  return { options, isHelp: values['help'] === true };
+}
+
+export function usage(): string {
+  const lines = ['Usage: warren [options]', '', 'Options (each also as an environment variable):'];
+  for (const setting of SETTINGS) {
+    lines.push(`  --${setting.flag.padEnd(18)} ${setting.env.padEnd(26)} ${setting.help}`);
+  }
+  lines.push(`  --${'config'.padEnd(18)} ${'WARREN_CONFIG'.padEnd(26)} JSON file of settings (flag names as keys)`);
+  return lines.join('\n');
+}

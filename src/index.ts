@@ -1,0 +1,3 @@
+// Warren's public entry: `import { startBroker } from 'warren'` runs the broker in-process.
+
+export { startBroker, type RunningBroker, type BrokerOptions } from './net/index.js';

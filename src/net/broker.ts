@@ -1,0 +1,423 @@
+// The network thread's root: the TCP listener, every connection, the vhosts with their
+// topology, users and permissions, and the links to the shards. It turns shard events into
+// client frames and keeps queue lifecycles (auto-delete, exclusive, deletion with consumers)
+// in one place. Network thread only.
+
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { type AmqpMethod, type FieldTable } from '../codec/index.js';
+import {
+  DELIVER_HEADER_BYTES,
+  MessageBlockView,
+  startShardThreads,
+  stopShardThreads,
+  type QueueSpec,
+  type ShardThread,
+} from '../shard/api.js';
+import { AccessControl } from './access-control.js';
+import type { ChannelConsumer } from './channel.js';
+import { Connection } from './connection.js';
+import { writeBasicDeliver, writeContent } from './content-frames.js';
+import { loadDefinitions, type Definitions } from './definitions.js';
+import { QueueRecord } from './exchange.js';
+import { type BrokerOptions, resolveOptions } from './options.js';
+import { checkQueueArgumentsEquivalent, validateQueueArguments } from './queue-arguments.js';
+import { channelError, resourceName } from './protocol-errors.js';
+import { Router } from './router.js';
+import { ShardLink, type ShardEventSink } from './shard-link.js';
+import { VirtualHost } from './vhost.js';
+
+const RESOURCE_LOCKED = 405;
+const PRECONDITION_FAILED = 406;
+
+export const WARREN_VERSION = '0.1.0';
+
+/** A clock read often and updated rarely; heartbeats need only second precision. */
+export interface CoarseClock {
+  nowMs: number;
+}
+
+type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+const LEVEL_RANK: Record<LogLevel | 'silent', number> = { debug: 0, info: 1, warn: 2, error: 3, silent: 4 };
+
+export class Broker implements ShardEventSink {
+  readonly options: BrokerOptions;
+  readonly access = new AccessControl();
+  readonly vhosts = new Map<string, VirtualHost>();
+  readonly router = new Router();
+  readonly connections = new Map<number, Connection>();
+  /** Every live consumer by its broker-wide id, which deliveries carry. */
+  readonly consumers = new Map<number, ChannelConsumer>();
+  readonly dirtyConnections: Connection[] = [];
+  readonly clock: CoarseClock = { nowMs: Date.now() };
+  readonly serverProperties: FieldTable;
+  links: ShardLink[] = [];
+  private threads: ShardThread[] = [];
+  private server: Server | null = null;
+  private ticker: NodeJS.Timeout | null = null;
+  private readonly readPausedConnections = new Set<Connection>();
+  private nextConnectionId = 1;
+  private nextQueueIdValue = 1;
+  private nextConsumerIdValue = 1;
+  private readonly view = new MessageBlockView();
+  private isStopping = false;
+
+  constructor(options: BrokerOptions) {
+    this.options = options;
+    this.serverProperties = {
+      product: 'Warren',
+      version: WARREN_VERSION,
+      platform: `Node.js ${process.version}`,
+      copyright: 'Copyright (c) Warren contributors',
+      information: 'Licensed under the MIT license. A throughput-first AMQP 0-9-1 broker.',
+      cluster_name: 'warren',
+      capabilities: {
+        publisher_confirms: true,
+        exchange_exchange_bindings: true,
+        'basic.nack': true,
+        consumer_cancel_notify: true,
+        'connection.blocked': false,
+        authentication_failure_close: true,
+        per_consumer_qos: true,
+      },
+    };
+  }
+
+  log(level: LogLevel, text: string): void {
+    if (LEVEL_RANK[level] < LEVEL_RANK[this.options.logLevel]) return;
+    process.stderr.write(`${new Date().toISOString()} [${level}] ${text}\n`);
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async start(): Promise<number> {
+    this.threads = await startShardThreads({
+      shardCount: this.options.shardCount,
+      ringBytes: this.options.ringBytes,
+    });
+    this.links = this.threads.map(
+      (thread) =>
+        new ShardLink(
+          thread,
+          this,
+          () => this.onLinkUnblocked(),
+          () => this.afterShardEvents(),
+        ),
+    );
+    this.loadInitialDefinitions();
+    this.ticker = setInterval(() => this.tick(), 1000);
+    this.ticker.unref();
+    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.bind, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address();
+    return typeof address === 'object' && address !== null ? address.port : this.options.port;
+  }
+
+  private loadInitialDefinitions(): void {
+    const file = this.options.definitionsFile;
+    let definitions: Definitions = {};
+    if (file !== null) {
+      definitions = JSON.parse(readFileSync(file, 'utf8')) as Definitions;
+    }
+    loadDefinitions(this, definitions);
+    if ((definitions.users ?? []).length === 0 && this.access.userCount === 0) {
+      this.access.addUserWithPassword(this.options.defaultUser, this.options.defaultPassword, ['administrator']);
+    }
+    if (!this.vhosts.has('/') && (definitions.vhosts ?? []).length === 0) this.addVhost('/');
+    if ((definitions.permissions ?? []).length === 0 && this.access.getUser(this.options.defaultUser) !== undefined) {
+      this.access.setPermission('/', this.options.defaultUser, { configure: '.*', write: '.*', read: '.*' });
+    }
+  }
+
+  /** Stops accepting, closes every connection with 320 CONNECTION_FORCED, stops the shards. */
+  async stop(): Promise<void> {
+    if (this.isStopping) return;
+    this.isStopping = true;
+    if (this.ticker !== null) clearInterval(this.ticker);
+    const server = this.server;
+    const closed = server === null ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const connection of [...this.connections.values()]) {
+      connection.forceClose("broker forced connection closure with reason 'shutdown'");
+    }
+    this.flushDirty();
+    // Give clients a moment to answer close-ok, then drop whatever is left.
+    const deadline = Date.now() + 1000;
+    while (this.connections.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    for (const connection of [...this.connections.values()]) connection.destroy();
+    await closed;
+    for (const link of this.links) link.stop();
+    await stopShardThreads(this.threads);
+  }
+
+  private accept(socket: Socket): void {
+    if (this.isStopping) {
+      socket.destroy();
+      return;
+    }
+    const connection = new Connection(this, this.nextConnectionId++, socket);
+    this.connections.set(connection.connectionId, connection);
+  }
+
+  onConnectionOpened(connection: Connection): void {
+    this.log('debug', `connection ${connection.name} opened by user '${connection.userName}'`);
+  }
+
+  onConnectionClosed(connection: Connection): void {
+    this.connections.delete(connection.connectionId);
+    this.readPausedConnections.delete(connection);
+  }
+
+  private tick(): void {
+    const nowMs = Date.now();
+    this.clock.nowMs = nowMs;
+    for (const connection of this.connections.values()) connection.tick(nowMs);
+    this.flushDirty();
+  }
+
+  // ---------------------------------------------------------------- flow
+
+  /** After a socket's input was processed: flush output, wake shards, apply ring backpressure. */
+  afterSocketInput(connection: Connection): void {
+    this.flushDirty();
+    for (let i = 0; i < this.links.length; i++) this.links[i]!.flush();
+    if (this.isAnyLinkBlocked() && !connection.isReadPaused) {
+      // A full command ring: stop reading this client until the shard catches up.
+      connection.isReadPaused = true;
+      connection.socket.pause();
+      this.readPausedConnections.add(connection);
+    }
+  }
+
+  private isAnyLinkBlocked(): boolean {
+    for (let i = 0; i < this.links.length; i++) if (this.links[i]!.outbox.isBlocked) return true;
+    return false;
+  }
+
+  private onLinkUnblocked(): void {
+    if (this.isAnyLinkBlocked()) return;
+    for (const connection of this.readPausedConnections) {
+      connection.isReadPaused = false;
+      connection.socket.resume();
+    }
+    this.readPausedConnections.clear();
+  }
+
+  private afterShardEvents(): void {
+    this.flushDirty();
+    for (let i = 0; i < this.links.length; i++) this.links[i]!.flush();
+  }
+
+  flushDirty(): void {
+    const dirty = this.dirtyConnections;
+    for (let i = 0; i < dirty.length; i++) dirty[i]!.flush();
+    dirty.length = 0;
+  }
+
+  /** A client's socket is congested (or drained): hold (or resume) its deliveries in every shard. */
+  setDeliveryPaused(connection: Connection, isPaused: boolean): void {
+    for (const link of this.links) link.connectionFlow(connection.connectionId, isPaused);
+    for (const link of this.links) link.flush();
+  }
+
+  // ---------------------------------------------------------------- shard events
+
+  onDeliver(link: ShardLink, bytes: Buffer, start: number, end: number): void {
+    const consumer = this.consumers.get(bytes.readUInt32LE(start + 6));
+    // A consumer already gone: its channel closed, and the shard requeues the message itself.
+    if (consumer === undefined) return;
+    const channel = consumer.channel;
+    if (channel.isClosing) return;
+    const deliveryTag = channel.deliveryTagFor(consumer, link.shardIndex, bytes.readDoubleLE(start + 10));
+    const view = this.view.read(bytes, start + DELIVER_HEADER_BYTES, end);
+    const connection = channel.connection;
+    const out = connection.out;
+    writeBasicDeliver(out, channel.channelId, consumer.tagBytes, deliveryTag, bytes[start + 18] === 1, bytes, view);
+    writeContent(
+      out,
+      channel.channelId,
+      connection.frameMaxBytes,
+      bytes,
+      view.propertiesStart,
+      view.propertiesEnd,
+      bytes,
+      view.bodyStart,
+      view.bodyEnd,
+    );
+    connection.markDirty();
+  }
+
+  onConfirm(link: ShardLink, connectionId: number, channelId: number, confirmSeq: number): void {
+    const channel = this.connections.get(connectionId)?.channels.get(channelId);
+    channel?.onShardConfirm(link.shardIndex, confirmSeq);
+  }
+
+  // ---------------------------------------------------------------- topology
+
+  addVhost(name: string): VirtualHost {
+    let vhost = this.vhosts.get(name);
+    if (vhost === undefined) {
+      vhost = new VirtualHost(name);
+      this.vhosts.set(name, vhost);
+    }
+    return vhost;
+  }
+
+  nextConsumerId(): number {
+    return this.nextConsumerIdValue++;
+  }
+
+  /** "amq.gen-" plus 22 URL-safe base64 characters, as RabbitMQ names things. */
+  serverGeneratedName(prefix: string): string {
+    return prefix + randomBytes(16).toString('base64url');
+  }
+
+  /** Which shard owns a queue: a stable hash of vhost and name. */
+  shardIndexFor(vhost: string, name: string): number {
+    let hash = 0x811c9dc5;
+    const key = `${vhost}\u0000${name}`;
+    for (let i = 0; i < key.length; i++) {
+      hash ^= key.charCodeAt(i);
+      hash = Math.imul(hash, 0x01000193);
+    }
+    return (hash >>> 0) % this.links.length;
+  }
+
+  /** Creates a queue in its shard and records it; the caller has checked it does not exist. */
+  createQueue(
+    vhost: VirtualHost,
+    name: string,
+    flags: { isDurable: boolean; isAutoDelete: boolean; ownerConnectionId: number },
+    args: FieldTable,
+  ): QueueRecord {
+    validateQueueArguments(args, name, vhost.name);
+    const queue = new QueueRecord(
+      this.nextQueueIdValue++,
+      vhost.name,
+      name,
+      this.shardIndexFor(vhost.name, name),
+      // RabbitMQ ignores durable for exclusive queues: they die with their connection anyway.
+      { ...flags, isDurable: flags.isDurable && flags.ownerConnectionId === 0 },
+      args,
+    );
+    vhost.addQueue(queue);
+    const spec: QueueSpec = {
+      queueId: queue.queueId,
+      vhost: vhost.name,
+      name,
+      isDurable: queue.isDurable,
+      isAutoDelete: queue.isAutoDelete,
+      isExclusive: queue.isExclusive,
+      arguments: args as Record<string, unknown>,
+    };
+    this.links[queue.shardIndex]!.control({ op: 'queue.create', queue: spec }, null);
+    return queue;
+  }
+
+  checkQueueEquivalent(existing: QueueRecord, method: Extract<AmqpMethod, { method: 'queue.declare' }>): void {
+    const what = resourceName('queue', existing.name, existing.vhost);
+    if (method.exclusive !== existing.isExclusive) {
+      throw channelError(
+        RESOURCE_LOCKED,
+        `cannot obtain exclusive access to locked ${what}. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`,
+        50,
+        10,
+      );
+    }
+    const durable = method.durable && !method.exclusive;
+    if (durable !== existing.isDurable) {
+      throw channelError(
+        PRECONDITION_FAILED,
+        `inequivalent arg 'durable' for ${what}: received '${durable}' but current is '${existing.isDurable}'`,
+        50,
+        10,
+      );
+    }
+    if (method.autoDelete !== existing.isAutoDelete) {
+      throw channelError(
+        PRECONDITION_FAILED,
+        `inequivalent arg 'auto_delete' for ${what}: received '${method.autoDelete}' but current is '${existing.isAutoDelete}'`,
+        50,
+        10,
+      );
+    }
+    checkQueueArgumentsEquivalent(method.arguments, existing.arguments, existing.name, existing.vhost);
+  }
+
+  /**
+   * Deletes a queue: unbinds it, cancels its consumers (notifying clients that asked), and
+   * drops its messages in the shard. With `isIfEmpty` the shard decides, and nothing changes
+   * if it refuses. `done` gets an error text or the number of messages deleted.
+   */
+  deleteQueue(
+    queue: QueueRecord,
+    isIfEmpty: boolean,
+    done: ((error: string | null, messageCount: number) => void) | null,
+  ): void {
+    if (queue.isDeleted) {
+      done?.(null, 0);
+      return;
+    }
+    const vhost = this.vhosts.get(queue.vhost);
+    const forget = () => {
+      vhost?.removeQueue(queue);
+      for (const consumer of [...queue.consumers]) {
+        queue.consumers.delete(consumer);
+        (consumer as ChannelConsumer).channel.cancelFromServer(consumer as ChannelConsumer);
+      }
+      if (queue.isExclusive) this.connections.get(queue.ownerConnectionId)?.exclusiveQueues.delete(queue);
+    };
+    if (!isIfEmpty) forget();
+    this.links[queue.shardIndex]!.control(
+      { op: 'queue.delete', queueId: queue.queueId, isIfEmpty },
+      {
+        onReply: (replyCode, value, replyText) => {
+          if (replyCode !== 0) {
+            done?.(replyText, 0);
+            return;
+          }
+          if (isIfEmpty) forget();
+          done?.(null, value);
+        },
+      },
+    );
+  }
+
+  /** A consumer left its queue (cancel or channel close): auto-delete the queue if it was the last. */
+  detachConsumer(consumer: ChannelConsumer): void {
+    const queue = consumer.queue;
+    queue.consumers.delete(consumer);
+    if (queue.isAutoDelete && queue.hasHadConsumer && queue.consumers.size === 0 && !queue.isDeleted) {
+      this.deleteQueue(queue, false, null);
+    }
+  }
+}
+
+/** What startBroker() returns. */
+export interface RunningBroker {
+  /** The AMQP port actually bound (useful with port 0). */
+  port: number;
+  /** The broker itself, for in-process inspection. */
+  broker: Broker;
+  /** Closes connections with 320 CONNECTION_FORCED, stops shards, releases the port. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a broker in this process with the given options (the rest default as for `npm start`).
+ * Port 0 picks a free port.
+ */
+export async function startBroker(options: Partial<BrokerOptions> = {}): Promise<RunningBroker> {
+  const broker = new Broker(resolveOptions(options));
+  const port = await broker.start();
+  return { port, broker, close: () => broker.stop() };
+}

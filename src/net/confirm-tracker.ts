@@ -1,0 +1,76 @@
+// Publisher confirms for one channel. Every publish in confirm mode gets the next sequence
+// number and the set of shards it went to (a bitmask); a shard reports "everything from this
+// channel up to seq is settled", and the channel confirms the longest prefix of sequence
+// numbers whose shards have all reported. So confirms leave strictly in order, whichever shard
+// settles first, and one basic.ack with multiple=true covers each advance. Network thread only.
+
+import { assert } from '../util/assert.js';
+
+export class ConfirmTracker {
+  private masks = new Int32Array(256);
+  private head = 0;
+  /** The lowest sequence number not yet confirmed. */
+  private baseSeq = 1;
+  /** The next sequence number to hand out. */
+  private nextSeq = 1;
+  private readonly settledByShard: Float64Array;
+
+  constructor(shardCount: number) {
+    assert(shardCount <= 30, 'shard masks are 31-bit');
+    this.settledByShard = new Float64Array(shardCount);
+  }
+
+  get outstanding(): number {
+    return this.nextSeq - this.baseSeq;
+  }
+
+  /** Registers a publish that went to the shards in `shardMask`; returns its sequence number. */
+  add(shardMask: number): number {
+    const span = this.nextSeq - this.baseSeq;
+    if (span === this.masks.length) this.grow();
+    this.masks[(this.head + span) & (this.masks.length - 1)] = shardMask;
+    return this.nextSeq++;
+  }
+
+  /** Records a shard's report. */
+  settle(shardIndex: number, seq: number): void {
+    if (seq > this.settledByShard[shardIndex]!) this.settledByShard[shardIndex] = seq;
+  }
+
+  /**
+   * Moves past every sequence number now settled by all of its shards. Returns the highest
+   * newly confirmed one, or 0 when nothing advanced. `advancedCount` tells how many it covers.
+   */
+  advance(): number {
+    const capacity = this.masks.length;
+    const settled = this.settledByShard;
+    let seq = this.baseSeq;
+    while (seq < this.nextSeq) {
+      let mask = this.masks[this.head]!;
+      while (mask !== 0) {
+        const shardIndex = 31 - Math.clz32(mask);
+        if (settled[shardIndex]! < seq) break;
+        mask &= ~(1 << shardIndex);
+      }
+      if (mask !== 0) break;
+      this.head = (this.head + 1) & (capacity - 1);
+      seq++;
+    }
+    const advanced = seq - this.baseSeq;
+    this.advancedCount = advanced;
+    this.baseSeq = seq;
+    return advanced === 0 ? 0 : seq - 1;
+  }
+
+  /** How many sequence numbers the last advance() confirmed. */
+  advancedCount = 0;
+
+  private grow(): void {
+    const capacity = this.masks.length;
+    const masks = new Int32Array(capacity * 2);
+    const span = this.nextSeq - this.baseSeq;
+    for (let i = 0; i < span; i++) masks[i] = this.masks[(this.head + i) & (capacity - 1)]!;
+    this.masks = masks;
+    this.head = 0;
+  }
+}

@@ -1,0 +1,108 @@
+// Loads RabbitMQ's definitions JSON (as `rabbitmqctl export_definitions` or the management API
+// writes it): users with their password hashes, vhosts, permissions, exchanges, queues and
+// bindings. Network thread only, at start-up. Entries are applied in dependency order so a file
+// exported from RabbitMQ loads unchanged.
+
+import type { FieldTable } from '../codec/index.js';
+import { hashPassword, isHashingAlgorithm } from './access-control.js';
+import type { Broker } from './broker.js';
+import { isExchangeType, QueueRecord } from './exchange.js';
+
+export interface Definitions {
+  users?: {
+    name: string;
+    password_hash?: string;
+    password?: string;
+    hashing_algorithm?: string;
+    tags?: string[] | string;
+  }[];
+  vhosts?: { name: string }[];
+  permissions?: { user: string; vhost: string; configure: string; write: string; read: string }[];
+  exchanges?: {
+    name: string;
+    vhost: string;
+    type: string;
+    durable?: boolean;
+    auto_delete?: boolean;
+    internal?: boolean;
+    arguments?: FieldTable;
+  }[];
+  queues?: {
+    name: string;
+    vhost: string;
+    durable?: boolean;
+    auto_delete?: boolean;
+    arguments?: FieldTable;
+  }[];
+  bindings?: {
+    source: string;
+    vhost: string;
+    destination: string;
+    destination_type: 'queue' | 'exchange';
+    routing_key?: string;
+    arguments?: FieldTable;
+  }[];
+}
+
+/** Applies definitions; throws an Error naming the first entry that cannot be applied. */
+export function loadDefinitions(broker: Broker, definitions: Definitions): void {
+  for (const vhost of definitions.vhosts ?? []) broker.addVhost(vhost.name);
+  for (const user of definitions.users ?? []) {
+    const tags = typeof user.tags === 'string' ? user.tags.split(',').filter((tag) => tag !== '') : (user.tags ?? []);
+    if (user.password !== undefined) {
+      broker.access.putUser({ name: user.name, passwordHash: hashPassword(user.password), hashingAlgorithm: 'rabbit_password_hashing_sha256', tags });
+      continue;
+    }
+    const algorithm = user.hashing_algorithm ?? 'rabbit_password_hashing_sha256';
+    if (!isHashingAlgorithm(algorithm)) {
+      throw new Error(`definitions: user '${user.name}' has unsupported hashing_algorithm '${algorithm}'`);
+    }
+    broker.access.putUser({ name: user.name, passwordHash: user.password_hash ?? '', hashingAlgorithm: algorithm, tags });
+  }
+  for (const permission of definitions.permissions ?? []) {
+    if (!broker.vhosts.has(permission.vhost)) {
+      throw new Error(`definitions: permission for user '${permission.user}' names unknown vhost '${permission.vhost}'`);
+    }
+    broker.access.setPermission(permission.vhost, permission.user, {
+      configure: permission.configure,
+      write: permission.write,
+      read: permission.read,
+    });
+  }
+  for (const exchange of definitions.exchanges ?? []) {
+    const vhost = broker.vhosts.get(exchange.vhost);
+    if (vhost === undefined) throw new Error(`definitions: exchange '${exchange.name}' names unknown vhost '${exchange.vhost}'`);
+    if (exchange.name === '' || exchange.name.startsWith('amq.')) continue;
+    if (!isExchangeType(exchange.type)) {
+      throw new Error(`definitions: exchange '${exchange.name}' has unsupported type '${exchange.type}'`);
+    }
+    vhost.declareExchange(
+      exchange.name,
+      exchange.type,
+      { isDurable: exchange.durable ?? true, isAutoDelete: exchange.auto_delete ?? false, isInternal: exchange.internal ?? false },
+      exchange.arguments ?? {},
+    );
+  }
+  for (const queue of definitions.queues ?? []) {
+    const vhost = broker.vhosts.get(queue.vhost);
+    if (vhost === undefined) throw new Error(`definitions: queue '${queue.name}' names unknown vhost '${queue.vhost}'`);
+    if (vhost.queues.has(queue.name)) continue;
+    broker.createQueue(
+      vhost,
+      queue.name,
+      { isDurable: queue.durable ?? true, isAutoDelete: queue.auto_delete ?? false, ownerConnectionId: 0 },
+      queue.arguments ?? {},
+    );
+  }
+  for (const binding of definitions.bindings ?? []) {
+    const vhost = broker.vhosts.get(binding.vhost);
+    if (vhost === undefined) throw new Error(`definitions: binding from '${binding.source}' names unknown vhost '${binding.vhost}'`);
+    const source = vhost.exchanges.get(binding.source);
+    const destination =
+      binding.destination_type === 'queue' ? vhost.queues.get(binding.destination) : vhost.exchanges.get(binding.destination);
+    if (source === undefined || destination === undefined) {
+      throw new Error(`definitions: binding ${binding.source} -> ${binding.destination} names a missing exchange or queue`);
+    }
+    vhost.bind(source, destination as QueueRecord, binding.routing_key ?? '', binding.arguments ?? {});
+  }
+}

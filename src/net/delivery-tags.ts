@@ -1,0 +1,102 @@
+// A channel's delivery tags: it hands out 1, 2, 3, ... across every queue and shard, and keeps
+// for each unacked tag which shard delivered it under which shard delivery id. Network thread
+// only. Tags are contiguous, so the table is a window of typed arrays indexed by tag - baseTag:
+// no object per delivery, O(1) lookups, and `multiple` acks walk the window from its start.
+
+const UNTRACKED = -1;
+
+/** Receives each unacked delivery a settle covers. */
+export interface SettledDeliverySink {
+  collect(shardIndex: number, deliveryId: number): void;
+}
+
+export class DeliveryTagTable {
+  private shardOf = new Int16Array(64).fill(UNTRACKED);
+  private deliveryIdOf = new Float64Array(64);
+  /** Ring position of baseTag. */
+  private head = 0;
+  /** Slots in use: tags baseTag .. baseTag + span - 1. */
+  private span = 0;
+  private baseTag = 1;
+  private nextTag = 1;
+  /** Tags still awaiting ack. */
+  unackedCount = 0;
+
+  /** Hands out the next tag; tracks it unless the delivery needs no ack. */
+  assign(isTracked: boolean, shardIndex: number, deliveryId: number): number {
+    const tag = this.nextTag++;
+    if (!isTracked) {
+      if (this.span === 0) this.baseTag = this.nextTag;
+      else this.pushSlot(UNTRACKED, 0);
+      return tag;
+    }
+    if (this.span === 0) this.baseTag = tag;
+    this.pushSlot(shardIndex, deliveryId);
+    this.unackedCount++;
+    return tag;
+  }
+
+  /** Whether `tag` is a delivery awaiting ack on this channel. */
+  isUnacked(tag: number): boolean {
+    if (tag < this.baseTag || tag >= this.baseTag + this.span) return false;
+    return this.shardOf[this.slotOf(tag)] !== UNTRACKED;
+  }
+
+  /** Settles one tag (must be unacked). */
+  settleOne(tag: number, sink: SettledDeliverySink): void {
+    const slot = this.slotOf(tag);
+    sink.collect(this.shardOf[slot]!, this.deliveryIdOf[slot]!);
+    this.shardOf[slot] = UNTRACKED;
+    this.unackedCount--;
+    this.trimFront();
+  }
+
+  /** Settles every unacked tag up to and including `tag` (0 means all). */
+  settleUpTo(tag: number, sink: SettledDeliverySink): void {
+    const last = tag === 0 ? this.baseTag + this.span - 1 : Math.min(tag, this.baseTag + this.span - 1);
+    for (let current = this.baseTag; current <= last; current++) {
+      const slot = this.slotOf(current);
+      const shardIndex = this.shardOf[slot]!;
+      if (shardIndex === UNTRACKED) continue;
+      sink.collect(shardIndex, this.deliveryIdOf[slot]!);
+      this.shardOf[slot] = UNTRACKED;
+      this.unackedCount--;
+    }
+    this.trimFront();
+  }
+
+  private slotOf(tag: number): number {
+    return (this.head + (tag - this.baseTag)) & (this.shardOf.length - 1);
+  }
+
+  private pushSlot(shardIndex: number, deliveryId: number): void {
+    if (this.span === this.shardOf.length) this.grow();
+    const slot = (this.head + this.span) & (this.shardOf.length - 1);
+    this.shardOf[slot] = shardIndex;
+    this.deliveryIdOf[slot] = deliveryId;
+    this.span++;
+  }
+
+  private trimFront(): void {
+    while (this.span > 0 && this.shardOf[this.head] === UNTRACKED) {
+      this.head = (this.head + 1) & (this.shardOf.length - 1);
+      this.span--;
+      this.baseTag++;
+    }
+    if (this.span === 0) this.baseTag = this.nextTag;
+  }
+
+  private grow(): void {
+    const capacity = this.shardOf.length;
+    const shardOf = new Int16Array(capacity * 2).fill(UNTRACKED);
+    const deliveryIdOf = new Float64Array(capacity * 2);
+    for (let i = 0; i < this.span; i++) {
+      const from = (this.head + i) & (capacity - 1);
+      shardOf[i] = this.shardOf[from]!;
+      deliveryIdOf[i] = this.deliveryIdOf[from]!;
+    }
+    this.shardOf = shardOf;
+    this.deliveryIdOf = deliveryIdOf;
+    this.head = 0;
+  }
+}

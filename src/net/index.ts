@@ -1,0 +1,4 @@
+// The network thread's public surface.
+
+export { Broker, startBroker, WARREN_VERSION, type RunningBroker } from './broker.js';
+export { type BrokerOptions, defaultOptions, resolveOptions } from './options.js';

@@ -1,0 +1,94 @@
+// The broker's settings: one typed object with RabbitMQ-like defaults. The CLI and environment
+// parsing live in src/config.ts; startBroker() takes a partial object and fills the rest here.
+
+import { availableParallelism } from 'node:os';
+
+export interface BrokerOptions {
+  /** AMQP port; 0 picks a free one. */
+  port: number;
+  /** Address to listen on. */
+  bind: string;
+  /** Worker-thread shards holding the queues. */
+  shardCount: number;
+  /** Where durable state lives (the log arrives with issue #3). */
+  dataDir: string;
+  /** Management HTTP port (issue #5); 0 picks a free one. */
+  mgmtPort: number;
+  /** Heartbeat the server suggests in connection.tune; 0 disables. */
+  heartbeatSeconds: number;
+  /** Largest frame the server accepts and suggests, including the 8 bytes of framing. */
+  frameMaxBytes: number;
+  /** Most channels per connection the server suggests and enforces. */
+  channelMax: number;
+  /** Largest message body accepted (RabbitMQ's max_message_size). */
+  messageMaxBytes: number;
+  /** Bytes of each shard ring (one per direction per shard). */
+  ringBytes: number;
+  /** A RabbitMQ definitions JSON file loaded at start (users, vhosts, permissions, topology). */
+  definitionsFile: string | null;
+  /** The user created when no definitions name any user. */
+  defaultUser: string;
+  defaultPassword: string;
+  /** Users that may only connect from loopback (RabbitMQ's loopback_users). */
+  loopbackUsers: string[];
+  /** Bytes queued for a client's socket above which its deliveries pause. */
+  socketWriteHighBytes: number;
+  /** Log to stderr: 'info', 'warn', 'error' or 'silent'. */
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+export function defaultShardCount(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
+export function defaultOptions(): BrokerOptions {
+  return {
+    port: 5672,
+    bind: '0.0.0.0',
+    shardCount: defaultShardCount(),
+    dataDir: './data',
+    mgmtPort: 15672,
+    heartbeatSeconds: 60,
+    frameMaxBytes: 131072,
+    channelMax: 2047,
+    messageMaxBytes: 128 * 1024 * 1024,
+    ringBytes: 8 * 1024 * 1024,
+    definitionsFile: null,
+    defaultUser: 'guest',
+    defaultPassword: 'guest',
+    loopbackUsers: ['guest'],
+    socketWriteHighBytes: 4 * 1024 * 1024,
+    logLevel: 'info',
+  };
+}
+
+/** Fills defaults and checks ranges; throws a RangeError naming the bad setting. */
+export function resolveOptions(partial: Partial<BrokerOptions>): BrokerOptions {
+  const options: BrokerOptions = { ...defaultOptions(), ...stripUndefined(partial) };
+  checkInteger('port', options.port, 0, 65535);
+  checkInteger('mgmtPort', options.mgmtPort, 0, 65535);
+  checkInteger('shardCount', options.shardCount, 1, 30);
+  checkInteger('heartbeatSeconds', options.heartbeatSeconds, 0, 65535);
+  checkInteger('frameMaxBytes', options.frameMaxBytes, 4096, 1 << 30);
+  checkInteger('channelMax', options.channelMax, 1, 65535);
+  checkInteger('messageMaxBytes', options.messageMaxBytes, 0, 512 * 1024 * 1024);
+  checkInteger('ringBytes', options.ringBytes, 65536, 1 << 30);
+  if ((options.ringBytes & (options.ringBytes - 1)) !== 0) {
+    throw new RangeError(`ringBytes must be a power of two, got ${options.ringBytes}`);
+  }
+  return options;
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  const result: Partial<T> = {};
+  for (const [key, entry] of Object.entries(value)) {
+    if (entry !== undefined) (result as Record<string, unknown>)[key] = entry;
+  }
+  return result;
+}
+
+function checkInteger(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+}

@@ -1,0 +1,241 @@
+// The network thread's end of one shard: it encodes commands into the shard's command ring,
+// drains the shard's event ring, and pairs control replies with the requests that asked for
+// them. Network thread only. Requests are answered in the order they were sent, because the
+// shard applies its ring in order; that is what lets a channel pipeline publishes behind a
+// queue.declare without reordering anything.
+
+import { pack } from 'msgpackr';
+import {
+  CMD_CONNECTION_FLOW,
+  CMD_CONTROL,
+  CMD_PUBLISH,
+  CMD_SETTLE,
+  type ControlRequest,
+  EVT_CONFIRM,
+  EVT_DELIVER,
+  EVT_GET_OK,
+  EVT_REPLY,
+  PUBLISH_HEADER_BYTES,
+  REPLY_HEADER_BYTES,
+  SETTLE_HEADER_BYTES,
+  type ShardThread,
+} from '../shard/api.js';
+import { assert } from '../util/assert.js';
+import { RingOutbox } from '../util/ring-outbox.js';
+import { RingReader, type RingSink, RingWriter } from '../util/spsc-ring.js';
+
+/** What a control request's answer is handed to. */
+export interface ReplyHandler {
+  onReply(replyCode: number, value: number, replyText: string): void;
+  /** Only basic.get asks for a message: bytes[start..end) is the message block. */
+  onGetOk?(deliveryId: number, isRedelivered: boolean, messageCount: number, bytes: Buffer, start: number, end: number): void;
+}
+
+/** Where the network thread handles shard events (implemented by the broker). */
+export interface ShardEventSink {
+  onDeliver(link: ShardLink, bytes: Buffer, start: number, end: number): void;
+  onConfirm(link: ShardLink, connectionId: number, channelId: number, confirmSeq: number): void;
+}
+
+/** Events taken per turn before the network thread returns to its sockets. */
+const EVENTS_PER_BATCH = 4096;
+
+export class ShardLink implements RingSink {
+  readonly shardIndex: number;
+  readonly outbox: RingOutbox;
+  private readonly events: RingReader;
+  private readonly sink: ShardEventSink;
+  private readonly pending = new Map<number, ReplyHandler>();
+  private nextRequestId = 1;
+  private isScheduled = false;
+  private isSleeping = false;
+  private isStopped = false;
+  private readonly afterEvents: () => void;
+
+  /**
+   * `onUnblocked` runs when a full command ring has room again; `afterEvents` runs after each
+   * batch of events (the broker flushes sockets there).
+   */
+  constructor(
+    thread: ShardThread,
+    sink: ShardEventSink,
+    onUnblocked: () => void,
+    afterEvents: () => void,
+  ) {
+    this.shardIndex = thread.shardIndex;
+    this.outbox = new RingOutbox(new RingWriter(thread.commandRing), onUnblocked);
+    this.events = new RingReader(thread.eventRing);
+    this.sink = sink;
+    this.afterEvents = afterEvents;
+    this.schedule();
+  }
+
+  get pendingRequests(): number {
+    return this.pending.size;
+  }
+
+  stop(): void {
+    this.isStopped = true;
+  }
+
+  /**
+   * Writes a publish. `head` holds the exchange and routing key as two shortstrs; the queue ids
+   * are `queueIds[0..queueCount)`.
+   */
+  publish(
+    connectionId: number,
+    channelId: number,
+    flags: number,
+    confirmSeq: number,
+    queueIds: Uint32Array,
+    queueCount: number,
+    head: Buffer,
+    headBytes: number,
+    properties: Buffer,
+    propertiesBytes: number,
+    body: Buffer,
+    bodyStart: number,
+    bodyEnd: number,
+  ): void {
+    const outbox = this.outbox;
+    const size =
+      PUBLISH_HEADER_BYTES + queueCount * 4 + headBytes + 4 + propertiesBytes + (bodyEnd - bodyStart);
+    const start = outbox.begin(size);
+    const target = outbox.target;
+    target.writeUInt32LE(connectionId, start);
+    target.writeUInt16LE(channelId, start + 4);
+    target[start + 6] = flags;
+    target.writeDoubleLE(confirmSeq, start + 7);
+    target.writeUInt16LE(queueCount, start + 15);
+    let at = start + PUBLISH_HEADER_BYTES;
+    for (let i = 0; i < queueCount; i++, at += 4) target.writeUInt32LE(queueIds[i]!, at);
+    at += head.copy(target, at, 0, headBytes);
+    target.writeUInt32LE(propertiesBytes, at);
+    at += 4;
+    at += properties.copy(target, at, 0, propertiesBytes);
+    at += body.copy(target, at, bodyStart, bodyEnd);
+    assert(at === start + size, 'publish record size');
+    outbox.end(CMD_PUBLISH, start, at);
+  }
+
+  /** Writes one settle command for `deliveryIds[0..count)`. */
+  settle(connectionId: number, channelId: number, action: number, deliveryIds: Float64Array, count: number): void {
+    const outbox = this.outbox;
+    const size = SETTLE_HEADER_BYTES + count * 8;
+    const start = outbox.begin(size);
+    const target = outbox.target;
+    target.writeUInt32LE(connectionId, start);
+    target.writeUInt16LE(channelId, start + 4);
+    target[start + 6] = action;
+    target.writeUInt32LE(count, start + 7);
+    let at = start + SETTLE_HEADER_BYTES;
+    for (let i = 0; i < count; i++, at += 8) target.writeDoubleLE(deliveryIds[i]!, at);
+    outbox.end(CMD_SETTLE, start, at);
+  }
+
+  /** Sends a control request; `handler` (if any) gets the shard's answer. */
+  control(request: ControlRequest, handler: ReplyHandler | null): void {
+    let requestId = 0;
+    if (handler !== null) {
+      requestId = this.nextRequestId++;
+      if (this.nextRequestId > 0xffff_ffff) this.nextRequestId = 1;
+      this.pending.set(requestId, handler);
+    }
+    const payload = pack(request);
+    const outbox = this.outbox;
+    const start = outbox.begin(4 + payload.length);
+    const target = outbox.target;
+    target.writeUInt32LE(requestId, start);
+    payload.copy(target, start + 4);
+    outbox.end(CMD_CONTROL, start, start + 4 + payload.length);
+  }
+
+  /** Sends a control request and resolves with its reply (control path only). */
+  request(request: ControlRequest): Promise<{ replyCode: number; value: number; replyText: string }> {
+    return new Promise((resolve) => {
+      this.control(request, {
+        onReply: (replyCode, value, replyText) => resolve({ replyCode, value, replyText }),
+      });
+    });
+  }
+
+  connectionFlow(connectionId: number, isPaused: boolean): void {
+    const outbox = this.outbox;
+    const start = outbox.begin(5);
+    outbox.target.writeUInt32LE(connectionId, start);
+    outbox.target[start + 4] = isPaused ? 1 : 0;
+    outbox.end(CMD_CONNECTION_FLOW, start, start + 5);
+  }
+
+  /** Wakes the shard if commands were written since the last wake. */
+  flush(): void {
+    this.outbox.flush();
+  }
+
+  onRecord(type: number, bytes: Buffer, start: number, end: number): void {
+    switch (type) {
+      case EVT_DELIVER:
+        this.sink.onDeliver(this, bytes, start, end);
+        return;
+      case EVT_CONFIRM:
+        this.sink.onConfirm(
+          this,
+          bytes.readUInt32LE(start),
+          bytes.readUInt16LE(start + 4),
+          bytes.readDoubleLE(start + 6),
+        );
+        return;
+      case EVT_REPLY: {
+        const handler = this.takeHandler(bytes.readUInt32LE(start));
+        const text = end > start + REPLY_HEADER_BYTES ? bytes.toString('utf8', start + REPLY_HEADER_BYTES, end) : '';
+        handler.onReply(bytes.readUInt16LE(start + 4), bytes.readDoubleLE(start + 6), text);
+        return;
+      }
+      case EVT_GET_OK: {
+        const handler = this.takeHandler(bytes.readUInt32LE(start));
+        assert(handler.onGetOk !== undefined, 'get-ok for a request that is not a get');
+        handler.onGetOk(
+          bytes.readDoubleLE(start + 4),
+          bytes[start + 12] === 1,
+          bytes.readUInt32LE(start + 13),
+          bytes,
+          start + 17,
+          end,
+        );
+        return;
+      }
+      default:
+        assert(false, `unknown event record ${type}`);
+    }
+  }
+
+  private takeHandler(requestId: number): ReplyHandler {
+    const handler = this.pending.get(requestId);
+    assert(handler !== undefined, `reply to unknown request ${requestId}`);
+    this.pending.delete(requestId);
+    return handler;
+  }
+
+  private schedule(): void {
+    if (this.isScheduled || this.isStopped) return;
+    this.isScheduled = true;
+    setImmediate(() => this.drain());
+  }
+
+  private drain(): void {
+    this.isScheduled = false;
+    if (this.isStopped) return;
+    const taken = this.events.poll(this, EVENTS_PER_BATCH);
+    this.afterEvents();
+    if (taken === EVENTS_PER_BATCH || this.events.hasRecords()) {
+      this.schedule();
+      return;
+    }
+    if (this.isSleeping) return;
+    this.isSleeping = true;
+    void this.events.waitForRecords().then(() => {
+      this.isSleeping = false;
+      this.schedule();
+    });
+  }
+}

@@ -1,0 +1,10 @@
+// The shard folder's only importable file: what the network thread needs to start shards and
+// speak the ring records. Everything crossing threads is plain data typed here.
+
+export * from './records.js';
+export {
+  startShardThreads,
+  stopShardThreads,
+  type ShardThread,
+  type ShardPoolOptions,
+} from './pool.js';

@@ -1,0 +1,174 @@
+// A queue as its shard holds it: ready messages in order, the consumers attached to it, and the
+// round-robin position among them. Shard thread only. Invariant: ready messages leave in the
+// order of their `seq` (arrival order); a requeued message goes back to its old place because
+// it keeps its seq and waits in a heap merged with the main FIFO on every take().
+
+import { Fifo } from '../util/fifo.js';
+import { MinHeap } from '../util/min-heap.js';
+import type { QueueSpec } from './records.js';
+
+/** A message body and metadata as received: one copy per shard, shared by its queues. */
+export class StoredMessage {
+  readonly block: Buffer;
+  readonly isPersistent: boolean;
+
+  constructor(block: Buffer, isPersistent: boolean) {
+    this.block = block;
+    this.isPersistent = isPersistent;
+  }
+}
+
+/** A per-channel view of the shard: its unacked deliveries and its channel-wide prefetch. */
+export class ShardChannel {
+  readonly key: number;
+  readonly connectionId: number;
+  readonly channelId: number;
+  /** Unacked deliveries by delivery id, in delivery order (Map keeps insertion order). */
+  readonly unacked = new Map<number, QueueEntry>();
+  /** basic.qos with global=true; 0 means unlimited. */
+  prefetchCount = 0;
+  /** Unacked deliveries made to this channel's consumers (basic.get ones do not count). */
+  consumerUnackedCount = 0;
+  readonly consumers = new Set<Consumer>();
+
+  constructor(key: number, connectionId: number, channelId: number) {
+    this.key = key;
+    this.connectionId = connectionId;
+    this.channelId = channelId;
+  }
+}
+
+export class Consumer {
+  readonly consumerId: number;
+  readonly queue: Queue;
+  readonly channel: ShardChannel;
+  readonly prefetchCount: number;
+  readonly isNoAck: boolean;
+  unackedCount = 0;
+  isCancelled = false;
+
+  constructor(
+    consumerId: number,
+    queue: Queue,
+    channel: ShardChannel,
+    prefetchCount: number,
+    isNoAck: boolean,
+  ) {
+    this.consumerId = consumerId;
+    this.queue = queue;
+    this.channel = channel;
+    this.prefetchCount = prefetchCount;
+    this.isNoAck = isNoAck;
+  }
+
+  /** Whether prefetch limits let this consumer take one more delivery now. */
+  hasCredit(): boolean {
+    if (this.isNoAck) return true;
+    if (this.prefetchCount > 0 && this.unackedCount >= this.prefetchCount) return false;
+    const channel = this.channel;
+    return channel.prefetchCount === 0 || channel.consumerUnackedCount < channel.prefetchCount;
+  }
+}
+
+/** One queued copy of a message in one queue; it becomes the delivery record when delivered. */
+export class QueueEntry {
+  readonly message: StoredMessage;
+  readonly queue: Queue;
+  readonly seq: number;
+  /** How many times this copy was delivered before; > 0 means redelivered. */
+  deliveryCount = 0;
+  deliveryId = 0;
+  consumer: Consumer | null = null;
+
+  constructor(message: StoredMessage, queue: Queue, seq: number) {
+    this.message = message;
+    this.queue = queue;
+    this.seq = seq;
+  }
+}
+
+function entrySeq(entry: QueueEntry): number {
+  return entry.seq;
+}
+
+export class Queue {
+  readonly queueId: number;
+  readonly spec: QueueSpec;
+  private readonly ready = new Fifo<QueueEntry>();
+  private readonly returned = new MinHeap<QueueEntry>(entrySeq);
+  readonly consumers: Consumer[] = [];
+  private nextConsumerIndex = 0;
+  private nextSeq = 1;
+  isDeleted = false;
+  /** Set while the queue sits in the shard's list of queues to dispatch. */
+  isActive = false;
+
+  constructor(spec: QueueSpec) {
+    this.queueId = spec.queueId;
+    this.spec = spec;
+  }
+
+  get readyCount(): number {
+    return this.ready.length + this.returned.length;
+  }
+
+  enqueue(message: StoredMessage): void {
+    this.ready.push(new QueueEntry(message, this, this.nextSeq++));
+  }
+
+  /** Puts a delivered entry back in its original place, marked as delivered once more. */
+  requeue(entry: QueueEntry): void {
+    entry.deliveryCount++;
+    entry.deliveryId = 0;
+    entry.consumer = null;
+    this.returned.push(entry);
+  }
+
+  /** Removes and returns the oldest ready entry. */
+  take(): QueueEntry | undefined {
+    const returned = this.returned.peek();
+    if (returned === undefined) return this.ready.shift();
+    const head = this.ready.peek();
+    if (head !== undefined && head.seq < returned.seq) return this.ready.shift();
+    return this.returned.pop();
+  }
+
+  /** Drops every ready entry; returns how many there were. */
+  purge(): number {
+    const count = this.readyCount;
+    this.ready.clear();
+    this.returned.drain();
+    return count;
+  }
+
+  addConsumer(consumer: Consumer): void {
+    this.consumers.push(consumer);
+  }
+
+  removeConsumer(consumer: Consumer): void {
+    const index = this.consumers.indexOf(consumer);
+    if (index < 0) return;
+    this.consumers.splice(index, 1);
+    if (this.nextConsumerIndex > index) this.nextConsumerIndex--;
+  }
+
+  /**
+   * The next consumer in round-robin order that may take a delivery now, or null. `isPaused`
+   * says whether a connection's socket is congested.
+   */
+  nextConsumerWithCredit(pausedConnections: ReadonlySet<number>): Consumer | null {
+    const consumers = this.consumers;
+    const count = consumers.length;
+    for (let tried = 0; tried < count; tried++) {
+      if (this.nextConsumerIndex >= count) this.nextConsumerIndex = 0;
+      const consumer = consumers[this.nextConsumerIndex++]!;
+      if (
+        consumer.hasCredit() &&
+        (pausedConnections.size === 0 || !pausedConnections.has(consumer.channel.connectionId))
+      ) {
+        return consumer;
+      }
+    }
+    return null;
+  }
+}

@@ -1,0 +1,121 @@
+// The records that cross the rings between the network thread and a shard, and their byte
+// layouts. Both threads import this file; nothing else defines a layout. All integers are
+// little-endian. Hot records (publish, settle, deliver, confirm) are fixed layouts written
+// straight into ring memory; rare control requests travel as msgpackr maps inside CONTROL.
+//
+// A "message block" is how a message travels and how a shard stores it, unchanged:
+//   u8 exchangeLength, exchange, u8 routingKeyLength, routingKey,
+//   u32 propertiesLength, properties (flags word + fields, as on the wire), body (the rest)
+
+// Commands: network thread -> shard.
+/** u32 connectionId, u16 channelId, u8 flags, f64 confirmSeq, u16 queueCount, u32 queueId[], message block */
+export const CMD_PUBLISH = 1;
+/** u32 connectionId, u16 channelId, u8 action (SETTLE_*), u32 count, f64 deliveryId[] */
+export const CMD_SETTLE = 2;
+/** u32 requestId, msgpackr ControlRequest */
+export const CMD_CONTROL = 3;
+/** u32 connectionId, u8 isPaused: the connection's socket is congested, hold its deliveries */
+export const CMD_CONNECTION_FLOW = 4;
+
+// Events: shard -> network thread.
+/** u32 connectionId, u16 channelId, u32 consumerId, f64 deliveryId, u8 isRedelivered, message block */
+export const EVT_DELIVER = 1;
+/** u32 requestId, f64 deliveryId, u8 isRedelivered, u32 messageCount, message block */
+export const EVT_GET_OK = 2;
+/** u32 connectionId, u16 channelId, f64 confirmSeq: every publish up to seq from that channel is settled */
+export const EVT_CONFIRM = 3;
+/** u32 requestId, u16 replyCode (0 = ok), f64 value, utf8 replyText (the rest) */
+export const EVT_REPLY = 4;
+
+export const PUBLISH_HEADER_BYTES = 4 + 2 + 1 + 8 + 2;
+export const PUBLISH_FLAG_CONFIRM = 1;
+export const PUBLISH_FLAG_PERSISTENT = 2;
+
+export const SETTLE_ACK = 0;
+export const SETTLE_REQUEUE = 1;
+export const SETTLE_DISCARD = 2;
+export const SETTLE_HEADER_BYTES = 4 + 2 + 1 + 4;
+
+export const DELIVER_HEADER_BYTES = 4 + 2 + 4 + 8 + 1;
+export const GET_OK_HEADER_BYTES = 4 + 8 + 1 + 4;
+export const CONFIRM_BYTES = 4 + 2 + 8;
+export const REPLY_HEADER_BYTES = 4 + 2 + 8;
+
+/** A queue as the shard needs to know it. */
+export interface QueueSpec {
+  queueId: number;
+  vhost: string;
+  name: string;
+  isDurable: boolean;
+  isAutoDelete: boolean;
+  isExclusive: boolean;
+  arguments: Record<string, unknown>;
+}
+
+/** Rare requests from the network thread; each is answered by one EVT_REPLY (or EVT_GET_OK). */
+export type ControlRequest =
+  | { op: 'queue.create'; queue: QueueSpec }
+  | { op: 'queue.delete'; queueId: number; isIfEmpty: boolean }
+  | { op: 'queue.purge'; queueId: number }
+  | { op: 'queue.stats'; queueId: number }
+  | {
+      op: 'consume';
+      queueId: number;
+      consumerId: number;
+      connectionId: number;
+      channelId: number;
+      prefetchCount: number;
+      isNoAck: boolean;
+    }
+  | { op: 'cancel'; consumerId: number }
+  | { op: 'get'; queueId: number; connectionId: number; channelId: number; isNoAck: boolean }
+  | { op: 'channel.qos'; connectionId: number; channelId: number; prefetchCount: number }
+  | { op: 'channel.close'; connectionId: number; channelId: number }
+  | { op: 'channel.recover'; connectionId: number; channelId: number }
+  | { op: 'barrier' };
+
+/** Channels are keyed by one number in maps on both sides. */
+export function channelKey(connectionId: number, channelId: number): number {
+  return connectionId * 0x10000 + channelId;
+}
+
+/** Bytes a message block needs for the given parts. */
+export function messageBlockBytes(
+  exchangeBytes: number,
+  routingKeyBytes: number,
+  propertiesBytes: number,
+  bodyBytes: number,
+): number {
+  return 1 + exchangeBytes + 1 + routingKeyBytes + 4 + propertiesBytes + bodyBytes;
+}
+
+/** Offsets of a message block's parts; filled in place by readMessageBlock to avoid allocation. */
+export class MessageBlockView {
+  exchangeStart = 0;
+  exchangeEnd = 0;
+  routingKeyStart = 0;
+  routingKeyEnd = 0;
+  propertiesStart = 0;
+  propertiesEnd = 0;
+  bodyStart = 0;
+  bodyEnd = 0;
+
+  /** Parses the block in `bytes[start..end)`. The layout is ours, so lengths are trusted. */
+  read(bytes: Buffer, start: number, end: number): this {
+    let at = start;
+    const exchangeLength = bytes[at]!;
+    this.exchangeStart = at + 1;
+    this.exchangeEnd = this.exchangeStart + exchangeLength;
+    at = this.exchangeEnd;
+    const routingKeyLength = bytes[at]!;
+    this.routingKeyStart = at + 1;
+    this.routingKeyEnd = this.routingKeyStart + routingKeyLength;
+    at = this.routingKeyEnd;
+    const propertiesLength = bytes.readUInt32LE(at);
+    this.propertiesStart = at + 4;
+    this.propertiesEnd = this.propertiesStart + propertiesLength;
+    this.bodyStart = this.propertiesEnd;
+    this.bodyEnd = end;
+    return this;
+  }
+}

@@ -1,0 +1,408 @@
+// A shard: the owner of a set of queues, their messages, consumers and unacked deliveries.
+// Shard thread only. It reads commands from its input ring in order and answers on its output
+// ring, so everything the network thread sent earlier is applied before anything it sent later.
+// Delivery ids are the shard's own (one counter); the network thread maps them to per-channel
+// delivery tags. A publish is confirmed once this shard has applied it (issue #3 moves that
+// point to "on disk").
+
+import { unpack } from 'msgpackr';
+import { assert } from '../util/assert.js';
+import type { RingOutbox } from '../util/ring-outbox.js';
+import type { RingSink } from '../util/spsc-ring.js';
+import { Consumer, Queue, type QueueEntry, ShardChannel, StoredMessage } from './queue.js';
+import {
+  CMD_CONNECTION_FLOW,
+  CMD_CONTROL,
+  CMD_PUBLISH,
+  CMD_SETTLE,
+  CONFIRM_BYTES,
+  channelKey,
+  type ControlRequest,
+  DELIVER_HEADER_BYTES,
+  EVT_CONFIRM,
+  EVT_DELIVER,
+  EVT_GET_OK,
+  EVT_REPLY,
+  GET_OK_HEADER_BYTES,
+  PUBLISH_FLAG_CONFIRM,
+  PUBLISH_FLAG_PERSISTENT,
+  PUBLISH_HEADER_BYTES,
+  REPLY_HEADER_BYTES,
+  SETTLE_ACK,
+  SETTLE_HEADER_BYTES,
+  SETTLE_REQUEUE,
+} from './records.js';
+
+const PRECONDITION_FAILED = 406;
+const NOT_FOUND = 404;
+/** Deliveries one queue makes before the next active queue gets a turn. */
+const DELIVERIES_PER_TURN = 128;
+
+export class Shard implements RingSink {
+  readonly shardIndex: number;
+  private readonly outbox: RingOutbox;
+  private readonly queues = new Map<number, Queue>();
+  private readonly channels = new Map<number, ShardChannel>();
+  private readonly consumers = new Map<number, Consumer>();
+  private readonly pausedConnections = new Set<number>();
+  private readonly activeQueues: Queue[] = [];
+  private nextDeliveryId = 1;
+  // The pending confirm: consecutive publishes from one channel collapse into one event.
+  private confirmConnectionId = -1;
+  private confirmChannelId = 0;
+  private confirmSeq = 0;
+  private readonly replyTextBytes = Buffer.allocUnsafe(1024);
+
+  constructor(shardIndex: number, outbox: RingOutbox) {
+    this.shardIndex = shardIndex;
+    this.outbox = outbox;
+  }
+
+  get queueCount(): number {
+    return this.queues.size;
+  }
+
+  onRecord(type: number, bytes: Buffer, start: number, end: number): void {
+    switch (type) {
+      case CMD_PUBLISH:
+        this.publish(bytes, start, end);
+        return;
+      case CMD_SETTLE:
+        this.settle(bytes, start);
+        return;
+      case CMD_CONTROL:
+        this.control(bytes.readUInt32LE(start), unpack(bytes.subarray(start + 4, end)) as ControlRequest);
+        return;
+      case CMD_CONNECTION_FLOW:
+        this.connectionFlow(bytes.readUInt32LE(start), bytes[start + 4] === 1);
+        return;
+      default:
+        assert(false, `unknown command record ${type}`);
+    }
+  }
+
+  /** Ends a batch of commands: emits the last pending confirm and runs deliveries. */
+  afterBatch(): void {
+    this.flushConfirm();
+    this.dispatch();
+    this.outbox.flush();
+  }
+
+  /** Whether there is delivery work left that a later turn should do. */
+  hasDispatchWork(): boolean {
+    return this.activeQueues.length > 0 && !this.outbox.isBlocked;
+  }
+
+  private publish(bytes: Buffer, start: number, end: number): void {
+    const connectionId = bytes.readUInt32LE(start);
+    const channelId = bytes.readUInt16LE(start + 4);
+    const flags = bytes[start + 6]!;
+    const confirmSeq = bytes.readDoubleLE(start + 7);
+    const queueCount = bytes.readUInt16LE(start + 15);
+    const blockStart = start + PUBLISH_HEADER_BYTES + queueCount * 4;
+    let message: StoredMessage | null = null;
+    for (let i = 0; i < queueCount; i++) {
+      const queue = this.queues.get(bytes.readUInt32LE(start + PUBLISH_HEADER_BYTES + i * 4));
+      // A queue deleted after the network thread routed to it simply misses the message.
+      if (queue === undefined) continue;
+      if (message === null) {
+        const block = Buffer.allocUnsafe(end - blockStart);
+        bytes.copy(block, 0, blockStart, end);
+        message = new StoredMessage(block, (flags & PUBLISH_FLAG_PERSISTENT) !== 0);
+      }
+      queue.enqueue(message);
+      if (queue.consumers.length > 0) this.activate(queue);
+    }
+    if ((flags & PUBLISH_FLAG_CONFIRM) !== 0) {
+      if (this.confirmConnectionId !== connectionId || this.confirmChannelId !== channelId) {
+        this.flushConfirm();
+        this.confirmConnectionId = connectionId;
+        this.confirmChannelId = channelId;
+      }
+      this.confirmSeq = confirmSeq;
+    }
+  }
+
+  private flushConfirm(): void {
+    if (this.confirmConnectionId < 0) return;
+    const outbox = this.outbox;
+    const at = outbox.begin(CONFIRM_BYTES);
+    const target = outbox.target;
+    target.writeUInt32LE(this.confirmConnectionId, at);
+    target.writeUInt16LE(this.confirmChannelId, at + 4);
+    target.writeDoubleLE(this.confirmSeq, at + 6);
+    outbox.end(EVT_CONFIRM, at, at + CONFIRM_BYTES);
+    this.confirmConnectionId = -1;
+  }
+
+  private settle(bytes: Buffer, start: number): void {
+    const key = channelKey(bytes.readUInt32LE(start), bytes.readUInt16LE(start + 4));
+    const action = bytes[start + 6]!;
+    const count = bytes.readUInt32LE(start + 7);
+    const channel = this.channels.get(key);
+    if (channel === undefined) return;
+    let at = start + SETTLE_HEADER_BYTES;
+    for (let i = 0; i < count; i++, at += 8) {
+      const entry = channel.unacked.get(bytes.readDoubleLE(at));
+      if (entry === undefined) continue;
+      this.release(channel, entry);
+      if (action === SETTLE_REQUEUE) this.requeue(entry);
+      // SETTLE_ACK and SETTLE_DISCARD both drop the message (dead-lettering: issue #6).
+      else assert(action === SETTLE_ACK || action === 2, `bad settle action ${action}`);
+    }
+  }
+
+  /** Forgets an unacked delivery on its channel and returns its consumer's credit. */
+  private release(channel: ShardChannel, entry: QueueEntry): void {
+    channel.unacked.delete(entry.deliveryId);
+    const consumer = entry.consumer;
+    if (consumer !== null) {
+      consumer.unackedCount--;
+      channel.consumerUnackedCount--;
+      if (!consumer.isCancelled) this.activate(consumer.queue);
+      // Channel-wide prefetch frees credit for every consumer of the channel.
+      if (channel.prefetchCount > 0) {
+        for (const other of channel.consumers) this.activate(other.queue);
+      }
+    }
+  }
+
+  private requeue(entry: QueueEntry): void {
+    const queue = entry.queue;
+    if (queue.isDeleted) return;
+    queue.requeue(entry);
+    if (queue.consumers.length > 0) this.activate(queue);
+  }
+
+  private activate(queue: Queue): void {
+    if (queue.isActive || queue.isDeleted) return;
+    queue.isActive = true;
+    this.activeQueues.push(queue);
+  }
+
+  private dispatch(): void {
+    const active = this.activeQueues;
+    let index = 0;
+    while (index < active.length) {
+      if (this.outbox.isBlocked) break;
+      const queue = active[index]!;
+      const isDone = this.dispatchQueue(queue);
+      if (isDone) {
+        queue.isActive = false;
+        active[index] = active[active.length - 1]!;
+        active.pop();
+      } else {
+        index++;
+      }
+    }
+  }
+
+  /** Delivers from one queue for one turn; true when it has nothing more it can deliver now. */
+  private dispatchQueue(queue: Queue): boolean {
+    if (queue.isDeleted) return true;
+    for (let delivered = 0; delivered < DELIVERIES_PER_TURN; delivered++) {
+      if (queue.readyCount === 0) return true;
+      const consumer = queue.nextConsumerWithCredit(this.pausedConnections);
+      if (consumer === null) return true;
+      if (this.outbox.isBlocked) return false;
+      this.deliver(queue.take()!, consumer);
+    }
+    return false;
+  }
+
+  private deliver(entry: QueueEntry, consumer: Consumer): void {
+    const deliveryId = this.nextDeliveryId++;
+    const channel = consumer.channel;
+    const block = entry.message.block;
+    const outbox = this.outbox;
+    const at = outbox.begin(DELIVER_HEADER_BYTES + block.length);
+    const target = outbox.target;
+    target.writeUInt32LE(channel.connectionId, at);
+    target.writeUInt16LE(channel.channelId, at + 4);
+    target.writeUInt32LE(consumer.consumerId, at + 6);
+    target.writeDoubleLE(deliveryId, at + 10);
+    target[at + 18] = entry.deliveryCount > 0 ? 1 : 0;
+    block.copy(target, at + DELIVER_HEADER_BYTES);
+    outbox.end(EVT_DELIVER, at, at + DELIVER_HEADER_BYTES + block.length);
+    if (consumer.isNoAck) return;
+    entry.deliveryId = deliveryId;
+    entry.consumer = consumer;
+    consumer.unackedCount++;
+    channel.consumerUnackedCount++;
+    channel.unacked.set(deliveryId, entry);
+  }
+
+  private reply(requestId: number, replyCode: number, value: number, replyText = ''): void {
+    if (requestId === 0) return;
+    const textBytes = this.replyTextBytes.write(replyText, 0, 'utf8');
+    const outbox = this.outbox;
+    const at = outbox.begin(REPLY_HEADER_BYTES + textBytes);
+    const target = outbox.target;
+    target.writeUInt32LE(requestId, at);
+    target.writeUInt16LE(replyCode, at + 4);
+    target.writeDoubleLE(value, at + 6);
+    this.replyTextBytes.copy(target, at + REPLY_HEADER_BYTES, 0, textBytes);
+    outbox.end(EVT_REPLY, at, at + REPLY_HEADER_BYTES + textBytes);
+  }
+
+  private channelFor(connectionId: number, channelId: number): ShardChannel {
+    const key = channelKey(connectionId, channelId);
+    let channel = this.channels.get(key);
+    if (channel === undefined) {
+      channel = new ShardChannel(key, connectionId, channelId);
+      this.channels.set(key, channel);
+    }
+    return channel;
+  }
+
+  private control(requestId: number, request: ControlRequest): void {
+    switch (request.op) {
+      case 'queue.create': {
+        const existing = this.queues.get(request.queue.queueId);
+        if (existing === undefined) this.queues.set(request.queue.queueId, new Queue(request.queue));
+        this.reply(requestId, 0, 0);
+        return;
+      }
+      case 'queue.delete': {
+        const queue = this.queues.get(request.queueId);
+        if (queue === undefined) return this.reply(requestId, 0, 0);
+        if (request.isIfEmpty && queue.readyCount > 0) {
+          return this.reply(
+            requestId,
+            PRECONDITION_FAILED,
+            0,
+            `queue '${queue.spec.name}' in vhost '${queue.spec.vhost}' not empty`,
+          );
+        }
+        const count = queue.readyCount;
+        queue.purge();
+        queue.isDeleted = true;
+        for (const consumer of queue.consumers) this.dropConsumer(consumer);
+        this.queues.delete(request.queueId);
+        return this.reply(requestId, 0, count);
+      }
+      case 'queue.purge': {
+        const queue = this.queues.get(request.queueId);
+        return this.reply(requestId, 0, queue === undefined ? 0 : queue.purge());
+      }
+      case 'queue.stats': {
+        const queue = this.queues.get(request.queueId);
+        if (queue === undefined) return this.reply(requestId, NOT_FOUND, 0, 'no such queue');
+        return this.reply(requestId, 0, queue.readyCount);
+      }
+      case 'consume': {
+        const queue = this.queues.get(request.queueId);
+        if (queue === undefined) return this.reply(requestId, NOT_FOUND, 0, 'no such queue');
+        const channel = this.channelFor(request.connectionId, request.channelId);
+        const consumer = new Consumer(
+          request.consumerId,
+          queue,
+          channel,
+          request.prefetchCount,
+          request.isNoAck,
+        );
+        this.consumers.set(request.consumerId, consumer);
+        channel.consumers.add(consumer);
+        queue.addConsumer(consumer);
+        this.activate(queue);
+        return this.reply(requestId, 0, 0);
+      }
+      case 'cancel': {
+        const consumer = this.consumers.get(request.consumerId);
+        if (consumer !== undefined) {
+          this.dropConsumer(consumer);
+          consumer.queue.removeConsumer(consumer);
+        }
+        return this.reply(requestId, 0, 0);
+      }
+      case 'get':
+        return this.get(requestId, request.queueId, request.connectionId, request.channelId, request.isNoAck);
+      case 'channel.qos': {
+        const channel = this.channelFor(request.connectionId, request.channelId);
+        channel.prefetchCount = request.prefetchCount;
+        for (const consumer of channel.consumers) this.activate(consumer.queue);
+        return this.reply(requestId, 0, 0);
+      }
+      case 'channel.close': {
+        const channel = this.channels.get(channelKey(request.connectionId, request.channelId));
+        if (channel !== undefined) {
+          for (const consumer of channel.consumers) {
+            consumer.isCancelled = true;
+            consumer.queue.removeConsumer(consumer);
+            this.consumers.delete(consumer.consumerId);
+          }
+          channel.consumers.clear();
+          this.requeueAll(channel);
+          this.channels.delete(channel.key);
+        }
+        return this.reply(requestId, 0, 0);
+      }
+      case 'channel.recover': {
+        const channel = this.channels.get(channelKey(request.connectionId, request.channelId));
+        if (channel !== undefined) this.requeueAll(channel);
+        return this.reply(requestId, 0, 0);
+      }
+      case 'barrier':
+        return this.reply(requestId, 0, 0);
+    }
+  }
+
+  private dropConsumer(consumer: Consumer): void {
+    consumer.isCancelled = true;
+    consumer.channel.consumers.delete(consumer);
+    this.consumers.delete(consumer.consumerId);
+  }
+
+  /** Requeues every unacked delivery of a channel, oldest first. */
+  private requeueAll(channel: ShardChannel): void {
+    for (const entry of channel.unacked.values()) {
+      const consumer = entry.consumer;
+      if (consumer !== null) {
+        consumer.unackedCount--;
+        channel.consumerUnackedCount--;
+      }
+      this.requeue(entry);
+    }
+    channel.unacked.clear();
+    for (const consumer of channel.consumers) this.activate(consumer.queue);
+  }
+
+  private get(
+    requestId: number,
+    queueId: number,
+    connectionId: number,
+    channelId: number,
+    isNoAck: boolean,
+  ): void {
+    const queue = this.queues.get(queueId);
+    if (queue === undefined) return this.reply(requestId, NOT_FOUND, 0, 'no such queue');
+    const entry = queue.take();
+    if (entry === undefined) return this.reply(requestId, 0, 0);
+    const deliveryId = this.nextDeliveryId++;
+    const block = entry.message.block;
+    const outbox = this.outbox;
+    const at = outbox.begin(GET_OK_HEADER_BYTES + block.length);
+    const target = outbox.target;
+    target.writeUInt32LE(requestId, at);
+    target.writeDoubleLE(deliveryId, at + 4);
+    target[at + 12] = entry.deliveryCount > 0 ? 1 : 0;
+    target.writeUInt32LE(queue.readyCount, at + 13);
+    block.copy(target, at + GET_OK_HEADER_BYTES);
+    outbox.end(EVT_GET_OK, at, at + GET_OK_HEADER_BYTES + block.length);
+    if (isNoAck) return;
+    const channel = this.channelFor(connectionId, channelId);
+    entry.deliveryId = deliveryId;
+    channel.unacked.set(deliveryId, entry);
+  }
+
+  private connectionFlow(connectionId: number, isPaused: boolean): void {
+    if (isPaused) {
+      this.pausedConnections.add(connectionId);
+      return;
+    }
+    this.pausedConnections.delete(connectionId);
+    for (const consumer of this.consumers.values()) {
+      if (consumer.channel.connectionId === connectionId) this.activate(consumer.queue);
+    }
+  }
+}
