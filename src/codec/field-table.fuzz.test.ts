@@ -44,7 +44,9 @@ const scalar: fc.Arbitrary<Sample> = fc.oneof(
   fc.integer({ min: -32768, max: 32767 }).map((value) => sample(new TypedField('s', value), value)),
   fc.integer({ min: 0, max: 65535 }).map((value) => sample(new TypedField('u', value), value)),
   fc.integer().map((value) => sample(value)),
-  fc.integer({ min: 0, max: 0xffff_ffff }).map((value) => sample(new TypedField('i', value), value)),
+  fc
+    .integer({ min: 0, max: 0xffff_ffff })
+    .map((value) => sample(new TypedField('i', value), value)),
   int64.map((value) => sample(new TypedField('l', value), plainInt64(value))),
   int64.map((value) => sample(new TypedField('L', value), plainInt64(value))),
   int64.map((value) => sample(value, plainInt64(value))),
@@ -56,7 +58,10 @@ const scalar: fc.Arbitrary<Sample> = fc.oneof(
     .filter((value) => !Number.isInteger(value))
     .map((value) => sample(value)),
   fc
-    .record({ scale: fc.integer({ min: 0, max: 255 }), value: fc.integer({ min: 0, max: 0xffff_ffff }) })
+    .record({
+      scale: fc.integer({ min: 0, max: 255 }),
+      value: fc.integer({ min: 0, max: 0xffff_ffff }),
+    })
     .map(({ scale, value }) => sample(new Decimal(scale, value))),
   text.map((value) => sample(value)),
   fc.uint8Array({ maxLength: 40 }).map((bytes) => sample(Buffer.from(bytes))),
@@ -67,13 +72,23 @@ const scalar: fc.Arbitrary<Sample> = fc.oneof(
 function buildTable(entries: [string, FieldValue][]): FieldTable {
   const table: FieldTable = {};
   for (const [name, value] of entries) {
-    Object.defineProperty(table, name, { value, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(table, name, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return table;
 }
 
 const { value: anySample } = fc.letrec<{ value: Sample; table: Sample; array: Sample }>((tie) => ({
-  value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, scalar, tie('table'), tie('array')),
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    scalar,
+    tie('table'),
+    tie('array'),
+  ),
   table: fc
     .uniqueArray(fc.tuple(key, tie('value')), { maxLength: 5, selector: ([name]) => name })
     .map((entries) => ({
@@ -109,9 +124,7 @@ function normalizePlain(value: FieldValue): FieldValue {
     !(value instanceof Timestamp) &&
     !(value instanceof TypedField)
   ) {
-    return buildTable(
-      Object.entries(value).map(([name, entry]) => [name, normalizePlain(entry)]),
-    );
+    return buildTable(Object.entries(value).map(([name, entry]) => [name, normalizePlain(entry)]));
   }
   return value;
 }

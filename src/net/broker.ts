@@ -4,7 +4,8 @@
 // in one place. Network thread only.
 
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import { type AmqpMethod, type FieldTable } from '../codec/index.js';
 import {
@@ -122,7 +123,9 @@ export class Broker implements ShardEventSink {
   }
 
   private loadInitialDefinitions(): void {
-    const file = this.options.definitionsFile;
+    // An explicit file, else <data dir>/definitions.json when the `warren users ...` commands made one.
+    const defaultFile = join(this.options.dataDir, 'definitions.json');
+    const file = this.options.definitionsFile ?? (existsSync(defaultFile) ? defaultFile : null);
     let definitions: Definitions = {};
     if (file !== null) {
       definitions = JSON.parse(readFileSync(file, 'utf8')) as Definitions;

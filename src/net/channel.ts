@@ -103,6 +103,10 @@ export class Channel implements SettledDeliverySink {
   readonly consumers = new Map<string, ChannelConsumer>();
   /** basic.qos global=false: the prefetch given to consumers created from now on. */
   private consumerPrefetch = 0;
+  /** basic.qos global=true: one limit for all this channel's consumers; 0 = none. */
+  private globalPrefetch = 0;
+  /** The share of globalPrefetch last sent to each shard (-1: none sent). */
+  private readonly prefetchShares: Int32Array;
   /** Shards this channel has consumed from or fetched from (bit per shard). */
   private touchedShards = 0;
   private lastDeclaredQueue = '';
@@ -122,6 +126,7 @@ export class Channel implements SettledDeliverySink {
     const shardCount = connection.broker.links.length;
     this.settleIds = Array.from({ length: shardCount }, () => new Float64Array(256));
     this.settleCounts = new Int32Array(shardCount);
+    this.prefetchShares = new Int32Array(shardCount).fill(-1);
   }
 
   // ---------------------------------------------------------------- frames
@@ -628,6 +633,9 @@ export class Channel implements SettledDeliverySink {
   private exchangeDeclare(method: Extract<AmqpMethod, { method: 'exchange.declare' }>): void {
     const name = method.exchange;
     const connection = this.connection;
+    if (name === '') {
+      throw channelError(ACCESS_REFUSED, 'operation not permitted on the default exchange', 40, 10);
+    }
     if (method.passive) {
       const exchange = this.vhost.exchanges.get(name);
       if (exchange === undefined) {
@@ -692,7 +700,9 @@ export class Channel implements SettledDeliverySink {
     const connection = this.connection;
     const broker = connection.broker;
     let name = method.queue;
-    if (name === '' && method.passive) name = this.queueNamed(name, 50, 10);
+    if (!method.passive && name.startsWith('amq.')) {
+      throw channelError(ACCESS_REFUSED, `queue name '${name}' contains reserved prefix 'amq.*'`, 50, 10);
+    }
     const existing = name === '' ? undefined : this.vhost.queues.get(name);
     if (existing !== undefined) {
       this.checkExclusiveAccess(existing, 50, 10);
@@ -723,14 +733,6 @@ export class Channel implements SettledDeliverySink {
       throw channelError(NOT_FOUND, `no ${resourceName('queue', name, this.vhost.name)}`, 50, 10);
     }
     if (name === '') name = broker.serverGeneratedName('amq.gen-');
-    else if (name.startsWith('amq.')) {
-      throw channelError(
-        ACCESS_REFUSED,
-        `queue name '${name}' contains reserved prefix 'amq.*'`,
-        50,
-        10,
-      );
-    }
     connection.checkPermission('configure', 'queue', name, 50, 10);
     const queue = broker.createQueue(this.vhost, name, {
       isDurable: method.durable,
@@ -815,22 +817,60 @@ export class Channel implements SettledDeliverySink {
       throw connectionError(NOT_IMPLEMENTED, `prefetch_size!=0 (${method.prefetchSize})`, 60, 10);
     }
     if (method.global) {
-      const links = this.connection.broker.links;
-      for (const link of links) {
-        link.control(
-          {
-            op: 'channel.qos',
-            connectionId: this.connection.connectionId,
-            channelId: this.channelId,
-            prefetchCount: method.prefetchCount,
-          },
-          null,
-        );
-      }
+      this.globalPrefetch = method.prefetchCount;
+      this.splitGlobalPrefetch();
     } else {
       this.consumerPrefetch = method.prefetchCount;
     }
     this.connection.sendMethod(this.channelId, { method: 'basic.qos-ok' });
+  }
+
+  /**
+   * Splits the channel-wide prefetch among the shards holding this channel's consumers, in
+   * proportion to how many consumers each has, so that the shards together never have more
+   * unacked deliveries out than the limit. Shards act on their share without asking anyone, which
+   * keeps the delivery path free of cross-thread round trips. A rebalance after consumers come or
+   * go can let the total exceed the limit briefly, until the older deliveries are acked.
+   */
+  private splitGlobalPrefetch(): void {
+    const links = this.connection.broker.links;
+    const perShard = new Int32Array(links.length);
+    let total = 0;
+    for (const consumer of this.consumers.values()) {
+      perShard[consumer.queue.shardIndex]!++;
+      total++;
+    }
+    const limit = this.globalPrefetch;
+    const shares = new Int32Array(links.length);
+    if (limit > 0 && total > 0) {
+      let given = 0;
+      for (let shardIndex = 0; shardIndex < links.length; shardIndex++) {
+        shares[shardIndex] = Math.floor((limit * perShard[shardIndex]!) / total);
+        given += shares[shardIndex]!;
+      }
+      // Hand the remainder out one by one, shards with nothing yet first.
+      for (const pass of [true, false]) {
+        for (let shardIndex = 0; shardIndex < links.length && given < limit; shardIndex++) {
+          if (perShard[shardIndex] === 0 || (pass && shares[shardIndex] !== 0)) continue;
+          shares[shardIndex]!++;
+          given++;
+        }
+      }
+    }
+    for (let shardIndex = 0; shardIndex < links.length; shardIndex++) {
+      const share = limit > 0 && perShard[shardIndex]! > 0 ? shares[shardIndex]! : -1;
+      if (share === this.prefetchShares[shardIndex]) continue;
+      this.prefetchShares[shardIndex] = share;
+      links[shardIndex]!.control(
+        {
+          op: 'channel.qos',
+          connectionId: this.connection.connectionId,
+          channelId: this.channelId,
+          prefetchLimit: share < 0 ? null : share,
+        },
+        null,
+      );
+    }
   }
 
   private basicConsume(method: Extract<AmqpMethod, { method: 'basic.consume' }>): void {
@@ -867,6 +907,8 @@ export class Channel implements SettledDeliverySink {
     queue.hasHadConsumer = true;
     broker.consumers.set(consumer.consumerId, consumer);
     this.touchedShards |= 1 << queue.shardIndex;
+    // The shard must know its share of a channel-wide limit before the consumer's first delivery.
+    if (this.globalPrefetch > 0) this.splitGlobalPrefetch();
     broker.links[queue.shardIndex]!.control(
       {
         op: 'consume',
@@ -907,6 +949,7 @@ export class Channel implements SettledDeliverySink {
       },
     );
     broker.detachConsumer(consumer);
+    if (this.globalPrefetch > 0) this.splitGlobalPrefetch();
   }
 
   /** The server cancels a consumer because its queue is gone (consumer_cancel_notify). */

@@ -95,17 +95,28 @@ export class VirtualHost {
     check('durable', flags.isDurable, existing.isDurable);
     check('auto_delete', flags.isAutoDelete, existing.isAutoDelete);
     check('internal', flags.isInternal, existing.isInternal);
-    if (!fieldTablesEquivalent(args, existing.arguments)) {
-      throw channelError(PRECONDITION_FAILED, `inequivalent arguments for ${what}`);
+    // RabbitMQ compares only alternate-exchange among exchange arguments.
+    const received = args['alternate-exchange'];
+    const current = existing.arguments['alternate-exchange'];
+    if (!(received === undefined && current === undefined) &&
+      !(received !== undefined && current !== undefined && fieldTablesEquivalent({ v: received }, { v: current }))) {
+      const describe = (value: unknown) => (value === undefined ? 'none' : `the value '${String(value)}' of type 'longstr'`);
+      throw channelError(
+        PRECONDITION_FAILED,
+        `inequivalent arg 'alternate-exchange' for ${what}: received ${describe(received)} but current is ${describe(current)}`,
+      );
     }
   }
 
   /** exchange.delete; deleting a missing exchange is fine (RabbitMQ 3.x is idempotent). */
   deleteExchange(name: string, isIfUnused: boolean): void {
-    if (name === '' || name.startsWith('amq.')) {
+    if (name === '') {
+      throw channelError(ACCESS_REFUSED, 'operation not permitted on the default exchange');
+    }
+    if (name.startsWith('amq.')) {
       throw channelError(
         ACCESS_REFUSED,
-        `operation not permitted on ${resourceName('exchange', name === '' ? 'amq.default' : name, this.name)}`,
+        `deletion of system ${resourceName('exchange', name, this.name)} not allowed`,
       );
     }
     const exchange = this.exchanges.get(name);

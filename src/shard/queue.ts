@@ -25,8 +25,11 @@ export class ShardChannel {
   readonly channelId: number;
   /** Unacked deliveries by delivery id, in delivery order (Map keeps insertion order). */
   readonly unacked = new Map<number, QueueEntry>();
-  /** basic.qos with global=true; 0 means unlimited. */
-  prefetchCount = 0;
+  /**
+   * This shard's share of the channel's basic.qos global=true limit; Infinity when the channel
+   * has none. The network thread splits the channel's limit across the shards its consumers use.
+   */
+  prefetchLimit = Infinity;
   /** Unacked deliveries made to this channel's consumers (basic.get ones do not count). */
   consumerUnackedCount = 0;
   readonly consumers = new Set<Consumer>();
@@ -65,8 +68,7 @@ export class Consumer {
   hasCredit(): boolean {
     if (this.isNoAck) return true;
     if (this.prefetchCount > 0 && this.unackedCount >= this.prefetchCount) return false;
-    const channel = this.channel;
-    return channel.prefetchCount === 0 || channel.consumerUnackedCount < channel.prefetchCount;
+    return this.channel.consumerUnackedCount < this.channel.prefetchLimit;
   }
 }
 

@@ -69,7 +69,8 @@ export type ControlRequest =
     }
   | { op: 'cancel'; consumerId: number }
   | { op: 'get'; queueId: number; connectionId: number; channelId: number; isNoAck: boolean }
-  | { op: 'channel.qos'; connectionId: number; channelId: number; prefetchCount: number }
+  /** This shard's share of a channel-wide prefetch limit; null removes the limit. */
+  | { op: 'channel.qos'; connectionId: number; channelId: number; prefetchLimit: number | null }
   | { op: 'channel.close'; connectionId: number; channelId: number }
   | { op: 'channel.recover'; connectionId: number; channelId: number }
   | { op: 'barrier' };

@@ -161,7 +161,7 @@ export class Shard implements RingSink {
       channel.consumerUnackedCount--;
       if (!consumer.isCancelled) this.activate(consumer.queue);
       // Channel-wide prefetch frees credit for every consumer of the channel.
-      if (channel.prefetchCount > 0) {
+      if (channel.prefetchLimit !== Infinity) {
         for (const other of channel.consumers) this.activate(other.queue);
       }
     }
@@ -319,7 +319,7 @@ export class Shard implements RingSink {
         return this.get(requestId, request.queueId, request.connectionId, request.channelId, request.isNoAck);
       case 'channel.qos': {
         const channel = this.channelFor(request.connectionId, request.channelId);
-        channel.prefetchCount = request.prefetchCount;
+        channel.prefetchLimit = request.prefetchLimit ?? Infinity;
         for (const consumer of channel.consumers) this.activate(consumer.queue);
         return this.reply(requestId, 0, 0);
       }

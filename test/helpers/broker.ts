@@ -1,0 +1,39 @@
+// Test helpers: start a Warren broker in-process on an ephemeral loopback port, from the built
+// package (dist/), exactly as a user of `import { startBroker } from 'warren'` would.
+
+import { startBroker, type BrokerOptions, type RunningBroker } from '../../dist/index.js';
+
+export type { RunningBroker };
+
+export interface TestBroker extends RunningBroker {
+  url: string;
+}
+
+export async function startTestBroker(options: Partial<BrokerOptions> = {}): Promise<TestBroker> {
+  const running = await startBroker({
+    port: 0,
+    bind: '127.0.0.1',
+    shardCount: 2,
+    logLevel: 'silent',
+    ringBytes: 1 << 20,
+    ...options,
+  });
+  return { ...running, url: `amqp://guest:guest@127.0.0.1:${running.port}` };
+}
+
+/** Shard counts every end-to-end suite runs with: one shard, and several. */
+export const SHARD_COUNTS = [1, 3] as const;
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `condition` until it holds or `timeoutMs` passes; returns whether it held. */
+export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (condition()) return true;
+    await sleep(5);
+  }
+  return condition();
+}
