@@ -350,11 +350,11 @@ function decoderBody(method) {
     if (item.kind === 'bits') {
       const used = item.fields.filter((field) => !field.isReserved);
       if (used.length === 0) {
-        lines.push('  r.skip(1);');
+        lines.push('  reader.skip(1);');
         continue;
       }
       const variable = `bits${bitsIndex++}`;
-      lines.push(`  const ${variable} = r.u8();`);
+      lines.push(`  const ${variable} = reader.u8();`);
       item.fields.forEach((field, position) => {
         if (!field.isReserved) {
           values.push(`${camel(field.name)}: (${variable} & ${1 << position}) !== 0`);
@@ -381,20 +381,20 @@ function decoderBody(method) {
 function skipExpression(kind) {
   switch (kind) {
     case 'octet':
-      return 'r.skip(1)';
+      return 'reader.skip(1)';
     case 'short':
-      return 'r.skip(2)';
+      return 'reader.skip(2)';
     case 'long':
-      return 'r.skip(4)';
+      return 'reader.skip(4)';
     case 'longlong':
     case 'timestamp':
-      return 'r.skip(8)';
+      return 'reader.skip(8)';
     case 'shortstr':
-      return 'r.skipShortString()';
+      return 'reader.skipShortString()';
     case 'longstr':
-      return 'r.skipLongString()';
+      return 'reader.skipLongString()';
     case 'table':
-      return 'r.skipTable()';
+      return 'reader.skipTable()';
     default:
       throw new Error(`cannot skip a reserved ${kind}`);
   }
@@ -403,36 +403,36 @@ function skipExpression(kind) {
 function readExpression(field, method) {
   switch (field.kind) {
     case 'octet':
-      return 'r.u8()';
+      return 'reader.u8()';
     case 'short':
-      return 'r.u16()';
+      return 'reader.u16()';
     case 'long':
-      return 'r.u32()';
+      return 'reader.u32()';
     case 'longlong':
     case 'timestamp':
-      return 'r.u64()';
+      return 'reader.u64()';
     case 'shortstr':
       // RabbitMQ checks UTF-8 in the shortstr fields of every method except those that carry
       // content, which it skips for speed (codegen.py, genFieldPostprocessing). We do the same.
-      return method.hasContent ? 'r.shortString()' : 'r.shortStringValidated()';
+      return method.hasContent ? 'reader.shortString()' : 'reader.shortStringValidated()';
     case 'longstr':
-      return 'r.longStringCopy()';
+      return 'reader.longStringCopy()';
     case 'table':
-      return 'r.table()';
+      return 'reader.table()';
     default:
       throw new Error(`cannot read ${field.kind}`);
   }
 }
 
 function encoderBody(method, klass) {
-  const lines = [`  w.u32(${hex(methodKey(klass.index, method.index))});`];
+  const lines = [`  writer.u32(${hex(methodKey(klass.index, method.index))});`];
   for (const item of packFields(method.fields)) {
     if (item.kind === 'bits') {
       const parts = [];
       item.fields.forEach((field, position) => {
-        if (!field.isReserved) parts.push(`(m.${camel(field.name)} ? ${1 << position} : 0)`);
+        if (!field.isReserved) parts.push(`(method.${camel(field.name)} ? ${1 << position} : 0)`);
       });
-      lines.push(`  w.u8(${parts.length === 0 ? '0' : parts.join(' | ')});`);
+      lines.push(`  writer.u8(${parts.length === 0 ? '0' : parts.join(' | ')});`);
       continue;
     }
     const field = item;
@@ -449,42 +449,42 @@ function reservedWrite(kind) {
   switch (kind) {
     case 'octet':
     case 'shortstr':
-      return 'w.u8(0)';
+      return 'writer.u8(0)';
     case 'short':
-      return 'w.u16(0)';
+      return 'writer.u16(0)';
     case 'long':
     case 'longstr':
     case 'table':
-      return 'w.u32(0)';
+      return 'writer.u32(0)';
     case 'longlong':
     case 'timestamp':
-      return 'w.u64(0)';
+      return 'writer.u64(0)';
     default:
       throw new Error(`cannot write a reserved ${kind}`);
   }
 }
 
 function writeStatement(field) {
-  const value = `m.${camel(field.name)}`;
+  const value = `method.${camel(field.name)}`;
   switch (field.kind) {
     case 'octet':
-      return `w.u8(${value})`;
+      return `writer.u8(${value})`;
     case 'short':
-      return `w.u16(${value})`;
+      return `writer.u16(${value})`;
     case 'long':
-      return `w.u32(${value})`;
+      return `writer.u32(${value})`;
     case 'longlong':
     case 'timestamp':
-      return `writeUnsigned64(w, ${value}, '${field.name}')`;
+      return `writeUnsigned64(writer, ${value}, '${field.name}')`;
     case 'shortstr':
       // RabbitMQ cuts long reply texts to 252 bytes plus '...' rather than fail the close.
       return field.domain === 'reply-text'
-        ? `w.shortStringTruncated(${value})`
-        : `w.shortString(${value})`;
+        ? `writer.shortStringTruncated(${value})`
+        : `writer.shortString(${value})`;
     case 'longstr':
-      return `w.longString(${value})`;
+      return `writer.longString(${value})`;
     case 'table':
-      return `w.table(${value})`;
+      return `writer.table(${value})`;
     default:
       throw new Error(`cannot write ${field.kind}`);
   }
@@ -649,20 +649,22 @@ function generateMethods(spec) {
   emit('  }');
   emit('  const classId = (buf[start]! << 8) | buf[start + 1]!;');
   emit('  const methodId = (buf[start + 2]! << 8) | buf[start + 3]!;');
-  emit('  const r = reader.reset(buf, start + 4, end);');
-  emit('  let method: AmqpMethod;');
+  emit('  reader.reset(buf, start + 4, end);');
+  emit('  let decoded: AmqpMethod;');
   emit('  switch (classId * 0x10000 + methodId) {');
   for (const method of methods) {
     emit(`    case ${hex(methodKey(method.klass.index, method.index))}:`);
-    emit(`      r.setContext('${methodLabel(method)}', ${method.klass.index}, ${method.index});`);
-    emit(`      method = decode${typeName(method)}(r);`);
+    emit(
+      `      reader.setContext('${methodLabel(method)}', ${method.klass.index}, ${method.index});`,
+    );
+    emit(`      decoded = decode${typeName(method)}(reader);`);
     emit('      break;');
   }
   emit('    default:');
   emit('      throw unknownMethod(classId, methodId);');
   emit('  }');
-  emit('  r.expectEnd();');
-  emit('  return method;');
+  emit('  reader.expectEnd();');
+  emit('  return decoded;');
   emit('}');
   emit();
   emit('// RabbitMQ has no graceful answer here: rabbit_framing lookup_method_name exits with');
@@ -683,11 +685,11 @@ function generateMethods(spec) {
   emit('}');
   emit();
   emit('/** Writes a method payload: class id, method id and the fields. */');
-  emit('export function encodeMethodPayload(w: ByteWriter, m: AmqpMethod): void {');
-  emit('  switch (m.method) {');
+  emit('export function encodeMethodPayload(writer: ByteWriter, method: AmqpMethod): void {');
+  emit('  switch (method.method) {');
   for (const method of methods) {
     emit(`    case '${methodLabel(method)}':`);
-    emit(`      encode${typeName(method)}(w, m);`);
+    emit(`      encode${typeName(method)}(writer, method);`);
     emit('      return;');
   }
   emit('  }');
@@ -699,23 +701,25 @@ function generateMethods(spec) {
   );
   emit(' * be encoded the writer is rewound to where the frame began and the error is rethrown.');
   emit(' */');
-  emit('export function encodeMethodFrame(w: ByteWriter, channel: number, m: AmqpMethod): void {');
-  emit('  const frameStart = w.position;');
-  emit('  const sizeAt = beginFrame(w, FRAME_METHOD, channel);');
+  emit(
+    'export function encodeMethodFrame(writer: ByteWriter, channel: number, method: AmqpMethod): void {',
+  );
+  emit('  const frameStart = writer.position;');
+  emit('  const sizeAt = beginFrame(writer, FRAME_METHOD, channel);');
   emit('  try {');
-  emit('    encodeMethodPayload(w, m);');
+  emit('    encodeMethodPayload(writer, method);');
   emit('  } catch (error) {');
-  emit('    w.rewind(frameStart);');
+  emit('    writer.rewind(frameStart);');
   emit('    throw error;');
   emit('  }');
-  emit('  endFrame(w, sizeAt);');
+  emit('  endFrame(writer, sizeAt);');
   emit('}');
   emit();
   emit(
     '// Delivery tags are spec longlongs; Warren keeps them as numbers and never issues one above',
   );
   emit('// 2^53 - 1, so a value that is not a safe non-negative integer is a bug in the caller.');
-  emit('function writeUnsigned64(w: ByteWriter, value: number, fieldName: string): void {');
+  emit('function writeUnsigned64(writer: ByteWriter, value: number, fieldName: string): void {');
   emit('  if (!Number.isSafeInteger(value) || value < 0) {');
   emit('    throw new ConnectionError(');
   emit('      INTERNAL_ERROR,');
@@ -724,14 +728,14 @@ function generateMethods(spec) {
   );
   emit('    );');
   emit('  }');
-  emit('  w.u64(value);');
+  emit('  writer.u64(value);');
   emit('}');
   emit();
   for (const method of methods) {
     emit(
       `/** Decodes the fields of ${methodLabel(method)}; the reader starts after the method id. */`,
     );
-    const readerName = method.fields.length === 0 ? '_r' : 'r';
+    const readerName = method.fields.length === 0 ? '_reader' : 'reader';
     emit(
       `export function decode${typeName(method)}(${readerName}: ByteReader): ${typeName(method)} {`,
     );
@@ -741,7 +745,7 @@ function generateMethods(spec) {
     emit(`/** Writes the ${methodLabel(method)} payload, class and method id included. */`);
     const usesMessage = method.fields.some((field) => !field.isReserved);
     emit(
-      `export function encode${typeName(method)}(w: ByteWriter, ${usesMessage ? 'm' : '_m'}: ${typeName(method)}): void {`,
+      `export function encode${typeName(method)}(writer: ByteWriter, ${usesMessage ? 'method' : '_method'}: ${typeName(method)}): void {`,
     );
     emit(encoderBody(method, method.klass));
     emit('}');

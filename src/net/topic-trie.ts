@@ -8,6 +8,11 @@ export interface MatchCollector<T> {
   add(value: T): void;
 }
 
+/** RabbitMQ splits "" into no words at all (so `*` does not match it), and "a..b" into three. */
+function wordsOf(key: string): string[] {
+  return key === '' ? [] : key.split('.');
+}
+
 class TrieNode<T> {
   readonly children = new Map<string, TrieNode<T>>();
   star: TrieNode<T> | null = null;
@@ -26,18 +31,18 @@ export class TopicTrie<T> {
 
   add(pattern: string, value: T): void {
     let node = this.root;
-    for (const word of pattern.split('.')) node = this.childFor(node, word);
+    for (const word of wordsOf(pattern)) node = this.childFor(node, word);
     node.values.push(value);
   }
 
   /** Removes one occurrence of value under pattern; returns whether it was there. */
   remove(pattern: string, value: T): boolean {
-    return this.removeAt(this.root, pattern.split('.'), 0, value);
+    return this.removeAt(this.root, wordsOf(pattern), 0, value);
   }
 
   /** Sends every value whose pattern matches `routingKey` to the collector. */
   match(routingKey: string, collector: MatchCollector<T>): void {
-    this.walk(this.root, routingKey.split('.'), 0, collector);
+    this.walk(this.root, wordsOf(routingKey), 0, collector);
   }
 
   private childFor(node: TrieNode<T>, word: string): TrieNode<T> {
