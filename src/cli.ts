@@ -16,7 +16,7 @@ import {
   writeDefinitionsFile,
 } from './definitions-file.js';
 import { defaultOptions } from './net/index.js';
-import type { Definitions } from './net/definitions.js';
+import type { Definitions } from './net/index.js';
 
 const COMMANDS = ['users', 'vhosts', 'permissions'];
 

@@ -4,8 +4,8 @@
 
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { hashPassword } from './net/access-control.js';
-import type { Definitions } from './net/definitions.js';
+import { hashPassword } from './net/index.js';
+import type { Definitions } from './net/index.js';
 
 export function readDefinitionsFile(path: string): Definitions {
   if (!existsSync(path)) return {};

@@ -4,7 +4,7 @@
 // numbers whose shards have all reported. So confirms leave strictly in order, whichever shard
 // settles first, and one basic.ack with multiple=true covers each advance. Network thread only.
 
-import { assert } from '../util/assert.js';
+import { assert } from '../util/index.js';
 
 export class ConfirmTracker {
   private masks = new Int32Array(256);

@@ -20,9 +20,9 @@ import {
   SETTLE_HEADER_BYTES,
   type ShardThread,
 } from '../shard/api.js';
-import { assert } from '../util/assert.js';
-import { RingOutbox } from '../util/ring-outbox.js';
-import { RingReader, type RingSink, RingWriter } from '../util/spsc-ring.js';
+import { assert } from '../util/index.js';
+import { RingOutbox } from '../util/index.js';
+import { RingReader, type RingSink, RingWriter } from '../util/index.js';
 
 /** What a control request's answer is handed to. */
 export interface ReplyHandler {

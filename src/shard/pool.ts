@@ -3,7 +3,7 @@
 // start-up and shutdown.
 
 import { Worker } from 'node:worker_threads';
-import { allocateRing } from '../util/spsc-ring.js';
+import { allocateRing } from '../util/index.js';
 
 export interface ShardWorkerData {
   shardIndex: number;

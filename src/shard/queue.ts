@@ -3,8 +3,8 @@
 // order of their `seq` (arrival order); a requeued message goes back to its old place because
 // it keeps its seq and waits in a heap merged with the main FIFO on every take().
 
-import { Fifo } from '../util/fifo.js';
-import { MinHeap } from '../util/min-heap.js';
+import { Fifo } from '../util/index.js';
+import { MinHeap } from '../util/index.js';
 import type { QueueSpec } from './records.js';
 
 /** A message body and metadata as received: one copy per shard, shared by its queues. */

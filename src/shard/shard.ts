@@ -6,9 +6,9 @@
 // point to "on disk").
 
 import { unpack } from 'msgpackr';
-import { assert } from '../util/assert.js';
-import type { RingOutbox } from '../util/ring-outbox.js';
-import type { RingSink } from '../util/spsc-ring.js';
+import { assert } from '../util/index.js';
+import type { RingOutbox } from '../util/index.js';
+import type { RingSink } from '../util/index.js';
 import { Consumer, Queue, type QueueEntry, ShardChannel, StoredMessage } from './queue.js';
 import {
   CMD_CONNECTION_FLOW,

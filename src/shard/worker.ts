@@ -4,9 +4,9 @@
 // would starve the network thread.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { assert } from '../util/assert.js';
-import { RingOutbox } from '../util/ring-outbox.js';
-import { RingReader, RingWriter } from '../util/spsc-ring.js';
+import { assert } from '../util/index.js';
+import { RingOutbox } from '../util/index.js';
+import { RingReader, RingWriter } from '../util/index.js';
 import type { ShardWorkerData } from './pool.js';
 import { Shard } from './shard.js';
 

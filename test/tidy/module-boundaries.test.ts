@@ -1,0 +1,62 @@
+// The module boundaries of STYLE.md, checked on every import in src/: util and codec import
+// nothing from src, log only util, shard never net or mgmt, net never log or shard internals,
+// and across folders only a folder's index.ts (shard: api.ts) is imported.
+
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
+
+/** Folders each folder may import from (besides itself). */
+const ALLOWED: Record<string, string[]> = {
+  util: [],
+  codec: [],
+  log: ['util'],
+  shard: ['codec', 'log', 'util'],
+  net: ['codec', 'util', 'shard'],
+  mgmt: ['util', 'shard', 'net'],
+  '.': ['codec', 'util', 'net', 'shard', 'log', 'mgmt'],
+};
+
+/** The one file of a folder others may import. */
+const ENTRY: Record<string, string> = { shard: 'api.ts' };
+
+function sourceFiles(directory: string): string[] {
+  const files: string[] = [];
+  for (const name of readdirSync(directory)) {
+    const path = join(directory, name);
+    if (statSync(path).isDirectory()) files.push(...sourceFiles(path));
+    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) files.push(path);
+  }
+  return files;
+}
+
+function folderOf(path: string): string {
+  const parts = relative(SRC, path).split('/');
+  return parts.length === 1 ? '.' : parts[0]!;
+}
+
+describe('module boundaries', () => {
+  it('every import in src/ respects STYLE.md', () => {
+    const violations: string[] = [];
+    const files = sourceFiles(SRC);
+    expect(files.length).toBeGreaterThan(10);
+    for (const file of files) {
+      const from = folderOf(file);
+      const text = readFileSync(file, 'utf8');
+      for (const match of text.matchAll(/(?:import|export)[^'"]*?from\s+'(\.[^']+)'/g)) {
+        const target = resolve(dirname(file), match[1]!.replace(/\.js$/, '.ts'));
+        const to = folderOf(target);
+        if (to === from) continue;
+        const where = `${relative(SRC, file)} imports ${relative(SRC, target)}`;
+        if (!(ALLOWED[from] ?? []).includes(to)) violations.push(`${where}: ${from} may not import ${to}`);
+        else if (to !== '.' && relative(join(SRC, to), target) !== (ENTRY[to] ?? 'index.ts')) {
+          violations.push(`${where}: import ${to} only through ${ENTRY[to] ?? 'index.ts'}`);
+        }
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+});
