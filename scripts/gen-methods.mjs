@@ -497,16 +497,18 @@ function generateMethods(spec) {
   const lines = [];
   const emit = (line = '') => lines.push(line);
   emit(GENERATED_NOTICE);
-  emit(`// Source: ${specLabel},`);
-  emit("// plus connection.blocked, unblocked, update-secret and update-secret-ok from RabbitMQ's");
-  emit('// codegen JSON where the XML lacks them. One interface, decoder and encoder per');
+  emit(`// Source: ${specLabel}, plus connection.blocked,`);
   emit(
-    '// method, and the dispatch tables. Pure functions over ByteReader and ByteWriter; any thread.',
+    "// unblocked, update-secret and update-secret-ok from RabbitMQ's codegen JSON, which the XML",
+  );
+  emit('// lacks. One interface, decoder and encoder per method, and the dispatch tables; pure');
+  emit(
+    '// functions over ByteReader and ByteWriter, any thread. Invariants: decoded methods never',
   );
   emit(
-    '// Invariants: decoded methods never alias the input buffer (longstr fields are copied), and a',
+    '// alias the input buffer (longstr fields are copied), and a payload decodes only when every',
   );
-  emit('// payload decodes only when every byte is consumed, as RabbitMQ requires.');
+  emit('// byte is consumed, as RabbitMQ requires.');
   emit();
   emit("import { ByteReader } from './byte-reader.js';");
   emit("import type { ByteWriter } from './byte-writer.js';");

@@ -1,21 +1,7 @@
 // AMQP field tables and arrays: the value types, their decoding and encoding, and the equivalence
-// check used on redeclare. Pure functions, any thread; not on the per-message path (headers stay
-// raw bytes until a feature needs a key). Invariants: decoding never recurses past
-// FIELD_TABLE_DEPTH_MAX, never reads past the table's own length, and never aliases the input.
-//
-// Decoding (plain): t -> boolean; b B s u I i -> number; l L -> number when a safe integer, else
-// bigint (RabbitMQ reads both as signed 64-bit, per its errata); f d -> number; D -> Decimal;
-// S -> string (UTF-8); x -> Buffer; T -> Timestamp (seconds); F -> FieldTable; A -> array;
-// V -> null. Encoding JS values: boolean -> t; an integer number in int32 range -> I (as the Java,
-// .NET and amqp-client.js clients send; amqplib picks the smallest of b/s/I/l instead); other
-// integers -> l; other numbers -> d; bigint -> l; string -> S; Buffer or Uint8Array -> x;
-// null or undefined -> V; array -> A; Decimal -> D; Timestamp -> T; TypedField -> its own tag;
-// any other object -> F.
-//
-// Plain decoding loses the tag (a client's b 5 comes back as 5 and re-encodes as I 5), and that
-// is what argument lookups want. Lossless decoding (ByteReader.tableLossless) returns TypedField
-// for every value whose plain form would re-encode differently, so encode(decodeLossless(bytes))
-// equals bytes except for duplicate keys and keys that are not valid UTF-8.
+// check used on redeclare. Pure functions, any thread; off the per-message path (headers stay raw
+// bytes until a feature needs a key). Invariants: decoding never recurses past
+// FIELD_TABLE_DEPTH_MAX, never reads past a table's own length, and never aliases the input.
 
 import { isUtf8 } from 'node:buffer';
 import type { ByteReader } from './byte-reader.js';
@@ -57,6 +43,26 @@ export class TypedField {
   ) {}
 }
 
+/**
+ * A field-table value.
+ *
+ * Plain decoding: t -> boolean; b B s u I i -> number; l L -> number when a safe integer, else
+ * bigint (RabbitMQ reads both as signed 64-bit, per its errata); f d -> number; D -> Decimal;
+ * S -> string (UTF-8); x -> Buffer; T -> Timestamp (seconds); F -> FieldTable; A -> array;
+ * V -> null.
+ *
+ * Encoding JS values: boolean -> t; an integer in int32 range -> I (as the Java, .NET and
+ * amqp-client.js clients send; amqplib picks the smallest of b, s, I, l instead); other integers
+ * -> l; other numbers -> d; bigint -> l; string -> S; Buffer or Uint8Array -> x; null or
+ * undefined -> V; array -> A; Decimal -> D; Timestamp -> T; TypedField -> its own tag; any other
+ * object -> F.
+ *
+ * Plain decoding loses the tag (a client's b 5 comes back as 5 and re-encodes as I 5), which is
+ * what argument lookups want. Lossless decoding (ByteReader.tableLossless, decodeFieldTable with
+ * isLossless) returns TypedField wherever the plain value would re-encode differently, so
+ * encoding the result gives back the input bytes, except for duplicate keys (the last wins) and
+ * keys that are not valid UTF-8.
+ */
 export type FieldValue =
   | boolean
   | number

@@ -1,18 +1,8 @@
 // FrameReader: splits one connection's socket stream into frames, in place. Runs on the net
-// thread, one per connection, after the 8-byte protocol header has been consumed. A frame that
-// lies wholly inside a chunk is handed to the sink as a range of that chunk; only a frame that
-// straddles chunks is copied, into one reused buffer that never grows past frame_max + 8. Sizes
-// are checked against frame_max before a byte is buffered. No allocation and no closure per frame.
-//
-// Errors follow rabbit_reader (handle_input, handle_frame): all are ConnectionError(FRAME_ERROR).
-// - payload larger than frame_max: "{frame_too_large,Size,FrameMax-8}". RabbitMQ adds a fudge of
-//   8 bytes because clients get frame_max wrong by 1 or 8 (FRAME_SIZE_FUDGE), so the payload limit
-//   is frame_max itself, not frame_max - 8; we accept the same frames.
-// - frame-end octet other than 0xCE: "{invalid_frame_end_marker,Octet}".
-// - frame type other than 1, 2, 3, 8, or a heartbeat with a payload: "unknown_frame" (RabbitMQ's
-//   analyze_frame only accepts an empty heartbeat payload).
-// Once push() throws, whether the reader or the sink threw, the stream has lost sync and the
-// reader stays halted: every later push() is ignored until reset().
+// thread, one per connection, after the 8-byte protocol header has been consumed. A frame wholly
+// inside a chunk reaches the sink as a range of that chunk; only a frame that straddles chunks is
+// copied, into one reused buffer that never grows past frame_max + 8. Sizes are checked against
+// frame_max before a byte is buffered. No allocation and no closure per frame.
 
 import { strict as assert } from 'node:assert';
 import {
@@ -37,6 +27,18 @@ const FRAME_MAX_BYTES_LIMIT = 0xffff_ffff;
 const PARTIAL_INITIAL_BYTES = 4096;
 const EMPTY_BUFFER = Buffer.alloc(0);
 
+/**
+ * Incremental frame parser. Errors follow rabbit_reader (handle_input, handle_frame), all
+ * ConnectionError(FRAME_ERROR) with RabbitMQ's texts:
+ * - a payload larger than frame_max: "{frame_too_large,Size,FrameMax-8}". RabbitMQ adds a fudge of
+ *   8 bytes because clients get frame_max wrong by 1 or 8 (FRAME_SIZE_FUDGE), so its payload
+ *   limit is frame_max itself, not frame_max - 8; we accept the same frames.
+ * - a frame-end octet other than 0xCE: "{invalid_frame_end_marker,Octet}".
+ * - a type other than 1, 2, 3 and 8, or a heartbeat with a payload: "unknown_frame" (RabbitMQ's
+ *   analyze_frame accepts only an empty heartbeat payload).
+ * Once push() throws, whether the reader or the sink threw, the stream has lost sync and the
+ * reader stays halted: every later push() is ignored until reset().
+ */
 export class FrameReader {
   private frameMaxBytes: number;
   /** The reused buffer for a frame split across chunks. */

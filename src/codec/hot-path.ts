@@ -53,16 +53,16 @@ export function decodeBasicPublishInto(
   into: BasicPublishFields,
   reader: ByteReader = sharedReader,
 ): BasicPublishFields {
-  const r = reader.reset(buf, start, end);
-  r.setContext('basic.publish', 60, 40);
-  if (r.u32() !== METHOD_BASIC_PUBLISH) r.malformed('not a basic.publish payload');
-  r.skip(2);
-  into.exchange = r.shortString();
-  into.routingKey = r.shortString();
-  const bits = r.u8();
+  reader.reset(buf, start, end);
+  reader.setContext('basic.publish', 60, 40);
+  if (reader.u32() !== METHOD_BASIC_PUBLISH) reader.malformed('not a basic.publish payload');
+  reader.skip(2);
+  into.exchange = reader.shortString();
+  into.routingKey = reader.shortString();
+  const bits = reader.u8();
   into.isMandatory = (bits & 1) !== 0;
   into.isImmediate = (bits & 2) !== 0;
-  r.expectEnd();
+  reader.expectEnd();
   return into;
 }
 
@@ -84,39 +84,39 @@ export function decodeAcknowledgementInto(
   into: AcknowledgementFields,
   reader: ByteReader = sharedReader,
 ): AcknowledgementFields {
-  const r = reader.reset(buf, start, end);
+  reader.reset(buf, start, end);
   const key = readMethodKey(buf, start, end);
-  r.skip(4);
+  reader.skip(4);
   switch (key) {
     case METHOD_BASIC_ACK: {
-      r.setContext('basic.ack', 60, 80);
+      reader.setContext('basic.ack', 60, 80);
       into.kind = 'ack';
-      into.deliveryTag = r.u64();
-      into.isMultiple = (r.u8() & 1) !== 0;
+      into.deliveryTag = reader.u64();
+      into.isMultiple = (reader.u8() & 1) !== 0;
       into.isRequeue = false;
       break;
     }
     case METHOD_BASIC_NACK: {
-      r.setContext('basic.nack', 60, 120);
+      reader.setContext('basic.nack', 60, 120);
       into.kind = 'nack';
-      into.deliveryTag = r.u64();
-      const bits = r.u8();
+      into.deliveryTag = reader.u64();
+      const bits = reader.u8();
       into.isMultiple = (bits & 1) !== 0;
       into.isRequeue = (bits & 2) !== 0;
       break;
     }
     case METHOD_BASIC_REJECT: {
-      r.setContext('basic.reject', 60, 90);
+      reader.setContext('basic.reject', 60, 90);
       into.kind = 'reject';
-      into.deliveryTag = r.u64();
+      into.deliveryTag = reader.u64();
       into.isMultiple = false;
-      into.isRequeue = (r.u8() & 1) !== 0;
+      into.isRequeue = (reader.u8() & 1) !== 0;
       break;
     }
     default:
-      r.malformed('not a basic.ack, basic.nack or basic.reject payload');
+      reader.malformed('not a basic.ack, basic.nack or basic.reject payload');
   }
-  r.expectEnd();
+  reader.expectEnd();
   return into;
 }
 

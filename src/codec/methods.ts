@@ -1,10 +1,10 @@
 // generated, do not edit; run npm run gen:methods
-// Source: src/codec/spec/amqp0-9-1.rabbit.xml,
-// plus connection.blocked, unblocked, update-secret and update-secret-ok from RabbitMQ's
-// codegen JSON where the XML lacks them. One interface, decoder and encoder per
-// method, and the dispatch tables. Pure functions over ByteReader and ByteWriter; any thread.
-// Invariants: decoded methods never alias the input buffer (longstr fields are copied), and a
-// payload decodes only when every byte is consumed, as RabbitMQ requires.
+// Source: src/codec/spec/amqp0-9-1.rabbit.xml, plus connection.blocked,
+// unblocked, update-secret and update-secret-ok from RabbitMQ's codegen JSON, which the XML
+// lacks. One interface, decoder and encoder per method, and the dispatch tables; pure
+// functions over ByteReader and ByteWriter, any thread. Invariants: decoded methods never
+// alias the input buffer (longstr fields are copied), and a payload decodes only when every
+// byte is consumed, as RabbitMQ requires.
 
 import { ByteReader } from './byte-reader.js';
 import type { ByteWriter } from './byte-writer.js';
@@ -1056,270 +1056,270 @@ export function decodeMethod(
   }
   const classId = (buf[start]! << 8) | buf[start + 1]!;
   const methodId = (buf[start + 2]! << 8) | buf[start + 3]!;
-  const r = reader.reset(buf, start + 4, end);
-  let method: AmqpMethod;
+  reader.reset(buf, start + 4, end);
+  let decoded: AmqpMethod;
   switch (classId * 0x10000 + methodId) {
     case 0x000a000a:
-      r.setContext('connection.start', 10, 10);
-      method = decodeConnectionStart(r);
+      reader.setContext('connection.start', 10, 10);
+      decoded = decodeConnectionStart(reader);
       break;
     case 0x000a000b:
-      r.setContext('connection.start-ok', 10, 11);
-      method = decodeConnectionStartOk(r);
+      reader.setContext('connection.start-ok', 10, 11);
+      decoded = decodeConnectionStartOk(reader);
       break;
     case 0x000a0014:
-      r.setContext('connection.secure', 10, 20);
-      method = decodeConnectionSecure(r);
+      reader.setContext('connection.secure', 10, 20);
+      decoded = decodeConnectionSecure(reader);
       break;
     case 0x000a0015:
-      r.setContext('connection.secure-ok', 10, 21);
-      method = decodeConnectionSecureOk(r);
+      reader.setContext('connection.secure-ok', 10, 21);
+      decoded = decodeConnectionSecureOk(reader);
       break;
     case 0x000a001e:
-      r.setContext('connection.tune', 10, 30);
-      method = decodeConnectionTune(r);
+      reader.setContext('connection.tune', 10, 30);
+      decoded = decodeConnectionTune(reader);
       break;
     case 0x000a001f:
-      r.setContext('connection.tune-ok', 10, 31);
-      method = decodeConnectionTuneOk(r);
+      reader.setContext('connection.tune-ok', 10, 31);
+      decoded = decodeConnectionTuneOk(reader);
       break;
     case 0x000a0028:
-      r.setContext('connection.open', 10, 40);
-      method = decodeConnectionOpen(r);
+      reader.setContext('connection.open', 10, 40);
+      decoded = decodeConnectionOpen(reader);
       break;
     case 0x000a0029:
-      r.setContext('connection.open-ok', 10, 41);
-      method = decodeConnectionOpenOk(r);
+      reader.setContext('connection.open-ok', 10, 41);
+      decoded = decodeConnectionOpenOk(reader);
       break;
     case 0x000a0032:
-      r.setContext('connection.close', 10, 50);
-      method = decodeConnectionClose(r);
+      reader.setContext('connection.close', 10, 50);
+      decoded = decodeConnectionClose(reader);
       break;
     case 0x000a0033:
-      r.setContext('connection.close-ok', 10, 51);
-      method = decodeConnectionCloseOk(r);
+      reader.setContext('connection.close-ok', 10, 51);
+      decoded = decodeConnectionCloseOk(reader);
       break;
     case 0x000a003c:
-      r.setContext('connection.blocked', 10, 60);
-      method = decodeConnectionBlocked(r);
+      reader.setContext('connection.blocked', 10, 60);
+      decoded = decodeConnectionBlocked(reader);
       break;
     case 0x000a003d:
-      r.setContext('connection.unblocked', 10, 61);
-      method = decodeConnectionUnblocked(r);
+      reader.setContext('connection.unblocked', 10, 61);
+      decoded = decodeConnectionUnblocked(reader);
       break;
     case 0x000a0046:
-      r.setContext('connection.update-secret', 10, 70);
-      method = decodeConnectionUpdateSecret(r);
+      reader.setContext('connection.update-secret', 10, 70);
+      decoded = decodeConnectionUpdateSecret(reader);
       break;
     case 0x000a0047:
-      r.setContext('connection.update-secret-ok', 10, 71);
-      method = decodeConnectionUpdateSecretOk(r);
+      reader.setContext('connection.update-secret-ok', 10, 71);
+      decoded = decodeConnectionUpdateSecretOk(reader);
       break;
     case 0x0014000a:
-      r.setContext('channel.open', 20, 10);
-      method = decodeChannelOpen(r);
+      reader.setContext('channel.open', 20, 10);
+      decoded = decodeChannelOpen(reader);
       break;
     case 0x0014000b:
-      r.setContext('channel.open-ok', 20, 11);
-      method = decodeChannelOpenOk(r);
+      reader.setContext('channel.open-ok', 20, 11);
+      decoded = decodeChannelOpenOk(reader);
       break;
     case 0x00140014:
-      r.setContext('channel.flow', 20, 20);
-      method = decodeChannelFlow(r);
+      reader.setContext('channel.flow', 20, 20);
+      decoded = decodeChannelFlow(reader);
       break;
     case 0x00140015:
-      r.setContext('channel.flow-ok', 20, 21);
-      method = decodeChannelFlowOk(r);
+      reader.setContext('channel.flow-ok', 20, 21);
+      decoded = decodeChannelFlowOk(reader);
       break;
     case 0x00140028:
-      r.setContext('channel.close', 20, 40);
-      method = decodeChannelClose(r);
+      reader.setContext('channel.close', 20, 40);
+      decoded = decodeChannelClose(reader);
       break;
     case 0x00140029:
-      r.setContext('channel.close-ok', 20, 41);
-      method = decodeChannelCloseOk(r);
+      reader.setContext('channel.close-ok', 20, 41);
+      decoded = decodeChannelCloseOk(reader);
       break;
     case 0x0028000a:
-      r.setContext('exchange.declare', 40, 10);
-      method = decodeExchangeDeclare(r);
+      reader.setContext('exchange.declare', 40, 10);
+      decoded = decodeExchangeDeclare(reader);
       break;
     case 0x0028000b:
-      r.setContext('exchange.declare-ok', 40, 11);
-      method = decodeExchangeDeclareOk(r);
+      reader.setContext('exchange.declare-ok', 40, 11);
+      decoded = decodeExchangeDeclareOk(reader);
       break;
     case 0x00280014:
-      r.setContext('exchange.delete', 40, 20);
-      method = decodeExchangeDelete(r);
+      reader.setContext('exchange.delete', 40, 20);
+      decoded = decodeExchangeDelete(reader);
       break;
     case 0x00280015:
-      r.setContext('exchange.delete-ok', 40, 21);
-      method = decodeExchangeDeleteOk(r);
+      reader.setContext('exchange.delete-ok', 40, 21);
+      decoded = decodeExchangeDeleteOk(reader);
       break;
     case 0x0028001e:
-      r.setContext('exchange.bind', 40, 30);
-      method = decodeExchangeBind(r);
+      reader.setContext('exchange.bind', 40, 30);
+      decoded = decodeExchangeBind(reader);
       break;
     case 0x0028001f:
-      r.setContext('exchange.bind-ok', 40, 31);
-      method = decodeExchangeBindOk(r);
+      reader.setContext('exchange.bind-ok', 40, 31);
+      decoded = decodeExchangeBindOk(reader);
       break;
     case 0x00280028:
-      r.setContext('exchange.unbind', 40, 40);
-      method = decodeExchangeUnbind(r);
+      reader.setContext('exchange.unbind', 40, 40);
+      decoded = decodeExchangeUnbind(reader);
       break;
     case 0x00280033:
-      r.setContext('exchange.unbind-ok', 40, 51);
-      method = decodeExchangeUnbindOk(r);
+      reader.setContext('exchange.unbind-ok', 40, 51);
+      decoded = decodeExchangeUnbindOk(reader);
       break;
     case 0x0032000a:
-      r.setContext('queue.declare', 50, 10);
-      method = decodeQueueDeclare(r);
+      reader.setContext('queue.declare', 50, 10);
+      decoded = decodeQueueDeclare(reader);
       break;
     case 0x0032000b:
-      r.setContext('queue.declare-ok', 50, 11);
-      method = decodeQueueDeclareOk(r);
+      reader.setContext('queue.declare-ok', 50, 11);
+      decoded = decodeQueueDeclareOk(reader);
       break;
     case 0x00320014:
-      r.setContext('queue.bind', 50, 20);
-      method = decodeQueueBind(r);
+      reader.setContext('queue.bind', 50, 20);
+      decoded = decodeQueueBind(reader);
       break;
     case 0x00320015:
-      r.setContext('queue.bind-ok', 50, 21);
-      method = decodeQueueBindOk(r);
+      reader.setContext('queue.bind-ok', 50, 21);
+      decoded = decodeQueueBindOk(reader);
       break;
     case 0x0032001e:
-      r.setContext('queue.purge', 50, 30);
-      method = decodeQueuePurge(r);
+      reader.setContext('queue.purge', 50, 30);
+      decoded = decodeQueuePurge(reader);
       break;
     case 0x0032001f:
-      r.setContext('queue.purge-ok', 50, 31);
-      method = decodeQueuePurgeOk(r);
+      reader.setContext('queue.purge-ok', 50, 31);
+      decoded = decodeQueuePurgeOk(reader);
       break;
     case 0x00320028:
-      r.setContext('queue.delete', 50, 40);
-      method = decodeQueueDelete(r);
+      reader.setContext('queue.delete', 50, 40);
+      decoded = decodeQueueDelete(reader);
       break;
     case 0x00320029:
-      r.setContext('queue.delete-ok', 50, 41);
-      method = decodeQueueDeleteOk(r);
+      reader.setContext('queue.delete-ok', 50, 41);
+      decoded = decodeQueueDeleteOk(reader);
       break;
     case 0x00320032:
-      r.setContext('queue.unbind', 50, 50);
-      method = decodeQueueUnbind(r);
+      reader.setContext('queue.unbind', 50, 50);
+      decoded = decodeQueueUnbind(reader);
       break;
     case 0x00320033:
-      r.setContext('queue.unbind-ok', 50, 51);
-      method = decodeQueueUnbindOk(r);
+      reader.setContext('queue.unbind-ok', 50, 51);
+      decoded = decodeQueueUnbindOk(reader);
       break;
     case 0x003c000a:
-      r.setContext('basic.qos', 60, 10);
-      method = decodeBasicQos(r);
+      reader.setContext('basic.qos', 60, 10);
+      decoded = decodeBasicQos(reader);
       break;
     case 0x003c000b:
-      r.setContext('basic.qos-ok', 60, 11);
-      method = decodeBasicQosOk(r);
+      reader.setContext('basic.qos-ok', 60, 11);
+      decoded = decodeBasicQosOk(reader);
       break;
     case 0x003c0014:
-      r.setContext('basic.consume', 60, 20);
-      method = decodeBasicConsume(r);
+      reader.setContext('basic.consume', 60, 20);
+      decoded = decodeBasicConsume(reader);
       break;
     case 0x003c0015:
-      r.setContext('basic.consume-ok', 60, 21);
-      method = decodeBasicConsumeOk(r);
+      reader.setContext('basic.consume-ok', 60, 21);
+      decoded = decodeBasicConsumeOk(reader);
       break;
     case 0x003c001e:
-      r.setContext('basic.cancel', 60, 30);
-      method = decodeBasicCancel(r);
+      reader.setContext('basic.cancel', 60, 30);
+      decoded = decodeBasicCancel(reader);
       break;
     case 0x003c001f:
-      r.setContext('basic.cancel-ok', 60, 31);
-      method = decodeBasicCancelOk(r);
+      reader.setContext('basic.cancel-ok', 60, 31);
+      decoded = decodeBasicCancelOk(reader);
       break;
     case 0x003c0028:
-      r.setContext('basic.publish', 60, 40);
-      method = decodeBasicPublish(r);
+      reader.setContext('basic.publish', 60, 40);
+      decoded = decodeBasicPublish(reader);
       break;
     case 0x003c0032:
-      r.setContext('basic.return', 60, 50);
-      method = decodeBasicReturn(r);
+      reader.setContext('basic.return', 60, 50);
+      decoded = decodeBasicReturn(reader);
       break;
     case 0x003c003c:
-      r.setContext('basic.deliver', 60, 60);
-      method = decodeBasicDeliver(r);
+      reader.setContext('basic.deliver', 60, 60);
+      decoded = decodeBasicDeliver(reader);
       break;
     case 0x003c0046:
-      r.setContext('basic.get', 60, 70);
-      method = decodeBasicGet(r);
+      reader.setContext('basic.get', 60, 70);
+      decoded = decodeBasicGet(reader);
       break;
     case 0x003c0047:
-      r.setContext('basic.get-ok', 60, 71);
-      method = decodeBasicGetOk(r);
+      reader.setContext('basic.get-ok', 60, 71);
+      decoded = decodeBasicGetOk(reader);
       break;
     case 0x003c0048:
-      r.setContext('basic.get-empty', 60, 72);
-      method = decodeBasicGetEmpty(r);
+      reader.setContext('basic.get-empty', 60, 72);
+      decoded = decodeBasicGetEmpty(reader);
       break;
     case 0x003c0050:
-      r.setContext('basic.ack', 60, 80);
-      method = decodeBasicAck(r);
+      reader.setContext('basic.ack', 60, 80);
+      decoded = decodeBasicAck(reader);
       break;
     case 0x003c005a:
-      r.setContext('basic.reject', 60, 90);
-      method = decodeBasicReject(r);
+      reader.setContext('basic.reject', 60, 90);
+      decoded = decodeBasicReject(reader);
       break;
     case 0x003c0064:
-      r.setContext('basic.recover-async', 60, 100);
-      method = decodeBasicRecoverAsync(r);
+      reader.setContext('basic.recover-async', 60, 100);
+      decoded = decodeBasicRecoverAsync(reader);
       break;
     case 0x003c006e:
-      r.setContext('basic.recover', 60, 110);
-      method = decodeBasicRecover(r);
+      reader.setContext('basic.recover', 60, 110);
+      decoded = decodeBasicRecover(reader);
       break;
     case 0x003c006f:
-      r.setContext('basic.recover-ok', 60, 111);
-      method = decodeBasicRecoverOk(r);
+      reader.setContext('basic.recover-ok', 60, 111);
+      decoded = decodeBasicRecoverOk(reader);
       break;
     case 0x003c0078:
-      r.setContext('basic.nack', 60, 120);
-      method = decodeBasicNack(r);
+      reader.setContext('basic.nack', 60, 120);
+      decoded = decodeBasicNack(reader);
       break;
     case 0x0055000a:
-      r.setContext('confirm.select', 85, 10);
-      method = decodeConfirmSelect(r);
+      reader.setContext('confirm.select', 85, 10);
+      decoded = decodeConfirmSelect(reader);
       break;
     case 0x0055000b:
-      r.setContext('confirm.select-ok', 85, 11);
-      method = decodeConfirmSelectOk(r);
+      reader.setContext('confirm.select-ok', 85, 11);
+      decoded = decodeConfirmSelectOk(reader);
       break;
     case 0x005a000a:
-      r.setContext('tx.select', 90, 10);
-      method = decodeTxSelect(r);
+      reader.setContext('tx.select', 90, 10);
+      decoded = decodeTxSelect(reader);
       break;
     case 0x005a000b:
-      r.setContext('tx.select-ok', 90, 11);
-      method = decodeTxSelectOk(r);
+      reader.setContext('tx.select-ok', 90, 11);
+      decoded = decodeTxSelectOk(reader);
       break;
     case 0x005a0014:
-      r.setContext('tx.commit', 90, 20);
-      method = decodeTxCommit(r);
+      reader.setContext('tx.commit', 90, 20);
+      decoded = decodeTxCommit(reader);
       break;
     case 0x005a0015:
-      r.setContext('tx.commit-ok', 90, 21);
-      method = decodeTxCommitOk(r);
+      reader.setContext('tx.commit-ok', 90, 21);
+      decoded = decodeTxCommitOk(reader);
       break;
     case 0x005a001e:
-      r.setContext('tx.rollback', 90, 30);
-      method = decodeTxRollback(r);
+      reader.setContext('tx.rollback', 90, 30);
+      decoded = decodeTxRollback(reader);
       break;
     case 0x005a001f:
-      r.setContext('tx.rollback-ok', 90, 31);
-      method = decodeTxRollbackOk(r);
+      reader.setContext('tx.rollback-ok', 90, 31);
+      decoded = decodeTxRollbackOk(reader);
       break;
     default:
       throw unknownMethod(classId, methodId);
   }
-  r.expectEnd();
-  return method;
+  reader.expectEnd();
+  return decoded;
 }
 
 // RabbitMQ has no graceful answer here: rabbit_framing lookup_method_name exits with
@@ -1336,199 +1336,199 @@ function unknownMethod(classId: number, methodId: number): ConnectionError {
 }
 
 /** Writes a method payload: class id, method id and the fields. */
-export function encodeMethodPayload(w: ByteWriter, m: AmqpMethod): void {
-  switch (m.method) {
+export function encodeMethodPayload(writer: ByteWriter, method: AmqpMethod): void {
+  switch (method.method) {
     case 'connection.start':
-      encodeConnectionStart(w, m);
+      encodeConnectionStart(writer, method);
       return;
     case 'connection.start-ok':
-      encodeConnectionStartOk(w, m);
+      encodeConnectionStartOk(writer, method);
       return;
     case 'connection.secure':
-      encodeConnectionSecure(w, m);
+      encodeConnectionSecure(writer, method);
       return;
     case 'connection.secure-ok':
-      encodeConnectionSecureOk(w, m);
+      encodeConnectionSecureOk(writer, method);
       return;
     case 'connection.tune':
-      encodeConnectionTune(w, m);
+      encodeConnectionTune(writer, method);
       return;
     case 'connection.tune-ok':
-      encodeConnectionTuneOk(w, m);
+      encodeConnectionTuneOk(writer, method);
       return;
     case 'connection.open':
-      encodeConnectionOpen(w, m);
+      encodeConnectionOpen(writer, method);
       return;
     case 'connection.open-ok':
-      encodeConnectionOpenOk(w, m);
+      encodeConnectionOpenOk(writer, method);
       return;
     case 'connection.close':
-      encodeConnectionClose(w, m);
+      encodeConnectionClose(writer, method);
       return;
     case 'connection.close-ok':
-      encodeConnectionCloseOk(w, m);
+      encodeConnectionCloseOk(writer, method);
       return;
     case 'connection.blocked':
-      encodeConnectionBlocked(w, m);
+      encodeConnectionBlocked(writer, method);
       return;
     case 'connection.unblocked':
-      encodeConnectionUnblocked(w, m);
+      encodeConnectionUnblocked(writer, method);
       return;
     case 'connection.update-secret':
-      encodeConnectionUpdateSecret(w, m);
+      encodeConnectionUpdateSecret(writer, method);
       return;
     case 'connection.update-secret-ok':
-      encodeConnectionUpdateSecretOk(w, m);
+      encodeConnectionUpdateSecretOk(writer, method);
       return;
     case 'channel.open':
-      encodeChannelOpen(w, m);
+      encodeChannelOpen(writer, method);
       return;
     case 'channel.open-ok':
-      encodeChannelOpenOk(w, m);
+      encodeChannelOpenOk(writer, method);
       return;
     case 'channel.flow':
-      encodeChannelFlow(w, m);
+      encodeChannelFlow(writer, method);
       return;
     case 'channel.flow-ok':
-      encodeChannelFlowOk(w, m);
+      encodeChannelFlowOk(writer, method);
       return;
     case 'channel.close':
-      encodeChannelClose(w, m);
+      encodeChannelClose(writer, method);
       return;
     case 'channel.close-ok':
-      encodeChannelCloseOk(w, m);
+      encodeChannelCloseOk(writer, method);
       return;
     case 'exchange.declare':
-      encodeExchangeDeclare(w, m);
+      encodeExchangeDeclare(writer, method);
       return;
     case 'exchange.declare-ok':
-      encodeExchangeDeclareOk(w, m);
+      encodeExchangeDeclareOk(writer, method);
       return;
     case 'exchange.delete':
-      encodeExchangeDelete(w, m);
+      encodeExchangeDelete(writer, method);
       return;
     case 'exchange.delete-ok':
-      encodeExchangeDeleteOk(w, m);
+      encodeExchangeDeleteOk(writer, method);
       return;
     case 'exchange.bind':
-      encodeExchangeBind(w, m);
+      encodeExchangeBind(writer, method);
       return;
     case 'exchange.bind-ok':
-      encodeExchangeBindOk(w, m);
+      encodeExchangeBindOk(writer, method);
       return;
     case 'exchange.unbind':
-      encodeExchangeUnbind(w, m);
+      encodeExchangeUnbind(writer, method);
       return;
     case 'exchange.unbind-ok':
-      encodeExchangeUnbindOk(w, m);
+      encodeExchangeUnbindOk(writer, method);
       return;
     case 'queue.declare':
-      encodeQueueDeclare(w, m);
+      encodeQueueDeclare(writer, method);
       return;
     case 'queue.declare-ok':
-      encodeQueueDeclareOk(w, m);
+      encodeQueueDeclareOk(writer, method);
       return;
     case 'queue.bind':
-      encodeQueueBind(w, m);
+      encodeQueueBind(writer, method);
       return;
     case 'queue.bind-ok':
-      encodeQueueBindOk(w, m);
+      encodeQueueBindOk(writer, method);
       return;
     case 'queue.purge':
-      encodeQueuePurge(w, m);
+      encodeQueuePurge(writer, method);
       return;
     case 'queue.purge-ok':
-      encodeQueuePurgeOk(w, m);
+      encodeQueuePurgeOk(writer, method);
       return;
     case 'queue.delete':
-      encodeQueueDelete(w, m);
+      encodeQueueDelete(writer, method);
       return;
     case 'queue.delete-ok':
-      encodeQueueDeleteOk(w, m);
+      encodeQueueDeleteOk(writer, method);
       return;
     case 'queue.unbind':
-      encodeQueueUnbind(w, m);
+      encodeQueueUnbind(writer, method);
       return;
     case 'queue.unbind-ok':
-      encodeQueueUnbindOk(w, m);
+      encodeQueueUnbindOk(writer, method);
       return;
     case 'basic.qos':
-      encodeBasicQos(w, m);
+      encodeBasicQos(writer, method);
       return;
     case 'basic.qos-ok':
-      encodeBasicQosOk(w, m);
+      encodeBasicQosOk(writer, method);
       return;
     case 'basic.consume':
-      encodeBasicConsume(w, m);
+      encodeBasicConsume(writer, method);
       return;
     case 'basic.consume-ok':
-      encodeBasicConsumeOk(w, m);
+      encodeBasicConsumeOk(writer, method);
       return;
     case 'basic.cancel':
-      encodeBasicCancel(w, m);
+      encodeBasicCancel(writer, method);
       return;
     case 'basic.cancel-ok':
-      encodeBasicCancelOk(w, m);
+      encodeBasicCancelOk(writer, method);
       return;
     case 'basic.publish':
-      encodeBasicPublish(w, m);
+      encodeBasicPublish(writer, method);
       return;
     case 'basic.return':
-      encodeBasicReturn(w, m);
+      encodeBasicReturn(writer, method);
       return;
     case 'basic.deliver':
-      encodeBasicDeliver(w, m);
+      encodeBasicDeliver(writer, method);
       return;
     case 'basic.get':
-      encodeBasicGet(w, m);
+      encodeBasicGet(writer, method);
       return;
     case 'basic.get-ok':
-      encodeBasicGetOk(w, m);
+      encodeBasicGetOk(writer, method);
       return;
     case 'basic.get-empty':
-      encodeBasicGetEmpty(w, m);
+      encodeBasicGetEmpty(writer, method);
       return;
     case 'basic.ack':
-      encodeBasicAck(w, m);
+      encodeBasicAck(writer, method);
       return;
     case 'basic.reject':
-      encodeBasicReject(w, m);
+      encodeBasicReject(writer, method);
       return;
     case 'basic.recover-async':
-      encodeBasicRecoverAsync(w, m);
+      encodeBasicRecoverAsync(writer, method);
       return;
     case 'basic.recover':
-      encodeBasicRecover(w, m);
+      encodeBasicRecover(writer, method);
       return;
     case 'basic.recover-ok':
-      encodeBasicRecoverOk(w, m);
+      encodeBasicRecoverOk(writer, method);
       return;
     case 'basic.nack':
-      encodeBasicNack(w, m);
+      encodeBasicNack(writer, method);
       return;
     case 'confirm.select':
-      encodeConfirmSelect(w, m);
+      encodeConfirmSelect(writer, method);
       return;
     case 'confirm.select-ok':
-      encodeConfirmSelectOk(w, m);
+      encodeConfirmSelectOk(writer, method);
       return;
     case 'tx.select':
-      encodeTxSelect(w, m);
+      encodeTxSelect(writer, method);
       return;
     case 'tx.select-ok':
-      encodeTxSelectOk(w, m);
+      encodeTxSelectOk(writer, method);
       return;
     case 'tx.commit':
-      encodeTxCommit(w, m);
+      encodeTxCommit(writer, method);
       return;
     case 'tx.commit-ok':
-      encodeTxCommitOk(w, m);
+      encodeTxCommitOk(writer, method);
       return;
     case 'tx.rollback':
-      encodeTxRollback(w, m);
+      encodeTxRollback(writer, method);
       return;
     case 'tx.rollback-ok':
-      encodeTxRollbackOk(w, m);
+      encodeTxRollbackOk(writer, method);
       return;
   }
 }
@@ -1537,37 +1537,37 @@ export function encodeMethodPayload(w: ByteWriter, m: AmqpMethod): void {
  * Writes a whole method frame (type 1, channel, size, payload, frame-end). When a field cannot
  * be encoded the writer is rewound to where the frame began and the error is rethrown.
  */
-export function encodeMethodFrame(w: ByteWriter, channel: number, m: AmqpMethod): void {
-  const frameStart = w.position;
-  const sizeAt = beginFrame(w, FRAME_METHOD, channel);
+export function encodeMethodFrame(writer: ByteWriter, channel: number, method: AmqpMethod): void {
+  const frameStart = writer.position;
+  const sizeAt = beginFrame(writer, FRAME_METHOD, channel);
   try {
-    encodeMethodPayload(w, m);
+    encodeMethodPayload(writer, method);
   } catch (error) {
-    w.rewind(frameStart);
+    writer.rewind(frameStart);
     throw error;
   }
-  endFrame(w, sizeAt);
+  endFrame(writer, sizeAt);
 }
 
 // Delivery tags are spec longlongs; Warren keeps them as numbers and never issues one above
 // 2^53 - 1, so a value that is not a safe non-negative integer is a bug in the caller.
-function writeUnsigned64(w: ByteWriter, value: number, fieldName: string): void {
+function writeUnsigned64(writer: ByteWriter, value: number, fieldName: string): void {
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new ConnectionError(
       INTERNAL_ERROR,
       `INTERNAL_ERROR - cannot encode ${fieldName} ${value}: not a safe non-negative integer`,
     );
   }
-  w.u64(value);
+  writer.u64(value);
 }
 
 /** Decodes the fields of connection.start; the reader starts after the method id. */
-export function decodeConnectionStart(r: ByteReader): ConnectionStart {
-  const versionMajor = r.u8();
-  const versionMinor = r.u8();
-  const serverProperties = r.table();
-  const mechanisms = r.longStringCopy();
-  const locales = r.longStringCopy();
+export function decodeConnectionStart(reader: ByteReader): ConnectionStart {
+  const versionMajor = reader.u8();
+  const versionMinor = reader.u8();
+  const serverProperties = reader.table();
+  const mechanisms = reader.longStringCopy();
+  const locales = reader.longStringCopy();
   return {
     method: 'connection.start',
     versionMajor,
@@ -1579,274 +1579,280 @@ export function decodeConnectionStart(r: ByteReader): ConnectionStart {
 }
 
 /** Writes the connection.start payload, class and method id included. */
-export function encodeConnectionStart(w: ByteWriter, m: ConnectionStart): void {
-  w.u32(0x000a000a);
-  w.u8(m.versionMajor);
-  w.u8(m.versionMinor);
-  w.table(m.serverProperties);
-  w.longString(m.mechanisms);
-  w.longString(m.locales);
+export function encodeConnectionStart(writer: ByteWriter, method: ConnectionStart): void {
+  writer.u32(0x000a000a);
+  writer.u8(method.versionMajor);
+  writer.u8(method.versionMinor);
+  writer.table(method.serverProperties);
+  writer.longString(method.mechanisms);
+  writer.longString(method.locales);
 }
 
 /** Decodes the fields of connection.start-ok; the reader starts after the method id. */
-export function decodeConnectionStartOk(r: ByteReader): ConnectionStartOk {
-  const clientProperties = r.table();
-  const mechanism = r.shortStringValidated();
-  const response = r.longStringCopy();
-  const locale = r.shortStringValidated();
+export function decodeConnectionStartOk(reader: ByteReader): ConnectionStartOk {
+  const clientProperties = reader.table();
+  const mechanism = reader.shortStringValidated();
+  const response = reader.longStringCopy();
+  const locale = reader.shortStringValidated();
   return { method: 'connection.start-ok', clientProperties, mechanism, response, locale };
 }
 
 /** Writes the connection.start-ok payload, class and method id included. */
-export function encodeConnectionStartOk(w: ByteWriter, m: ConnectionStartOk): void {
-  w.u32(0x000a000b);
-  w.table(m.clientProperties);
-  w.shortString(m.mechanism);
-  w.longString(m.response);
-  w.shortString(m.locale);
+export function encodeConnectionStartOk(writer: ByteWriter, method: ConnectionStartOk): void {
+  writer.u32(0x000a000b);
+  writer.table(method.clientProperties);
+  writer.shortString(method.mechanism);
+  writer.longString(method.response);
+  writer.shortString(method.locale);
 }
 
 /** Decodes the fields of connection.secure; the reader starts after the method id. */
-export function decodeConnectionSecure(r: ByteReader): ConnectionSecure {
-  const challenge = r.longStringCopy();
+export function decodeConnectionSecure(reader: ByteReader): ConnectionSecure {
+  const challenge = reader.longStringCopy();
   return { method: 'connection.secure', challenge };
 }
 
 /** Writes the connection.secure payload, class and method id included. */
-export function encodeConnectionSecure(w: ByteWriter, m: ConnectionSecure): void {
-  w.u32(0x000a0014);
-  w.longString(m.challenge);
+export function encodeConnectionSecure(writer: ByteWriter, method: ConnectionSecure): void {
+  writer.u32(0x000a0014);
+  writer.longString(method.challenge);
 }
 
 /** Decodes the fields of connection.secure-ok; the reader starts after the method id. */
-export function decodeConnectionSecureOk(r: ByteReader): ConnectionSecureOk {
-  const response = r.longStringCopy();
+export function decodeConnectionSecureOk(reader: ByteReader): ConnectionSecureOk {
+  const response = reader.longStringCopy();
   return { method: 'connection.secure-ok', response };
 }
 
 /** Writes the connection.secure-ok payload, class and method id included. */
-export function encodeConnectionSecureOk(w: ByteWriter, m: ConnectionSecureOk): void {
-  w.u32(0x000a0015);
-  w.longString(m.response);
+export function encodeConnectionSecureOk(writer: ByteWriter, method: ConnectionSecureOk): void {
+  writer.u32(0x000a0015);
+  writer.longString(method.response);
 }
 
 /** Decodes the fields of connection.tune; the reader starts after the method id. */
-export function decodeConnectionTune(r: ByteReader): ConnectionTune {
-  const channelMax = r.u16();
-  const frameMax = r.u32();
-  const heartbeat = r.u16();
+export function decodeConnectionTune(reader: ByteReader): ConnectionTune {
+  const channelMax = reader.u16();
+  const frameMax = reader.u32();
+  const heartbeat = reader.u16();
   return { method: 'connection.tune', channelMax, frameMax, heartbeat };
 }
 
 /** Writes the connection.tune payload, class and method id included. */
-export function encodeConnectionTune(w: ByteWriter, m: ConnectionTune): void {
-  w.u32(0x000a001e);
-  w.u16(m.channelMax);
-  w.u32(m.frameMax);
-  w.u16(m.heartbeat);
+export function encodeConnectionTune(writer: ByteWriter, method: ConnectionTune): void {
+  writer.u32(0x000a001e);
+  writer.u16(method.channelMax);
+  writer.u32(method.frameMax);
+  writer.u16(method.heartbeat);
 }
 
 /** Decodes the fields of connection.tune-ok; the reader starts after the method id. */
-export function decodeConnectionTuneOk(r: ByteReader): ConnectionTuneOk {
-  const channelMax = r.u16();
-  const frameMax = r.u32();
-  const heartbeat = r.u16();
+export function decodeConnectionTuneOk(reader: ByteReader): ConnectionTuneOk {
+  const channelMax = reader.u16();
+  const frameMax = reader.u32();
+  const heartbeat = reader.u16();
   return { method: 'connection.tune-ok', channelMax, frameMax, heartbeat };
 }
 
 /** Writes the connection.tune-ok payload, class and method id included. */
-export function encodeConnectionTuneOk(w: ByteWriter, m: ConnectionTuneOk): void {
-  w.u32(0x000a001f);
-  w.u16(m.channelMax);
-  w.u32(m.frameMax);
-  w.u16(m.heartbeat);
+export function encodeConnectionTuneOk(writer: ByteWriter, method: ConnectionTuneOk): void {
+  writer.u32(0x000a001f);
+  writer.u16(method.channelMax);
+  writer.u32(method.frameMax);
+  writer.u16(method.heartbeat);
 }
 
 /** Decodes the fields of connection.open; the reader starts after the method id. */
-export function decodeConnectionOpen(r: ByteReader): ConnectionOpen {
-  const virtualHost = r.shortStringValidated();
-  r.skipShortString();
-  r.skip(1);
+export function decodeConnectionOpen(reader: ByteReader): ConnectionOpen {
+  const virtualHost = reader.shortStringValidated();
+  reader.skipShortString();
+  reader.skip(1);
   return { method: 'connection.open', virtualHost };
 }
 
 /** Writes the connection.open payload, class and method id included. */
-export function encodeConnectionOpen(w: ByteWriter, m: ConnectionOpen): void {
-  w.u32(0x000a0028);
-  w.shortString(m.virtualHost);
-  w.u8(0);
-  w.u8(0);
+export function encodeConnectionOpen(writer: ByteWriter, method: ConnectionOpen): void {
+  writer.u32(0x000a0028);
+  writer.shortString(method.virtualHost);
+  writer.u8(0);
+  writer.u8(0);
 }
 
 /** Decodes the fields of connection.open-ok; the reader starts after the method id. */
-export function decodeConnectionOpenOk(r: ByteReader): ConnectionOpenOk {
-  r.skipShortString();
+export function decodeConnectionOpenOk(reader: ByteReader): ConnectionOpenOk {
+  reader.skipShortString();
   return { method: 'connection.open-ok' };
 }
 
 /** Writes the connection.open-ok payload, class and method id included. */
-export function encodeConnectionOpenOk(w: ByteWriter, _m: ConnectionOpenOk): void {
-  w.u32(0x000a0029);
-  w.u8(0);
+export function encodeConnectionOpenOk(writer: ByteWriter, _method: ConnectionOpenOk): void {
+  writer.u32(0x000a0029);
+  writer.u8(0);
 }
 
 /** Decodes the fields of connection.close; the reader starts after the method id. */
-export function decodeConnectionClose(r: ByteReader): ConnectionClose {
-  const replyCode = r.u16();
-  const replyText = r.shortStringValidated();
-  const classId = r.u16();
-  const methodId = r.u16();
+export function decodeConnectionClose(reader: ByteReader): ConnectionClose {
+  const replyCode = reader.u16();
+  const replyText = reader.shortStringValidated();
+  const classId = reader.u16();
+  const methodId = reader.u16();
   return { method: 'connection.close', replyCode, replyText, classId, methodId };
 }
 
 /** Writes the connection.close payload, class and method id included. */
-export function encodeConnectionClose(w: ByteWriter, m: ConnectionClose): void {
-  w.u32(0x000a0032);
-  w.u16(m.replyCode);
-  w.shortStringTruncated(m.replyText);
-  w.u16(m.classId);
-  w.u16(m.methodId);
+export function encodeConnectionClose(writer: ByteWriter, method: ConnectionClose): void {
+  writer.u32(0x000a0032);
+  writer.u16(method.replyCode);
+  writer.shortStringTruncated(method.replyText);
+  writer.u16(method.classId);
+  writer.u16(method.methodId);
 }
 
 /** Decodes the fields of connection.close-ok; the reader starts after the method id. */
-export function decodeConnectionCloseOk(_r: ByteReader): ConnectionCloseOk {
+export function decodeConnectionCloseOk(_reader: ByteReader): ConnectionCloseOk {
   return { method: 'connection.close-ok' };
 }
 
 /** Writes the connection.close-ok payload, class and method id included. */
-export function encodeConnectionCloseOk(w: ByteWriter, _m: ConnectionCloseOk): void {
-  w.u32(0x000a0033);
+export function encodeConnectionCloseOk(writer: ByteWriter, _method: ConnectionCloseOk): void {
+  writer.u32(0x000a0033);
 }
 
 /** Decodes the fields of connection.blocked; the reader starts after the method id. */
-export function decodeConnectionBlocked(r: ByteReader): ConnectionBlocked {
-  const reason = r.shortStringValidated();
+export function decodeConnectionBlocked(reader: ByteReader): ConnectionBlocked {
+  const reason = reader.shortStringValidated();
   return { method: 'connection.blocked', reason };
 }
 
 /** Writes the connection.blocked payload, class and method id included. */
-export function encodeConnectionBlocked(w: ByteWriter, m: ConnectionBlocked): void {
-  w.u32(0x000a003c);
-  w.shortString(m.reason);
+export function encodeConnectionBlocked(writer: ByteWriter, method: ConnectionBlocked): void {
+  writer.u32(0x000a003c);
+  writer.shortString(method.reason);
 }
 
 /** Decodes the fields of connection.unblocked; the reader starts after the method id. */
-export function decodeConnectionUnblocked(_r: ByteReader): ConnectionUnblocked {
+export function decodeConnectionUnblocked(_reader: ByteReader): ConnectionUnblocked {
   return { method: 'connection.unblocked' };
 }
 
 /** Writes the connection.unblocked payload, class and method id included. */
-export function encodeConnectionUnblocked(w: ByteWriter, _m: ConnectionUnblocked): void {
-  w.u32(0x000a003d);
+export function encodeConnectionUnblocked(writer: ByteWriter, _method: ConnectionUnblocked): void {
+  writer.u32(0x000a003d);
 }
 
 /** Decodes the fields of connection.update-secret; the reader starts after the method id. */
-export function decodeConnectionUpdateSecret(r: ByteReader): ConnectionUpdateSecret {
-  const newSecret = r.longStringCopy();
-  const reason = r.shortStringValidated();
+export function decodeConnectionUpdateSecret(reader: ByteReader): ConnectionUpdateSecret {
+  const newSecret = reader.longStringCopy();
+  const reason = reader.shortStringValidated();
   return { method: 'connection.update-secret', newSecret, reason };
 }
 
 /** Writes the connection.update-secret payload, class and method id included. */
-export function encodeConnectionUpdateSecret(w: ByteWriter, m: ConnectionUpdateSecret): void {
-  w.u32(0x000a0046);
-  w.longString(m.newSecret);
-  w.shortString(m.reason);
+export function encodeConnectionUpdateSecret(
+  writer: ByteWriter,
+  method: ConnectionUpdateSecret,
+): void {
+  writer.u32(0x000a0046);
+  writer.longString(method.newSecret);
+  writer.shortString(method.reason);
 }
 
 /** Decodes the fields of connection.update-secret-ok; the reader starts after the method id. */
-export function decodeConnectionUpdateSecretOk(_r: ByteReader): ConnectionUpdateSecretOk {
+export function decodeConnectionUpdateSecretOk(_reader: ByteReader): ConnectionUpdateSecretOk {
   return { method: 'connection.update-secret-ok' };
 }
 
 /** Writes the connection.update-secret-ok payload, class and method id included. */
-export function encodeConnectionUpdateSecretOk(w: ByteWriter, _m: ConnectionUpdateSecretOk): void {
-  w.u32(0x000a0047);
+export function encodeConnectionUpdateSecretOk(
+  writer: ByteWriter,
+  _method: ConnectionUpdateSecretOk,
+): void {
+  writer.u32(0x000a0047);
 }
 
 /** Decodes the fields of channel.open; the reader starts after the method id. */
-export function decodeChannelOpen(r: ByteReader): ChannelOpen {
-  r.skipShortString();
+export function decodeChannelOpen(reader: ByteReader): ChannelOpen {
+  reader.skipShortString();
   return { method: 'channel.open' };
 }
 
 /** Writes the channel.open payload, class and method id included. */
-export function encodeChannelOpen(w: ByteWriter, _m: ChannelOpen): void {
-  w.u32(0x0014000a);
-  w.u8(0);
+export function encodeChannelOpen(writer: ByteWriter, _method: ChannelOpen): void {
+  writer.u32(0x0014000a);
+  writer.u8(0);
 }
 
 /** Decodes the fields of channel.open-ok; the reader starts after the method id. */
-export function decodeChannelOpenOk(r: ByteReader): ChannelOpenOk {
-  r.skipLongString();
+export function decodeChannelOpenOk(reader: ByteReader): ChannelOpenOk {
+  reader.skipLongString();
   return { method: 'channel.open-ok' };
 }
 
 /** Writes the channel.open-ok payload, class and method id included. */
-export function encodeChannelOpenOk(w: ByteWriter, _m: ChannelOpenOk): void {
-  w.u32(0x0014000b);
-  w.u32(0);
+export function encodeChannelOpenOk(writer: ByteWriter, _method: ChannelOpenOk): void {
+  writer.u32(0x0014000b);
+  writer.u32(0);
 }
 
 /** Decodes the fields of channel.flow; the reader starts after the method id. */
-export function decodeChannelFlow(r: ByteReader): ChannelFlow {
-  const bits0 = r.u8();
+export function decodeChannelFlow(reader: ByteReader): ChannelFlow {
+  const bits0 = reader.u8();
   return { method: 'channel.flow', active: (bits0 & 1) !== 0 };
 }
 
 /** Writes the channel.flow payload, class and method id included. */
-export function encodeChannelFlow(w: ByteWriter, m: ChannelFlow): void {
-  w.u32(0x00140014);
-  w.u8(m.active ? 1 : 0);
+export function encodeChannelFlow(writer: ByteWriter, method: ChannelFlow): void {
+  writer.u32(0x00140014);
+  writer.u8(method.active ? 1 : 0);
 }
 
 /** Decodes the fields of channel.flow-ok; the reader starts after the method id. */
-export function decodeChannelFlowOk(r: ByteReader): ChannelFlowOk {
-  const bits0 = r.u8();
+export function decodeChannelFlowOk(reader: ByteReader): ChannelFlowOk {
+  const bits0 = reader.u8();
   return { method: 'channel.flow-ok', active: (bits0 & 1) !== 0 };
 }
 
 /** Writes the channel.flow-ok payload, class and method id included. */
-export function encodeChannelFlowOk(w: ByteWriter, m: ChannelFlowOk): void {
-  w.u32(0x00140015);
-  w.u8(m.active ? 1 : 0);
+export function encodeChannelFlowOk(writer: ByteWriter, method: ChannelFlowOk): void {
+  writer.u32(0x00140015);
+  writer.u8(method.active ? 1 : 0);
 }
 
 /** Decodes the fields of channel.close; the reader starts after the method id. */
-export function decodeChannelClose(r: ByteReader): ChannelClose {
-  const replyCode = r.u16();
-  const replyText = r.shortStringValidated();
-  const classId = r.u16();
-  const methodId = r.u16();
+export function decodeChannelClose(reader: ByteReader): ChannelClose {
+  const replyCode = reader.u16();
+  const replyText = reader.shortStringValidated();
+  const classId = reader.u16();
+  const methodId = reader.u16();
   return { method: 'channel.close', replyCode, replyText, classId, methodId };
 }
 
 /** Writes the channel.close payload, class and method id included. */
-export function encodeChannelClose(w: ByteWriter, m: ChannelClose): void {
-  w.u32(0x00140028);
-  w.u16(m.replyCode);
-  w.shortStringTruncated(m.replyText);
-  w.u16(m.classId);
-  w.u16(m.methodId);
+export function encodeChannelClose(writer: ByteWriter, method: ChannelClose): void {
+  writer.u32(0x00140028);
+  writer.u16(method.replyCode);
+  writer.shortStringTruncated(method.replyText);
+  writer.u16(method.classId);
+  writer.u16(method.methodId);
 }
 
 /** Decodes the fields of channel.close-ok; the reader starts after the method id. */
-export function decodeChannelCloseOk(_r: ByteReader): ChannelCloseOk {
+export function decodeChannelCloseOk(_reader: ByteReader): ChannelCloseOk {
   return { method: 'channel.close-ok' };
 }
 
 /** Writes the channel.close-ok payload, class and method id included. */
-export function encodeChannelCloseOk(w: ByteWriter, _m: ChannelCloseOk): void {
-  w.u32(0x00140029);
+export function encodeChannelCloseOk(writer: ByteWriter, _method: ChannelCloseOk): void {
+  writer.u32(0x00140029);
 }
 
 /** Decodes the fields of exchange.declare; the reader starts after the method id. */
-export function decodeExchangeDeclare(r: ByteReader): ExchangeDeclare {
-  r.skip(2);
-  const exchange = r.shortStringValidated();
-  const type = r.shortStringValidated();
-  const bits0 = r.u8();
-  const fieldArguments = r.table();
+export function decodeExchangeDeclare(reader: ByteReader): ExchangeDeclare {
+  reader.skip(2);
+  const exchange = reader.shortStringValidated();
+  const type = reader.shortStringValidated();
+  const bits0 = reader.u8();
+  const fieldArguments = reader.table();
   return {
     method: 'exchange.declare',
     exchange,
@@ -1861,36 +1867,36 @@ export function decodeExchangeDeclare(r: ByteReader): ExchangeDeclare {
 }
 
 /** Writes the exchange.declare payload, class and method id included. */
-export function encodeExchangeDeclare(w: ByteWriter, m: ExchangeDeclare): void {
-  w.u32(0x0028000a);
-  w.u16(0);
-  w.shortString(m.exchange);
-  w.shortString(m.type);
-  w.u8(
-    (m.passive ? 1 : 0) |
-      (m.durable ? 2 : 0) |
-      (m.autoDelete ? 4 : 0) |
-      (m.internal ? 8 : 0) |
-      (m.noWait ? 16 : 0),
+export function encodeExchangeDeclare(writer: ByteWriter, method: ExchangeDeclare): void {
+  writer.u32(0x0028000a);
+  writer.u16(0);
+  writer.shortString(method.exchange);
+  writer.shortString(method.type);
+  writer.u8(
+    (method.passive ? 1 : 0) |
+      (method.durable ? 2 : 0) |
+      (method.autoDelete ? 4 : 0) |
+      (method.internal ? 8 : 0) |
+      (method.noWait ? 16 : 0),
   );
-  w.table(m.arguments);
+  writer.table(method.arguments);
 }
 
 /** Decodes the fields of exchange.declare-ok; the reader starts after the method id. */
-export function decodeExchangeDeclareOk(_r: ByteReader): ExchangeDeclareOk {
+export function decodeExchangeDeclareOk(_reader: ByteReader): ExchangeDeclareOk {
   return { method: 'exchange.declare-ok' };
 }
 
 /** Writes the exchange.declare-ok payload, class and method id included. */
-export function encodeExchangeDeclareOk(w: ByteWriter, _m: ExchangeDeclareOk): void {
-  w.u32(0x0028000b);
+export function encodeExchangeDeclareOk(writer: ByteWriter, _method: ExchangeDeclareOk): void {
+  writer.u32(0x0028000b);
 }
 
 /** Decodes the fields of exchange.delete; the reader starts after the method id. */
-export function decodeExchangeDelete(r: ByteReader): ExchangeDelete {
-  r.skip(2);
-  const exchange = r.shortStringValidated();
-  const bits0 = r.u8();
+export function decodeExchangeDelete(reader: ByteReader): ExchangeDelete {
+  reader.skip(2);
+  const exchange = reader.shortStringValidated();
+  const bits0 = reader.u8();
   return {
     method: 'exchange.delete',
     exchange,
@@ -1900,31 +1906,31 @@ export function decodeExchangeDelete(r: ByteReader): ExchangeDelete {
 }
 
 /** Writes the exchange.delete payload, class and method id included. */
-export function encodeExchangeDelete(w: ByteWriter, m: ExchangeDelete): void {
-  w.u32(0x00280014);
-  w.u16(0);
-  w.shortString(m.exchange);
-  w.u8((m.ifUnused ? 1 : 0) | (m.noWait ? 2 : 0));
+export function encodeExchangeDelete(writer: ByteWriter, method: ExchangeDelete): void {
+  writer.u32(0x00280014);
+  writer.u16(0);
+  writer.shortString(method.exchange);
+  writer.u8((method.ifUnused ? 1 : 0) | (method.noWait ? 2 : 0));
 }
 
 /** Decodes the fields of exchange.delete-ok; the reader starts after the method id. */
-export function decodeExchangeDeleteOk(_r: ByteReader): ExchangeDeleteOk {
+export function decodeExchangeDeleteOk(_reader: ByteReader): ExchangeDeleteOk {
   return { method: 'exchange.delete-ok' };
 }
 
 /** Writes the exchange.delete-ok payload, class and method id included. */
-export function encodeExchangeDeleteOk(w: ByteWriter, _m: ExchangeDeleteOk): void {
-  w.u32(0x00280015);
+export function encodeExchangeDeleteOk(writer: ByteWriter, _method: ExchangeDeleteOk): void {
+  writer.u32(0x00280015);
 }
 
 /** Decodes the fields of exchange.bind; the reader starts after the method id. */
-export function decodeExchangeBind(r: ByteReader): ExchangeBind {
-  r.skip(2);
-  const destination = r.shortStringValidated();
-  const source = r.shortStringValidated();
-  const routingKey = r.shortStringValidated();
-  const bits0 = r.u8();
-  const fieldArguments = r.table();
+export function decodeExchangeBind(reader: ByteReader): ExchangeBind {
+  reader.skip(2);
+  const destination = reader.shortStringValidated();
+  const source = reader.shortStringValidated();
+  const routingKey = reader.shortStringValidated();
+  const bits0 = reader.u8();
+  const fieldArguments = reader.table();
   return {
     method: 'exchange.bind',
     destination,
@@ -1936,34 +1942,34 @@ export function decodeExchangeBind(r: ByteReader): ExchangeBind {
 }
 
 /** Writes the exchange.bind payload, class and method id included. */
-export function encodeExchangeBind(w: ByteWriter, m: ExchangeBind): void {
-  w.u32(0x0028001e);
-  w.u16(0);
-  w.shortString(m.destination);
-  w.shortString(m.source);
-  w.shortString(m.routingKey);
-  w.u8(m.noWait ? 1 : 0);
-  w.table(m.arguments);
+export function encodeExchangeBind(writer: ByteWriter, method: ExchangeBind): void {
+  writer.u32(0x0028001e);
+  writer.u16(0);
+  writer.shortString(method.destination);
+  writer.shortString(method.source);
+  writer.shortString(method.routingKey);
+  writer.u8(method.noWait ? 1 : 0);
+  writer.table(method.arguments);
 }
 
 /** Decodes the fields of exchange.bind-ok; the reader starts after the method id. */
-export function decodeExchangeBindOk(_r: ByteReader): ExchangeBindOk {
+export function decodeExchangeBindOk(_reader: ByteReader): ExchangeBindOk {
   return { method: 'exchange.bind-ok' };
 }
 
 /** Writes the exchange.bind-ok payload, class and method id included. */
-export function encodeExchangeBindOk(w: ByteWriter, _m: ExchangeBindOk): void {
-  w.u32(0x0028001f);
+export function encodeExchangeBindOk(writer: ByteWriter, _method: ExchangeBindOk): void {
+  writer.u32(0x0028001f);
 }
 
 /** Decodes the fields of exchange.unbind; the reader starts after the method id. */
-export function decodeExchangeUnbind(r: ByteReader): ExchangeUnbind {
-  r.skip(2);
-  const destination = r.shortStringValidated();
-  const source = r.shortStringValidated();
-  const routingKey = r.shortStringValidated();
-  const bits0 = r.u8();
-  const fieldArguments = r.table();
+export function decodeExchangeUnbind(reader: ByteReader): ExchangeUnbind {
+  reader.skip(2);
+  const destination = reader.shortStringValidated();
+  const source = reader.shortStringValidated();
+  const routingKey = reader.shortStringValidated();
+  const bits0 = reader.u8();
+  const fieldArguments = reader.table();
   return {
     method: 'exchange.unbind',
     destination,
@@ -1975,32 +1981,32 @@ export function decodeExchangeUnbind(r: ByteReader): ExchangeUnbind {
 }
 
 /** Writes the exchange.unbind payload, class and method id included. */
-export function encodeExchangeUnbind(w: ByteWriter, m: ExchangeUnbind): void {
-  w.u32(0x00280028);
-  w.u16(0);
-  w.shortString(m.destination);
-  w.shortString(m.source);
-  w.shortString(m.routingKey);
-  w.u8(m.noWait ? 1 : 0);
-  w.table(m.arguments);
+export function encodeExchangeUnbind(writer: ByteWriter, method: ExchangeUnbind): void {
+  writer.u32(0x00280028);
+  writer.u16(0);
+  writer.shortString(method.destination);
+  writer.shortString(method.source);
+  writer.shortString(method.routingKey);
+  writer.u8(method.noWait ? 1 : 0);
+  writer.table(method.arguments);
 }
 
 /** Decodes the fields of exchange.unbind-ok; the reader starts after the method id. */
-export function decodeExchangeUnbindOk(_r: ByteReader): ExchangeUnbindOk {
+export function decodeExchangeUnbindOk(_reader: ByteReader): ExchangeUnbindOk {
   return { method: 'exchange.unbind-ok' };
 }
 
 /** Writes the exchange.unbind-ok payload, class and method id included. */
-export function encodeExchangeUnbindOk(w: ByteWriter, _m: ExchangeUnbindOk): void {
-  w.u32(0x00280033);
+export function encodeExchangeUnbindOk(writer: ByteWriter, _method: ExchangeUnbindOk): void {
+  writer.u32(0x00280033);
 }
 
 /** Decodes the fields of queue.declare; the reader starts after the method id. */
-export function decodeQueueDeclare(r: ByteReader): QueueDeclare {
-  r.skip(2);
-  const queue = r.shortStringValidated();
-  const bits0 = r.u8();
-  const fieldArguments = r.table();
+export function decodeQueueDeclare(reader: ByteReader): QueueDeclare {
+  reader.skip(2);
+  const queue = reader.shortStringValidated();
+  const bits0 = reader.u8();
+  const fieldArguments = reader.table();
   return {
     method: 'queue.declare',
     queue,
@@ -2014,44 +2020,44 @@ export function decodeQueueDeclare(r: ByteReader): QueueDeclare {
 }
 
 /** Writes the queue.declare payload, class and method id included. */
-export function encodeQueueDeclare(w: ByteWriter, m: QueueDeclare): void {
-  w.u32(0x0032000a);
-  w.u16(0);
-  w.shortString(m.queue);
-  w.u8(
-    (m.passive ? 1 : 0) |
-      (m.durable ? 2 : 0) |
-      (m.exclusive ? 4 : 0) |
-      (m.autoDelete ? 8 : 0) |
-      (m.noWait ? 16 : 0),
+export function encodeQueueDeclare(writer: ByteWriter, method: QueueDeclare): void {
+  writer.u32(0x0032000a);
+  writer.u16(0);
+  writer.shortString(method.queue);
+  writer.u8(
+    (method.passive ? 1 : 0) |
+      (method.durable ? 2 : 0) |
+      (method.exclusive ? 4 : 0) |
+      (method.autoDelete ? 8 : 0) |
+      (method.noWait ? 16 : 0),
   );
-  w.table(m.arguments);
+  writer.table(method.arguments);
 }
 
 /** Decodes the fields of queue.declare-ok; the reader starts after the method id. */
-export function decodeQueueDeclareOk(r: ByteReader): QueueDeclareOk {
-  const queue = r.shortStringValidated();
-  const messageCount = r.u32();
-  const consumerCount = r.u32();
+export function decodeQueueDeclareOk(reader: ByteReader): QueueDeclareOk {
+  const queue = reader.shortStringValidated();
+  const messageCount = reader.u32();
+  const consumerCount = reader.u32();
   return { method: 'queue.declare-ok', queue, messageCount, consumerCount };
 }
 
 /** Writes the queue.declare-ok payload, class and method id included. */
-export function encodeQueueDeclareOk(w: ByteWriter, m: QueueDeclareOk): void {
-  w.u32(0x0032000b);
-  w.shortString(m.queue);
-  w.u32(m.messageCount);
-  w.u32(m.consumerCount);
+export function encodeQueueDeclareOk(writer: ByteWriter, method: QueueDeclareOk): void {
+  writer.u32(0x0032000b);
+  writer.shortString(method.queue);
+  writer.u32(method.messageCount);
+  writer.u32(method.consumerCount);
 }
 
 /** Decodes the fields of queue.bind; the reader starts after the method id. */
-export function decodeQueueBind(r: ByteReader): QueueBind {
-  r.skip(2);
-  const queue = r.shortStringValidated();
-  const exchange = r.shortStringValidated();
-  const routingKey = r.shortStringValidated();
-  const bits0 = r.u8();
-  const fieldArguments = r.table();
+export function decodeQueueBind(reader: ByteReader): QueueBind {
+  reader.skip(2);
+  const queue = reader.shortStringValidated();
+  const exchange = reader.shortStringValidated();
+  const routingKey = reader.shortStringValidated();
+  const bits0 = reader.u8();
+  const fieldArguments = reader.table();
   return {
     method: 'queue.bind',
     queue,
@@ -2063,59 +2069,59 @@ export function decodeQueueBind(r: ByteReader): QueueBind {
 }
 
 /** Writes the queue.bind payload, class and method id included. */
-export function encodeQueueBind(w: ByteWriter, m: QueueBind): void {
-  w.u32(0x00320014);
-  w.u16(0);
-  w.shortString(m.queue);
-  w.shortString(m.exchange);
-  w.shortString(m.routingKey);
-  w.u8(m.noWait ? 1 : 0);
-  w.table(m.arguments);
+export function encodeQueueBind(writer: ByteWriter, method: QueueBind): void {
+  writer.u32(0x00320014);
+  writer.u16(0);
+  writer.shortString(method.queue);
+  writer.shortString(method.exchange);
+  writer.shortString(method.routingKey);
+  writer.u8(method.noWait ? 1 : 0);
+  writer.table(method.arguments);
 }
 
 /** Decodes the fields of queue.bind-ok; the reader starts after the method id. */
-export function decodeQueueBindOk(_r: ByteReader): QueueBindOk {
+export function decodeQueueBindOk(_reader: ByteReader): QueueBindOk {
   return { method: 'queue.bind-ok' };
 }
 
 /** Writes the queue.bind-ok payload, class and method id included. */
-export function encodeQueueBindOk(w: ByteWriter, _m: QueueBindOk): void {
-  w.u32(0x00320015);
+export function encodeQueueBindOk(writer: ByteWriter, _method: QueueBindOk): void {
+  writer.u32(0x00320015);
 }
 
 /** Decodes the fields of queue.purge; the reader starts after the method id. */
-export function decodeQueuePurge(r: ByteReader): QueuePurge {
-  r.skip(2);
-  const queue = r.shortStringValidated();
-  const bits0 = r.u8();
+export function decodeQueuePurge(reader: ByteReader): QueuePurge {
+  reader.skip(2);
+  const queue = reader.shortStringValidated();
+  const bits0 = reader.u8();
   return { method: 'queue.purge', queue, noWait: (bits0 & 1) !== 0 };
 }
 
 /** Writes the queue.purge payload, class and method id included. */
-export function encodeQueuePurge(w: ByteWriter, m: QueuePurge): void {
-  w.u32(0x0032001e);
-  w.u16(0);
-  w.shortString(m.queue);
-  w.u8(m.noWait ? 1 : 0);
+export function encodeQueuePurge(writer: ByteWriter, method: QueuePurge): void {
+  writer.u32(0x0032001e);
+  writer.u16(0);
+  writer.shortString(method.queue);
+  writer.u8(method.noWait ? 1 : 0);
 }
 
 /** Decodes the fields of queue.purge-ok; the reader starts after the method id. */
-export function decodeQueuePurgeOk(r: ByteReader): QueuePurgeOk {
-  const messageCount = r.u32();
+export function decodeQueuePurgeOk(reader: ByteReader): QueuePurgeOk {
+  const messageCount = reader.u32();
   return { method: 'queue.purge-ok', messageCount };
 }
 
 /** Writes the queue.purge-ok payload, class and method id included. */
-export function encodeQueuePurgeOk(w: ByteWriter, m: QueuePurgeOk): void {
-  w.u32(0x0032001f);
-  w.u32(m.messageCount);
+export function encodeQueuePurgeOk(writer: ByteWriter, method: QueuePurgeOk): void {
+  writer.u32(0x0032001f);
+  writer.u32(method.messageCount);
 }
 
 /** Decodes the fields of queue.delete; the reader starts after the method id. */
-export function decodeQueueDelete(r: ByteReader): QueueDelete {
-  r.skip(2);
-  const queue = r.shortStringValidated();
-  const bits0 = r.u8();
+export function decodeQueueDelete(reader: ByteReader): QueueDelete {
+  reader.skip(2);
+  const queue = reader.shortStringValidated();
+  const bits0 = reader.u8();
   return {
     method: 'queue.delete',
     queue,
@@ -2126,88 +2132,88 @@ export function decodeQueueDelete(r: ByteReader): QueueDelete {
 }
 
 /** Writes the queue.delete payload, class and method id included. */
-export function encodeQueueDelete(w: ByteWriter, m: QueueDelete): void {
-  w.u32(0x00320028);
-  w.u16(0);
-  w.shortString(m.queue);
-  w.u8((m.ifUnused ? 1 : 0) | (m.ifEmpty ? 2 : 0) | (m.noWait ? 4 : 0));
+export function encodeQueueDelete(writer: ByteWriter, method: QueueDelete): void {
+  writer.u32(0x00320028);
+  writer.u16(0);
+  writer.shortString(method.queue);
+  writer.u8((method.ifUnused ? 1 : 0) | (method.ifEmpty ? 2 : 0) | (method.noWait ? 4 : 0));
 }
 
 /** Decodes the fields of queue.delete-ok; the reader starts after the method id. */
-export function decodeQueueDeleteOk(r: ByteReader): QueueDeleteOk {
-  const messageCount = r.u32();
+export function decodeQueueDeleteOk(reader: ByteReader): QueueDeleteOk {
+  const messageCount = reader.u32();
   return { method: 'queue.delete-ok', messageCount };
 }
 
 /** Writes the queue.delete-ok payload, class and method id included. */
-export function encodeQueueDeleteOk(w: ByteWriter, m: QueueDeleteOk): void {
-  w.u32(0x00320029);
-  w.u32(m.messageCount);
+export function encodeQueueDeleteOk(writer: ByteWriter, method: QueueDeleteOk): void {
+  writer.u32(0x00320029);
+  writer.u32(method.messageCount);
 }
 
 /** Decodes the fields of queue.unbind; the reader starts after the method id. */
-export function decodeQueueUnbind(r: ByteReader): QueueUnbind {
-  r.skip(2);
-  const queue = r.shortStringValidated();
-  const exchange = r.shortStringValidated();
-  const routingKey = r.shortStringValidated();
-  const fieldArguments = r.table();
+export function decodeQueueUnbind(reader: ByteReader): QueueUnbind {
+  reader.skip(2);
+  const queue = reader.shortStringValidated();
+  const exchange = reader.shortStringValidated();
+  const routingKey = reader.shortStringValidated();
+  const fieldArguments = reader.table();
   return { method: 'queue.unbind', queue, exchange, routingKey, arguments: fieldArguments };
 }
 
 /** Writes the queue.unbind payload, class and method id included. */
-export function encodeQueueUnbind(w: ByteWriter, m: QueueUnbind): void {
-  w.u32(0x00320032);
-  w.u16(0);
-  w.shortString(m.queue);
-  w.shortString(m.exchange);
-  w.shortString(m.routingKey);
-  w.table(m.arguments);
+export function encodeQueueUnbind(writer: ByteWriter, method: QueueUnbind): void {
+  writer.u32(0x00320032);
+  writer.u16(0);
+  writer.shortString(method.queue);
+  writer.shortString(method.exchange);
+  writer.shortString(method.routingKey);
+  writer.table(method.arguments);
 }
 
 /** Decodes the fields of queue.unbind-ok; the reader starts after the method id. */
-export function decodeQueueUnbindOk(_r: ByteReader): QueueUnbindOk {
+export function decodeQueueUnbindOk(_reader: ByteReader): QueueUnbindOk {
   return { method: 'queue.unbind-ok' };
 }
 
 /** Writes the queue.unbind-ok payload, class and method id included. */
-export function encodeQueueUnbindOk(w: ByteWriter, _m: QueueUnbindOk): void {
-  w.u32(0x00320033);
+export function encodeQueueUnbindOk(writer: ByteWriter, _method: QueueUnbindOk): void {
+  writer.u32(0x00320033);
 }
 
 /** Decodes the fields of basic.qos; the reader starts after the method id. */
-export function decodeBasicQos(r: ByteReader): BasicQos {
-  const prefetchSize = r.u32();
-  const prefetchCount = r.u16();
-  const bits0 = r.u8();
+export function decodeBasicQos(reader: ByteReader): BasicQos {
+  const prefetchSize = reader.u32();
+  const prefetchCount = reader.u16();
+  const bits0 = reader.u8();
   return { method: 'basic.qos', prefetchSize, prefetchCount, global: (bits0 & 1) !== 0 };
 }
 
 /** Writes the basic.qos payload, class and method id included. */
-export function encodeBasicQos(w: ByteWriter, m: BasicQos): void {
-  w.u32(0x003c000a);
-  w.u32(m.prefetchSize);
-  w.u16(m.prefetchCount);
-  w.u8(m.global ? 1 : 0);
+export function encodeBasicQos(writer: ByteWriter, method: BasicQos): void {
+  writer.u32(0x003c000a);
+  writer.u32(method.prefetchSize);
+  writer.u16(method.prefetchCount);
+  writer.u8(method.global ? 1 : 0);
 }
 
 /** Decodes the fields of basic.qos-ok; the reader starts after the method id. */
-export function decodeBasicQosOk(_r: ByteReader): BasicQosOk {
+export function decodeBasicQosOk(_reader: ByteReader): BasicQosOk {
   return { method: 'basic.qos-ok' };
 }
 
 /** Writes the basic.qos-ok payload, class and method id included. */
-export function encodeBasicQosOk(w: ByteWriter, _m: BasicQosOk): void {
-  w.u32(0x003c000b);
+export function encodeBasicQosOk(writer: ByteWriter, _method: BasicQosOk): void {
+  writer.u32(0x003c000b);
 }
 
 /** Decodes the fields of basic.consume; the reader starts after the method id. */
-export function decodeBasicConsume(r: ByteReader): BasicConsume {
-  r.skip(2);
-  const queue = r.shortStringValidated();
-  const consumerTag = r.shortStringValidated();
-  const bits0 = r.u8();
-  const fieldArguments = r.table();
+export function decodeBasicConsume(reader: ByteReader): BasicConsume {
+  reader.skip(2);
+  const queue = reader.shortStringValidated();
+  const consumerTag = reader.shortStringValidated();
+  const bits0 = reader.u8();
+  const fieldArguments = reader.table();
   return {
     method: 'basic.consume',
     queue,
@@ -2221,59 +2227,64 @@ export function decodeBasicConsume(r: ByteReader): BasicConsume {
 }
 
 /** Writes the basic.consume payload, class and method id included. */
-export function encodeBasicConsume(w: ByteWriter, m: BasicConsume): void {
-  w.u32(0x003c0014);
-  w.u16(0);
-  w.shortString(m.queue);
-  w.shortString(m.consumerTag);
-  w.u8((m.noLocal ? 1 : 0) | (m.noAck ? 2 : 0) | (m.exclusive ? 4 : 0) | (m.noWait ? 8 : 0));
-  w.table(m.arguments);
+export function encodeBasicConsume(writer: ByteWriter, method: BasicConsume): void {
+  writer.u32(0x003c0014);
+  writer.u16(0);
+  writer.shortString(method.queue);
+  writer.shortString(method.consumerTag);
+  writer.u8(
+    (method.noLocal ? 1 : 0) |
+      (method.noAck ? 2 : 0) |
+      (method.exclusive ? 4 : 0) |
+      (method.noWait ? 8 : 0),
+  );
+  writer.table(method.arguments);
 }
 
 /** Decodes the fields of basic.consume-ok; the reader starts after the method id. */
-export function decodeBasicConsumeOk(r: ByteReader): BasicConsumeOk {
-  const consumerTag = r.shortStringValidated();
+export function decodeBasicConsumeOk(reader: ByteReader): BasicConsumeOk {
+  const consumerTag = reader.shortStringValidated();
   return { method: 'basic.consume-ok', consumerTag };
 }
 
 /** Writes the basic.consume-ok payload, class and method id included. */
-export function encodeBasicConsumeOk(w: ByteWriter, m: BasicConsumeOk): void {
-  w.u32(0x003c0015);
-  w.shortString(m.consumerTag);
+export function encodeBasicConsumeOk(writer: ByteWriter, method: BasicConsumeOk): void {
+  writer.u32(0x003c0015);
+  writer.shortString(method.consumerTag);
 }
 
 /** Decodes the fields of basic.cancel; the reader starts after the method id. */
-export function decodeBasicCancel(r: ByteReader): BasicCancel {
-  const consumerTag = r.shortStringValidated();
-  const bits0 = r.u8();
+export function decodeBasicCancel(reader: ByteReader): BasicCancel {
+  const consumerTag = reader.shortStringValidated();
+  const bits0 = reader.u8();
   return { method: 'basic.cancel', consumerTag, noWait: (bits0 & 1) !== 0 };
 }
 
 /** Writes the basic.cancel payload, class and method id included. */
-export function encodeBasicCancel(w: ByteWriter, m: BasicCancel): void {
-  w.u32(0x003c001e);
-  w.shortString(m.consumerTag);
-  w.u8(m.noWait ? 1 : 0);
+export function encodeBasicCancel(writer: ByteWriter, method: BasicCancel): void {
+  writer.u32(0x003c001e);
+  writer.shortString(method.consumerTag);
+  writer.u8(method.noWait ? 1 : 0);
 }
 
 /** Decodes the fields of basic.cancel-ok; the reader starts after the method id. */
-export function decodeBasicCancelOk(r: ByteReader): BasicCancelOk {
-  const consumerTag = r.shortStringValidated();
+export function decodeBasicCancelOk(reader: ByteReader): BasicCancelOk {
+  const consumerTag = reader.shortStringValidated();
   return { method: 'basic.cancel-ok', consumerTag };
 }
 
 /** Writes the basic.cancel-ok payload, class and method id included. */
-export function encodeBasicCancelOk(w: ByteWriter, m: BasicCancelOk): void {
-  w.u32(0x003c001f);
-  w.shortString(m.consumerTag);
+export function encodeBasicCancelOk(writer: ByteWriter, method: BasicCancelOk): void {
+  writer.u32(0x003c001f);
+  writer.shortString(method.consumerTag);
 }
 
 /** Decodes the fields of basic.publish; the reader starts after the method id. */
-export function decodeBasicPublish(r: ByteReader): BasicPublish {
-  r.skip(2);
-  const exchange = r.shortString();
-  const routingKey = r.shortString();
-  const bits0 = r.u8();
+export function decodeBasicPublish(reader: ByteReader): BasicPublish {
+  reader.skip(2);
+  const exchange = reader.shortString();
+  const routingKey = reader.shortString();
+  const bits0 = reader.u8();
   return {
     method: 'basic.publish',
     exchange,
@@ -2284,39 +2295,39 @@ export function decodeBasicPublish(r: ByteReader): BasicPublish {
 }
 
 /** Writes the basic.publish payload, class and method id included. */
-export function encodeBasicPublish(w: ByteWriter, m: BasicPublish): void {
-  w.u32(0x003c0028);
-  w.u16(0);
-  w.shortString(m.exchange);
-  w.shortString(m.routingKey);
-  w.u8((m.mandatory ? 1 : 0) | (m.immediate ? 2 : 0));
+export function encodeBasicPublish(writer: ByteWriter, method: BasicPublish): void {
+  writer.u32(0x003c0028);
+  writer.u16(0);
+  writer.shortString(method.exchange);
+  writer.shortString(method.routingKey);
+  writer.u8((method.mandatory ? 1 : 0) | (method.immediate ? 2 : 0));
 }
 
 /** Decodes the fields of basic.return; the reader starts after the method id. */
-export function decodeBasicReturn(r: ByteReader): BasicReturn {
-  const replyCode = r.u16();
-  const replyText = r.shortString();
-  const exchange = r.shortString();
-  const routingKey = r.shortString();
+export function decodeBasicReturn(reader: ByteReader): BasicReturn {
+  const replyCode = reader.u16();
+  const replyText = reader.shortString();
+  const exchange = reader.shortString();
+  const routingKey = reader.shortString();
   return { method: 'basic.return', replyCode, replyText, exchange, routingKey };
 }
 
 /** Writes the basic.return payload, class and method id included. */
-export function encodeBasicReturn(w: ByteWriter, m: BasicReturn): void {
-  w.u32(0x003c0032);
-  w.u16(m.replyCode);
-  w.shortStringTruncated(m.replyText);
-  w.shortString(m.exchange);
-  w.shortString(m.routingKey);
+export function encodeBasicReturn(writer: ByteWriter, method: BasicReturn): void {
+  writer.u32(0x003c0032);
+  writer.u16(method.replyCode);
+  writer.shortStringTruncated(method.replyText);
+  writer.shortString(method.exchange);
+  writer.shortString(method.routingKey);
 }
 
 /** Decodes the fields of basic.deliver; the reader starts after the method id. */
-export function decodeBasicDeliver(r: ByteReader): BasicDeliver {
-  const consumerTag = r.shortString();
-  const deliveryTag = r.u64();
-  const bits0 = r.u8();
-  const exchange = r.shortString();
-  const routingKey = r.shortString();
+export function decodeBasicDeliver(reader: ByteReader): BasicDeliver {
+  const consumerTag = reader.shortString();
+  const deliveryTag = reader.u64();
+  const bits0 = reader.u8();
+  const exchange = reader.shortString();
+  const routingKey = reader.shortString();
   return {
     method: 'basic.deliver',
     consumerTag,
@@ -2328,38 +2339,38 @@ export function decodeBasicDeliver(r: ByteReader): BasicDeliver {
 }
 
 /** Writes the basic.deliver payload, class and method id included. */
-export function encodeBasicDeliver(w: ByteWriter, m: BasicDeliver): void {
-  w.u32(0x003c003c);
-  w.shortString(m.consumerTag);
-  writeUnsigned64(w, m.deliveryTag, 'delivery-tag');
-  w.u8(m.redelivered ? 1 : 0);
-  w.shortString(m.exchange);
-  w.shortString(m.routingKey);
+export function encodeBasicDeliver(writer: ByteWriter, method: BasicDeliver): void {
+  writer.u32(0x003c003c);
+  writer.shortString(method.consumerTag);
+  writeUnsigned64(writer, method.deliveryTag, 'delivery-tag');
+  writer.u8(method.redelivered ? 1 : 0);
+  writer.shortString(method.exchange);
+  writer.shortString(method.routingKey);
 }
 
 /** Decodes the fields of basic.get; the reader starts after the method id. */
-export function decodeBasicGet(r: ByteReader): BasicGet {
-  r.skip(2);
-  const queue = r.shortStringValidated();
-  const bits0 = r.u8();
+export function decodeBasicGet(reader: ByteReader): BasicGet {
+  reader.skip(2);
+  const queue = reader.shortStringValidated();
+  const bits0 = reader.u8();
   return { method: 'basic.get', queue, noAck: (bits0 & 1) !== 0 };
 }
 
 /** Writes the basic.get payload, class and method id included. */
-export function encodeBasicGet(w: ByteWriter, m: BasicGet): void {
-  w.u32(0x003c0046);
-  w.u16(0);
-  w.shortString(m.queue);
-  w.u8(m.noAck ? 1 : 0);
+export function encodeBasicGet(writer: ByteWriter, method: BasicGet): void {
+  writer.u32(0x003c0046);
+  writer.u16(0);
+  writer.shortString(method.queue);
+  writer.u8(method.noAck ? 1 : 0);
 }
 
 /** Decodes the fields of basic.get-ok; the reader starts after the method id. */
-export function decodeBasicGetOk(r: ByteReader): BasicGetOk {
-  const deliveryTag = r.u64();
-  const bits0 = r.u8();
-  const exchange = r.shortString();
-  const routingKey = r.shortString();
-  const messageCount = r.u32();
+export function decodeBasicGetOk(reader: ByteReader): BasicGetOk {
+  const deliveryTag = reader.u64();
+  const bits0 = reader.u8();
+  const exchange = reader.shortString();
+  const routingKey = reader.shortString();
+  const messageCount = reader.u32();
   return {
     method: 'basic.get-ok',
     deliveryTag,
@@ -2371,93 +2382,93 @@ export function decodeBasicGetOk(r: ByteReader): BasicGetOk {
 }
 
 /** Writes the basic.get-ok payload, class and method id included. */
-export function encodeBasicGetOk(w: ByteWriter, m: BasicGetOk): void {
-  w.u32(0x003c0047);
-  writeUnsigned64(w, m.deliveryTag, 'delivery-tag');
-  w.u8(m.redelivered ? 1 : 0);
-  w.shortString(m.exchange);
-  w.shortString(m.routingKey);
-  w.u32(m.messageCount);
+export function encodeBasicGetOk(writer: ByteWriter, method: BasicGetOk): void {
+  writer.u32(0x003c0047);
+  writeUnsigned64(writer, method.deliveryTag, 'delivery-tag');
+  writer.u8(method.redelivered ? 1 : 0);
+  writer.shortString(method.exchange);
+  writer.shortString(method.routingKey);
+  writer.u32(method.messageCount);
 }
 
 /** Decodes the fields of basic.get-empty; the reader starts after the method id. */
-export function decodeBasicGetEmpty(r: ByteReader): BasicGetEmpty {
-  r.skipShortString();
+export function decodeBasicGetEmpty(reader: ByteReader): BasicGetEmpty {
+  reader.skipShortString();
   return { method: 'basic.get-empty' };
 }
 
 /** Writes the basic.get-empty payload, class and method id included. */
-export function encodeBasicGetEmpty(w: ByteWriter, _m: BasicGetEmpty): void {
-  w.u32(0x003c0048);
-  w.u8(0);
+export function encodeBasicGetEmpty(writer: ByteWriter, _method: BasicGetEmpty): void {
+  writer.u32(0x003c0048);
+  writer.u8(0);
 }
 
 /** Decodes the fields of basic.ack; the reader starts after the method id. */
-export function decodeBasicAck(r: ByteReader): BasicAck {
-  const deliveryTag = r.u64();
-  const bits0 = r.u8();
+export function decodeBasicAck(reader: ByteReader): BasicAck {
+  const deliveryTag = reader.u64();
+  const bits0 = reader.u8();
   return { method: 'basic.ack', deliveryTag, multiple: (bits0 & 1) !== 0 };
 }
 
 /** Writes the basic.ack payload, class and method id included. */
-export function encodeBasicAck(w: ByteWriter, m: BasicAck): void {
-  w.u32(0x003c0050);
-  writeUnsigned64(w, m.deliveryTag, 'delivery-tag');
-  w.u8(m.multiple ? 1 : 0);
+export function encodeBasicAck(writer: ByteWriter, method: BasicAck): void {
+  writer.u32(0x003c0050);
+  writeUnsigned64(writer, method.deliveryTag, 'delivery-tag');
+  writer.u8(method.multiple ? 1 : 0);
 }
 
 /** Decodes the fields of basic.reject; the reader starts after the method id. */
-export function decodeBasicReject(r: ByteReader): BasicReject {
-  const deliveryTag = r.u64();
-  const bits0 = r.u8();
+export function decodeBasicReject(reader: ByteReader): BasicReject {
+  const deliveryTag = reader.u64();
+  const bits0 = reader.u8();
   return { method: 'basic.reject', deliveryTag, requeue: (bits0 & 1) !== 0 };
 }
 
 /** Writes the basic.reject payload, class and method id included. */
-export function encodeBasicReject(w: ByteWriter, m: BasicReject): void {
-  w.u32(0x003c005a);
-  writeUnsigned64(w, m.deliveryTag, 'delivery-tag');
-  w.u8(m.requeue ? 1 : 0);
+export function encodeBasicReject(writer: ByteWriter, method: BasicReject): void {
+  writer.u32(0x003c005a);
+  writeUnsigned64(writer, method.deliveryTag, 'delivery-tag');
+  writer.u8(method.requeue ? 1 : 0);
 }
 
 /** Decodes the fields of basic.recover-async; the reader starts after the method id. */
-export function decodeBasicRecoverAsync(r: ByteReader): BasicRecoverAsync {
-  const bits0 = r.u8();
+export function decodeBasicRecoverAsync(reader: ByteReader): BasicRecoverAsync {
+  const bits0 = reader.u8();
   return { method: 'basic.recover-async', requeue: (bits0 & 1) !== 0 };
 }
 
 /** Writes the basic.recover-async payload, class and method id included. */
-export function encodeBasicRecoverAsync(w: ByteWriter, m: BasicRecoverAsync): void {
-  w.u32(0x003c0064);
-  w.u8(m.requeue ? 1 : 0);
+export function encodeBasicRecoverAsync(writer: ByteWriter, method: BasicRecoverAsync): void {
+  writer.u32(0x003c0064);
+  writer.u8(method.requeue ? 1 : 0);
 }
 
 /** Decodes the fields of basic.recover; the reader starts after the method id. */
-export function decodeBasicRecover(r: ByteReader): BasicRecover {
-  const bits0 = r.u8();
+export function decodeBasicRecover(reader: ByteReader): BasicRecover {
+  const bits0 = reader.u8();
   return { method: 'basic.recover', requeue: (bits0 & 1) !== 0 };
 }
 
 /** Writes the basic.recover payload, class and method id included. */
-export function encodeBasicRecover(w: ByteWriter, m: BasicRecover): void {
-  w.u32(0x003c006e);
-  w.u8(m.requeue ? 1 : 0);
+export function encodeBasicRecover(writer: ByteWriter, method: BasicRecover): void {
+  writer.u32(0x003c006e);
+  writer.u8(method.requeue ? 1 : 0);
 }
 
 /** Decodes the fields of basic.recover-ok; the reader starts after the method id. */
-export function decodeBasicRecoverOk(_r: ByteReader): BasicRecoverOk {
+export function decodeBasicRecoverOk(_reader: ByteReader): BasicRecoverOk {
   return { method: 'basic.recover-ok' };
 }
 
 /** Writes the basic.recover-ok payload, class and method id included. */
-export function encodeBasicRecoverOk(w: ByteWriter, _m: BasicRecoverOk): void {
-  w.u32(0x003c006f);
+export function encodeBasicRecoverOk(writer: ByteWriter, _method: BasicRecoverOk): void {
+  writer.u32(0x003c006f);
 }
 
 /** Decodes the fields of basic.nack; the reader starts after the method id. */
-export function decodeBasicNack(r: ByteReader): BasicNack {
-  const deliveryTag = r.u64();
-  const bits0 = r.u8();
+export function decodeBasicNack(reader: ByteReader): BasicNack {
+  const deliveryTag = reader.u64();
+  const bits0 = reader.u8();
   return {
     method: 'basic.nack',
     deliveryTag,
@@ -2467,90 +2478,90 @@ export function decodeBasicNack(r: ByteReader): BasicNack {
 }
 
 /** Writes the basic.nack payload, class and method id included. */
-export function encodeBasicNack(w: ByteWriter, m: BasicNack): void {
-  w.u32(0x003c0078);
-  writeUnsigned64(w, m.deliveryTag, 'delivery-tag');
-  w.u8((m.multiple ? 1 : 0) | (m.requeue ? 2 : 0));
+export function encodeBasicNack(writer: ByteWriter, method: BasicNack): void {
+  writer.u32(0x003c0078);
+  writeUnsigned64(writer, method.deliveryTag, 'delivery-tag');
+  writer.u8((method.multiple ? 1 : 0) | (method.requeue ? 2 : 0));
 }
 
 /** Decodes the fields of confirm.select; the reader starts after the method id. */
-export function decodeConfirmSelect(r: ByteReader): ConfirmSelect {
-  const bits0 = r.u8();
+export function decodeConfirmSelect(reader: ByteReader): ConfirmSelect {
+  const bits0 = reader.u8();
   return { method: 'confirm.select', nowait: (bits0 & 1) !== 0 };
 }
 
 /** Writes the confirm.select payload, class and method id included. */
-export function encodeConfirmSelect(w: ByteWriter, m: ConfirmSelect): void {
-  w.u32(0x0055000a);
-  w.u8(m.nowait ? 1 : 0);
+export function encodeConfirmSelect(writer: ByteWriter, method: ConfirmSelect): void {
+  writer.u32(0x0055000a);
+  writer.u8(method.nowait ? 1 : 0);
 }
 
 /** Decodes the fields of confirm.select-ok; the reader starts after the method id. */
-export function decodeConfirmSelectOk(_r: ByteReader): ConfirmSelectOk {
+export function decodeConfirmSelectOk(_reader: ByteReader): ConfirmSelectOk {
   return { method: 'confirm.select-ok' };
 }
 
 /** Writes the confirm.select-ok payload, class and method id included. */
-export function encodeConfirmSelectOk(w: ByteWriter, _m: ConfirmSelectOk): void {
-  w.u32(0x0055000b);
+export function encodeConfirmSelectOk(writer: ByteWriter, _method: ConfirmSelectOk): void {
+  writer.u32(0x0055000b);
 }
 
 /** Decodes the fields of tx.select; the reader starts after the method id. */
-export function decodeTxSelect(_r: ByteReader): TxSelect {
+export function decodeTxSelect(_reader: ByteReader): TxSelect {
   return { method: 'tx.select' };
 }
 
 /** Writes the tx.select payload, class and method id included. */
-export function encodeTxSelect(w: ByteWriter, _m: TxSelect): void {
-  w.u32(0x005a000a);
+export function encodeTxSelect(writer: ByteWriter, _method: TxSelect): void {
+  writer.u32(0x005a000a);
 }
 
 /** Decodes the fields of tx.select-ok; the reader starts after the method id. */
-export function decodeTxSelectOk(_r: ByteReader): TxSelectOk {
+export function decodeTxSelectOk(_reader: ByteReader): TxSelectOk {
   return { method: 'tx.select-ok' };
 }
 
 /** Writes the tx.select-ok payload, class and method id included. */
-export function encodeTxSelectOk(w: ByteWriter, _m: TxSelectOk): void {
-  w.u32(0x005a000b);
+export function encodeTxSelectOk(writer: ByteWriter, _method: TxSelectOk): void {
+  writer.u32(0x005a000b);
 }
 
 /** Decodes the fields of tx.commit; the reader starts after the method id. */
-export function decodeTxCommit(_r: ByteReader): TxCommit {
+export function decodeTxCommit(_reader: ByteReader): TxCommit {
   return { method: 'tx.commit' };
 }
 
 /** Writes the tx.commit payload, class and method id included. */
-export function encodeTxCommit(w: ByteWriter, _m: TxCommit): void {
-  w.u32(0x005a0014);
+export function encodeTxCommit(writer: ByteWriter, _method: TxCommit): void {
+  writer.u32(0x005a0014);
 }
 
 /** Decodes the fields of tx.commit-ok; the reader starts after the method id. */
-export function decodeTxCommitOk(_r: ByteReader): TxCommitOk {
+export function decodeTxCommitOk(_reader: ByteReader): TxCommitOk {
   return { method: 'tx.commit-ok' };
 }
 
 /** Writes the tx.commit-ok payload, class and method id included. */
-export function encodeTxCommitOk(w: ByteWriter, _m: TxCommitOk): void {
-  w.u32(0x005a0015);
+export function encodeTxCommitOk(writer: ByteWriter, _method: TxCommitOk): void {
+  writer.u32(0x005a0015);
 }
 
 /** Decodes the fields of tx.rollback; the reader starts after the method id. */
-export function decodeTxRollback(_r: ByteReader): TxRollback {
+export function decodeTxRollback(_reader: ByteReader): TxRollback {
   return { method: 'tx.rollback' };
 }
 
 /** Writes the tx.rollback payload, class and method id included. */
-export function encodeTxRollback(w: ByteWriter, _m: TxRollback): void {
-  w.u32(0x005a001e);
+export function encodeTxRollback(writer: ByteWriter, _method: TxRollback): void {
+  writer.u32(0x005a001e);
 }
 
 /** Decodes the fields of tx.rollback-ok; the reader starts after the method id. */
-export function decodeTxRollbackOk(_r: ByteReader): TxRollbackOk {
+export function decodeTxRollbackOk(_reader: ByteReader): TxRollbackOk {
   return { method: 'tx.rollback-ok' };
 }
 
 /** Writes the tx.rollback-ok payload, class and method id included. */
-export function encodeTxRollbackOk(w: ByteWriter, _m: TxRollbackOk): void {
-  w.u32(0x005a001f);
+export function encodeTxRollbackOk(writer: ByteWriter, _method: TxRollbackOk): void {
+  writer.u32(0x005a001f);
 }

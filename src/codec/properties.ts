@@ -86,45 +86,44 @@ const sharedReader = new ByteReader();
 
 /** Writes the property flags word and then each present property. */
 export function encodeProperties(writer: ByteWriter, properties: BasicProperties): void {
-  const p = properties;
   let flags = 0;
-  if (p.contentType !== undefined) flags |= PROPERTY_FLAG_CONTENT_TYPE;
-  if (p.contentEncoding !== undefined) flags |= PROPERTY_FLAG_CONTENT_ENCODING;
-  if (p.headers !== undefined) flags |= PROPERTY_FLAG_HEADERS;
-  if (p.deliveryMode !== undefined) flags |= PROPERTY_FLAG_DELIVERY_MODE;
-  if (p.priority !== undefined) flags |= PROPERTY_FLAG_PRIORITY;
-  if (p.correlationId !== undefined) flags |= PROPERTY_FLAG_CORRELATION_ID;
-  if (p.replyTo !== undefined) flags |= PROPERTY_FLAG_REPLY_TO;
-  if (p.expiration !== undefined) flags |= PROPERTY_FLAG_EXPIRATION;
-  if (p.messageId !== undefined) flags |= PROPERTY_FLAG_MESSAGE_ID;
-  if (p.timestamp !== undefined) flags |= PROPERTY_FLAG_TIMESTAMP;
-  if (p.type !== undefined) flags |= PROPERTY_FLAG_TYPE;
-  if (p.userId !== undefined) flags |= PROPERTY_FLAG_USER_ID;
-  if (p.appId !== undefined) flags |= PROPERTY_FLAG_APP_ID;
-  if (p.clusterId !== undefined) flags |= PROPERTY_FLAG_CLUSTER_ID;
+  if (properties.contentType !== undefined) flags |= PROPERTY_FLAG_CONTENT_TYPE;
+  if (properties.contentEncoding !== undefined) flags |= PROPERTY_FLAG_CONTENT_ENCODING;
+  if (properties.headers !== undefined) flags |= PROPERTY_FLAG_HEADERS;
+  if (properties.deliveryMode !== undefined) flags |= PROPERTY_FLAG_DELIVERY_MODE;
+  if (properties.priority !== undefined) flags |= PROPERTY_FLAG_PRIORITY;
+  if (properties.correlationId !== undefined) flags |= PROPERTY_FLAG_CORRELATION_ID;
+  if (properties.replyTo !== undefined) flags |= PROPERTY_FLAG_REPLY_TO;
+  if (properties.expiration !== undefined) flags |= PROPERTY_FLAG_EXPIRATION;
+  if (properties.messageId !== undefined) flags |= PROPERTY_FLAG_MESSAGE_ID;
+  if (properties.timestamp !== undefined) flags |= PROPERTY_FLAG_TIMESTAMP;
+  if (properties.type !== undefined) flags |= PROPERTY_FLAG_TYPE;
+  if (properties.userId !== undefined) flags |= PROPERTY_FLAG_USER_ID;
+  if (properties.appId !== undefined) flags |= PROPERTY_FLAG_APP_ID;
+  if (properties.clusterId !== undefined) flags |= PROPERTY_FLAG_CLUSTER_ID;
   writer.u16(flags);
-  if (p.contentType !== undefined) writer.shortString(p.contentType);
-  if (p.contentEncoding !== undefined) writer.shortString(p.contentEncoding);
-  if (p.headers !== undefined) writer.table(p.headers);
-  if (p.deliveryMode !== undefined) writer.u8(p.deliveryMode);
-  if (p.priority !== undefined) writer.u8(p.priority);
-  if (p.correlationId !== undefined) writer.shortString(p.correlationId);
-  if (p.replyTo !== undefined) writer.shortString(p.replyTo);
-  if (p.expiration !== undefined) writer.shortString(p.expiration);
-  if (p.messageId !== undefined) writer.shortString(p.messageId);
-  if (p.timestamp !== undefined) {
-    if (!Number.isSafeInteger(p.timestamp) || p.timestamp < 0) {
+  if (properties.contentType !== undefined) writer.shortString(properties.contentType);
+  if (properties.contentEncoding !== undefined) writer.shortString(properties.contentEncoding);
+  if (properties.headers !== undefined) writer.table(properties.headers);
+  if (properties.deliveryMode !== undefined) writer.u8(properties.deliveryMode);
+  if (properties.priority !== undefined) writer.u8(properties.priority);
+  if (properties.correlationId !== undefined) writer.shortString(properties.correlationId);
+  if (properties.replyTo !== undefined) writer.shortString(properties.replyTo);
+  if (properties.expiration !== undefined) writer.shortString(properties.expiration);
+  if (properties.messageId !== undefined) writer.shortString(properties.messageId);
+  if (properties.timestamp !== undefined) {
+    if (!Number.isSafeInteger(properties.timestamp) || properties.timestamp < 0) {
       throw new ConnectionError(
         INTERNAL_ERROR,
-        `INTERNAL_ERROR - cannot encode timestamp property ${p.timestamp}`,
+        `INTERNAL_ERROR - cannot encode timestamp property ${properties.timestamp}`,
       );
     }
-    writer.u64(p.timestamp);
+    writer.u64(properties.timestamp);
   }
-  if (p.type !== undefined) writer.shortString(p.type);
-  if (p.userId !== undefined) writer.shortString(p.userId);
-  if (p.appId !== undefined) writer.shortString(p.appId);
-  if (p.clusterId !== undefined) writer.shortString(p.clusterId);
+  if (properties.type !== undefined) writer.shortString(properties.type);
+  if (properties.userId !== undefined) writer.shortString(properties.userId);
+  if (properties.appId !== undefined) writer.shortString(properties.appId);
+  if (properties.clusterId !== undefined) writer.shortString(properties.clusterId);
 }
 
 /** Decodes encoded properties (flags word and fields) that fill exactly `buf[start, end)`. */
@@ -134,25 +133,25 @@ export function decodeProperties(
   end: number,
   reader: ByteReader = sharedReader,
 ): BasicProperties {
-  const r = reader.reset(buf, start, end);
-  r.setContext('basic properties');
-  const flags = r.u16();
+  reader.reset(buf, start, end);
+  reader.setContext('basic properties');
+  const flags = reader.u16();
   const properties: BasicProperties = {};
-  if (flags & PROPERTY_FLAG_CONTENT_TYPE) properties.contentType = r.shortString();
-  if (flags & PROPERTY_FLAG_CONTENT_ENCODING) properties.contentEncoding = r.shortString();
-  if (flags & PROPERTY_FLAG_HEADERS) properties.headers = r.table();
-  if (flags & PROPERTY_FLAG_DELIVERY_MODE) properties.deliveryMode = r.u8();
-  if (flags & PROPERTY_FLAG_PRIORITY) properties.priority = r.u8();
-  if (flags & PROPERTY_FLAG_CORRELATION_ID) properties.correlationId = r.shortString();
-  if (flags & PROPERTY_FLAG_REPLY_TO) properties.replyTo = r.shortString();
-  if (flags & PROPERTY_FLAG_EXPIRATION) properties.expiration = r.shortString();
-  if (flags & PROPERTY_FLAG_MESSAGE_ID) properties.messageId = r.shortString();
-  if (flags & PROPERTY_FLAG_TIMESTAMP) properties.timestamp = r.u64();
-  if (flags & PROPERTY_FLAG_TYPE) properties.type = r.shortString();
-  if (flags & PROPERTY_FLAG_USER_ID) properties.userId = r.shortString();
-  if (flags & PROPERTY_FLAG_APP_ID) properties.appId = r.shortString();
-  if (flags & PROPERTY_FLAG_CLUSTER_ID) properties.clusterId = r.shortString();
-  r.expectEnd();
+  if (flags & PROPERTY_FLAG_CONTENT_TYPE) properties.contentType = reader.shortString();
+  if (flags & PROPERTY_FLAG_CONTENT_ENCODING) properties.contentEncoding = reader.shortString();
+  if (flags & PROPERTY_FLAG_HEADERS) properties.headers = reader.table();
+  if (flags & PROPERTY_FLAG_DELIVERY_MODE) properties.deliveryMode = reader.u8();
+  if (flags & PROPERTY_FLAG_PRIORITY) properties.priority = reader.u8();
+  if (flags & PROPERTY_FLAG_CORRELATION_ID) properties.correlationId = reader.shortString();
+  if (flags & PROPERTY_FLAG_REPLY_TO) properties.replyTo = reader.shortString();
+  if (flags & PROPERTY_FLAG_EXPIRATION) properties.expiration = reader.shortString();
+  if (flags & PROPERTY_FLAG_MESSAGE_ID) properties.messageId = reader.shortString();
+  if (flags & PROPERTY_FLAG_TIMESTAMP) properties.timestamp = reader.u64();
+  if (flags & PROPERTY_FLAG_TYPE) properties.type = reader.shortString();
+  if (flags & PROPERTY_FLAG_USER_ID) properties.userId = reader.shortString();
+  if (flags & PROPERTY_FLAG_APP_ID) properties.appId = reader.shortString();
+  if (flags & PROPERTY_FLAG_CLUSTER_ID) properties.clusterId = reader.shortString();
+  reader.expectEnd();
   return properties;
 }
 
@@ -166,27 +165,27 @@ export function validateProperties(
   end: number,
   reader: ByteReader = sharedReader,
 ): void {
-  const r = reader.reset(buf, start, end);
-  r.setContext('basic properties');
-  const flags = r.u16();
+  reader.reset(buf, start, end);
+  reader.setContext('basic properties');
+  const flags = reader.u16();
   for (let index = 0; index < PROPERTY_KINDS.length; index++) {
     if ((flags & (0x8000 >>> index)) === 0) continue;
     switch (PROPERTY_KINDS[index]) {
       case KIND_SHORT_STRING:
-        r.skipShortString();
+        reader.skipShortString();
         break;
       case KIND_TABLE:
-        r.skipTable();
+        reader.skipTable();
         break;
       case KIND_OCTET:
-        r.skip(1);
+        reader.skip(1);
         break;
       case KIND_TIMESTAMP:
-        r.skip(8);
+        reader.skip(8);
         break;
     }
   }
-  r.expectEnd();
+  reader.expectEnd();
 }
 
 // ---------------------------------------------------------------------------------------------
