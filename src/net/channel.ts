@@ -614,7 +614,7 @@ export class Channel implements SettledDeliverySink {
       default:
         throw connectionError(
           COMMAND_INVALID,
-          `method ${method.method} is not valid from a client on a channel`,
+          `unimplemented method`,
         );
     }
   }
