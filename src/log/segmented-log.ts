@@ -136,10 +136,11 @@ export class SegmentedLog {
   static async open(
     storage: Storage,
     options: Partial<LogOptions>,
-    visitor: RecoveryVisitor,
+    visitor: RecoveryVisitor | ((log: SegmentedLog) => RecoveryVisitor),
   ): Promise<{ log: SegmentedLog; report: RecoveryReport }> {
     const log = new SegmentedLog(storage, { ...DEFAULT_LOG_OPTIONS, ...options });
-    const report = await log.recover(visitor);
+    // A visitor that keeps records alive (retain) needs the log before recovery runs.
+    const report = await log.recover(typeof visitor === 'function' ? visitor(log) : visitor);
     log.startSegment(Math.max(0, ...storage.list()) + 1);
     if (options.fsyncMode === 'interval') {
       log.timer = setInterval(() => log.onIntervalTick(), log.options.fsyncIntervalMs);

@@ -1,0 +1,388 @@
+// A shard's durable state on top of its log: persistent messages in durable queues, their
+// settlements, requeues and delivery hints, and (on every shard) the durable definitions the
+// network thread asks it to keep. Shard thread only. Invariants: a message is written once per
+// shard however many of its queues it reaches; a record is retained in the log while any of its
+// queue copies is unsettled; settlements are appended after the message they settle (log order),
+// so recovery never sees an ack for a message it has not seen.
+
+import { pack, unpack } from 'msgpackr';
+import { assert } from '../util/index.js';
+import type { SegmentedLog } from '../log/index.js';
+import {
+  LOG_DEFINITION,
+  LOG_DELIVERED,
+  LOG_MESSAGE,
+  LOG_QUEUE_DELETED,
+  LOG_REQUEUED,
+  LOG_SETTLED,
+  LOG_TRANSACTION,
+  MESSAGE_HEADER_BYTES,
+  NESTED_HEADER_BYTES,
+  REF_BYTES,
+  REQUEUE_REF_BYTES,
+} from './log-records.js';
+
+/** Where a logged message lives and how many of its durable queue copies are unsettled. */
+export interface LoggedMessage {
+  messageId: number;
+  /** 0 when not logged. */
+  segment: number;
+  /** Offset of the record's payload in its segment. */
+  payloadOffset: number;
+  payloadBytes: number;
+  liveRefs: number;
+}
+
+/** A queue copy as recovery found it. */
+export interface RecoveredCopy {
+  seq: number;
+  deliveryCount: number;
+  message: RecoveredMessage;
+}
+
+export interface RecoveredMessage extends LoggedMessage {
+  block: Buffer;
+}
+
+/** A durable definition (exchange, queue, binding, user, vhost, permission) as plain data. */
+export interface DefinitionRecord {
+  kind: string;
+  key: string;
+  value: unknown;
+}
+
+/** A list of (queueId, seq[, count]) references gathered during a batch, written as one record. */
+class RefBatch {
+  queueIds = new Uint32Array(256);
+  seqs = new Float64Array(256);
+  counts = new Uint32Array(256);
+  length = 0;
+
+  push(queueId: number, seq: number, count: number): void {
+    if (this.length === this.queueIds.length) {
+      const grow = <T extends Uint32Array | Float64Array>(array: T, make: (n: number) => T): T => {
+        const grown = make(array.length * 2);
+        grown.set(array);
+        return grown;
+      };
+      this.queueIds = grow(this.queueIds, (n) => new Uint32Array(n));
+      this.seqs = grow(this.seqs, (n) => new Float64Array(n));
+      this.counts = grow(this.counts, (n) => new Uint32Array(n));
+    }
+    this.queueIds[this.length] = queueId;
+    this.seqs[this.length] = seq;
+    this.counts[this.length] = count;
+    this.length++;
+  }
+}
+
+export class MessageStore {
+  readonly log: SegmentedLog;
+  private nextMessageId = 1;
+  private readonly settled = new RefBatch();
+  private readonly requeued = new RefBatch();
+  private readonly deliveredRefs = new RefBatch();
+  /** Recovered copies by queue id, until the network thread claims or discards them. */
+  readonly recovered = new Map<number, Map<number, RecoveredCopy>>();
+  /** Durable definitions by `${kind}\u0000${key}`, with where their record is. */
+  readonly definitions = new Map<string, { record: DefinitionRecord; segment: number; bytes: number }>();
+  /** Collects a transaction's records instead of appending them, while set. */
+  private transaction: Buffer[] | null = null;
+
+  constructor(log: SegmentedLog) {
+    this.log = log;
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /**
+   * Logs a message once for its durable copies `queueIds[i]`/`seqs[i]`, i < count, and fills in
+   * where it went. Returns the append sequence number (durable once the log says so).
+   */
+  logMessage(message: LoggedMessage, block: Buffer, queueIds: Uint32Array, seqs: Float64Array, count: number): number {
+    const payloadBytes = MESSAGE_HEADER_BYTES + count * REF_BYTES + block.length;
+    if (message.messageId === 0) message.messageId = this.nextMessageId++;
+    if (this.transaction !== null) {
+      const payload = Buffer.allocUnsafe(payloadBytes);
+      this.writeMessage(payload, 0, message.messageId, queueIds, seqs, count, block);
+      this.transaction.push(nested(LOG_MESSAGE, payload));
+      message.liveRefs = count;
+      return 0;
+    }
+    const log = this.log;
+    const at = log.beginAppend(payloadBytes);
+    this.writeMessage(log.batch, at, message.messageId, queueIds, seqs, count, block);
+    const seq = log.endAppend(LOG_MESSAGE, payloadBytes);
+    message.segment = log.lastSegment;
+    message.payloadOffset = log.lastPayloadOffset;
+    message.payloadBytes = payloadBytes;
+    message.liveRefs = count;
+    log.retain(message.segment, payloadBytes);
+    return seq;
+  }
+
+  private writeMessage(
+    target: Buffer,
+    at: number,
+    messageId: number,
+    queueIds: Uint32Array,
+    seqs: Float64Array,
+    count: number,
+    block: Buffer,
+  ): void {
+    target.writeDoubleLE(messageId, at);
+    target.writeUInt16LE(count, at + 8);
+    let offset = at + MESSAGE_HEADER_BYTES;
+    for (let i = 0; i < count; i++, offset += REF_BYTES) {
+      target.writeUInt32LE(queueIds[i]!, offset);
+      target.writeDoubleLE(seqs[i]!, offset + 4);
+    }
+    block.copy(target, offset);
+  }
+
+  /** A durable copy was acked or dropped; frees the record when it was the last copy. */
+  settle(message: LoggedMessage, queueId: number, seq: number): void {
+    this.settled.push(queueId, seq, 0);
+    this.dropRef(message);
+  }
+
+  private dropRef(message: LoggedMessage): void {
+    message.liveRefs--;
+    assert(message.liveRefs >= 0, `message ${message.messageId} settled more often than it was stored`);
+    // A message held only inside an uncommitted transaction record has no segment yet.
+    if (message.liveRefs === 0 && message.segment !== 0) this.log.release(message.segment, message.payloadBytes);
+  }
+
+  requeue(queueId: number, seq: number, deliveryCount: number): void {
+    this.requeued.push(queueId, seq, deliveryCount);
+  }
+
+  delivered(queueId: number, seq: number): void {
+    this.deliveredRefs.push(queueId, seq, 0);
+  }
+
+  queueDeleted(queueId: number): void {
+    this.flushRefs();
+    this.appendOrHold(LOG_QUEUE_DELETED, u32(queueId));
+  }
+
+  /** Writes the settlements, requeues and hints gathered in this batch as one record each. */
+  flushRefs(): void {
+    this.writeRefs(LOG_SETTLED, this.settled, false);
+    this.writeRefs(LOG_REQUEUED, this.requeued, true);
+    this.writeRefs(LOG_DELIVERED, this.deliveredRefs, false);
+  }
+
+  private writeRefs(type: number, refs: RefBatch, withCounts: boolean): void {
+    const count = refs.length;
+    if (count === 0) return;
+    const refBytes = withCounts ? REQUEUE_REF_BYTES : REF_BYTES;
+    const payloadBytes = 4 + count * refBytes;
+    const payload = this.transaction !== null ? Buffer.allocUnsafe(payloadBytes) : null;
+    const at = payload !== null ? 0 : this.log.beginAppend(payloadBytes);
+    const target = payload ?? this.log.batch;
+    target.writeUInt32LE(count, at);
+    let offset = at + 4;
+    for (let i = 0; i < count; i++, offset += refBytes) {
+      target.writeUInt32LE(refs.queueIds[i]!, offset);
+      target.writeDoubleLE(refs.seqs[i]!, offset + 4);
+      if (withCounts) target.writeUInt32LE(refs.counts[i]!, offset + 12);
+    }
+    refs.length = 0;
+    if (payload !== null) this.transaction!.push(nested(type, payload));
+    else this.log.endAppend(type, payloadBytes);
+  }
+
+  private appendOrHold(type: number, payload: Buffer): number {
+    if (this.transaction !== null) {
+      this.transaction.push(nested(type, payload));
+      return 0;
+    }
+    return this.log.append(type, payload);
+  }
+
+  /** Starts collecting records for one atomic transaction record. */
+  beginTransaction(): void {
+    assert(this.transaction === null, 'nested transaction');
+    this.flushRefs();
+    this.transaction = [];
+  }
+
+  /**
+   * Appends everything collected since beginTransaction() as one record, so after a crash it is
+   * all there or none of it. `messages` get their place in the log. Returns its append seq.
+   */
+  commitTransaction(messages: readonly LoggedMessage[]): number {
+    this.flushRefs();
+    const parts = this.transaction;
+    assert(parts !== null, 'commit without a transaction');
+    this.transaction = null;
+    if (parts.length === 0) return this.log.appendSeq;
+    const header = u32(parts.length);
+    const payload = Buffer.concat([header, ...parts]);
+    const seq = this.log.append(LOG_TRANSACTION, payload);
+    for (const message of messages) {
+      // The whole transaction record stays while any message in it is live; such messages keep
+      // their bodies in memory (payloadOffset -1: not readable on their own).
+      message.segment = this.log.lastSegment;
+      message.payloadOffset = -1;
+      message.payloadBytes = 0;
+      this.log.retain(message.segment, 0);
+    }
+    return seq;
+  }
+
+  /** Durably records a definition (or its deletion when value is null). */
+  putDefinition(record: DefinitionRecord): number {
+    const payload = pack(record);
+    const key = `${record.kind}\u0000${record.key}`;
+    const previous = this.definitions.get(key);
+    const seq = this.log.append(LOG_DEFINITION, payload);
+    if (previous !== undefined) this.log.release(previous.segment, previous.bytes);
+    if (record.value === null) {
+      this.definitions.delete(key);
+    } else {
+      this.definitions.set(key, { record, segment: this.log.lastSegment, bytes: payload.length });
+      this.log.retain(this.log.lastSegment, payload.length);
+    }
+    return seq;
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  /** Log replay: one record. Builds `recovered` and `definitions`. */
+  onRecord(type: number, bytes: Buffer, start: number, end: number, segment: number, payloadOffset: number): void {
+    switch (type) {
+      case LOG_MESSAGE:
+        return this.recoverMessage(bytes, start, end, segment, payloadOffset, end - start);
+      case LOG_SETTLED:
+        return this.forEachRef(bytes, start, REF_BYTES, (queueId, seq) => this.recoverSettled(queueId, seq));
+      case LOG_REQUEUED:
+        return this.forEachRef(bytes, start, REQUEUE_REF_BYTES, (queueId, seq, at) => {
+          const copy = this.recovered.get(queueId)?.get(seq);
+          if (copy !== undefined) copy.deliveryCount = bytes.readUInt32LE(at + 12);
+        });
+      case LOG_DELIVERED:
+        return this.forEachRef(bytes, start, REF_BYTES, (queueId, seq) => {
+          const copy = this.recovered.get(queueId)?.get(seq);
+          if (copy !== undefined) copy.deliveryCount++;
+        });
+      case LOG_QUEUE_DELETED: {
+        const copies = this.recovered.get(bytes.readUInt32LE(start));
+        if (copies === undefined) return;
+        for (const copy of copies.values()) this.dropRef(copy.message);
+        this.recovered.delete(bytes.readUInt32LE(start));
+        return;
+      }
+      case LOG_TRANSACTION: {
+        const count = bytes.readUInt32LE(start);
+        let at = start + 4;
+        for (let i = 0; i < count; i++) {
+          const nestedType = bytes[at]!;
+          const nestedBytes = bytes.readUInt32LE(at + 1);
+          const nestedStart = at + NESTED_HEADER_BYTES;
+          if (nestedType === LOG_MESSAGE) {
+            // Its messages keep the whole transaction record alive; payloadOffset -1 marks them.
+            this.recoverMessage(bytes, nestedStart, nestedStart + nestedBytes, segment, -1, 0);
+          } else {
+            this.onRecord(nestedType, bytes, nestedStart, nestedStart + nestedBytes, segment, -1);
+          }
+          at = nestedStart + nestedBytes;
+        }
+        return;
+      }
+      case LOG_DEFINITION: {
+        const record = unpack(bytes.subarray(start, end)) as DefinitionRecord;
+        const key = `${record.kind}\u0000${record.key}`;
+        const previous = this.definitions.get(key);
+        if (previous !== undefined) this.log.release(previous.segment, previous.bytes);
+        if (record.value === null) {
+          this.definitions.delete(key);
+        } else {
+          this.definitions.set(key, { record, segment, bytes: end - start });
+          this.log.retain(segment, end - start);
+        }
+        return;
+      }
+      default:
+        // An unknown type is from a newer version or damage the checksum missed: skip it.
+        return;
+    }
+  }
+
+  private recoverMessage(bytes: Buffer, start: number, end: number, segment: number, payloadOffset: number, payloadBytes: number): void {
+    const messageId = bytes.readDoubleLE(start);
+    const count = bytes.readUInt16LE(start + 8);
+    const blockStart = start + MESSAGE_HEADER_BYTES + count * REF_BYTES;
+    const message: RecoveredMessage = {
+      messageId,
+      segment,
+      payloadOffset,
+      payloadBytes,
+      liveRefs: 0,
+      block: Buffer.from(bytes.subarray(blockStart, end)),
+    };
+    if (messageId >= this.nextMessageId) this.nextMessageId = messageId + 1;
+    this.log.retain(segment, payloadBytes);
+    let at = start + MESSAGE_HEADER_BYTES;
+    for (let i = 0; i < count; i++, at += REF_BYTES) {
+      const queueId = bytes.readUInt32LE(at);
+      const seq = bytes.readDoubleLE(at + 4);
+      let copies = this.recovered.get(queueId);
+      if (copies === undefined) {
+        copies = new Map();
+        this.recovered.set(queueId, copies);
+      }
+      const earlier = copies.get(seq);
+      // A copy compaction made before the crash: the newer record wins, the older one is freed.
+      if (earlier !== undefined) this.dropRef(earlier.message);
+      copies.set(seq, { seq, deliveryCount: earlier?.deliveryCount ?? 0, message });
+      message.liveRefs++;
+    }
+    if (message.liveRefs === 0) this.log.release(segment, payloadBytes);
+  }
+
+  private recoverSettled(queueId: number, seq: number): void {
+    const copies = this.recovered.get(queueId);
+    const copy = copies?.get(seq);
+    if (copy === undefined) return;
+    copies!.delete(seq);
+    this.dropRef(copy.message);
+  }
+
+  private forEachRef(bytes: Buffer, start: number, refBytes: number, visit: (queueId: number, seq: number, at: number) => void): void {
+    const count = bytes.readUInt32LE(start);
+    let at = start + 4;
+    for (let i = 0; i < count; i++, at += refBytes) visit(bytes.readUInt32LE(at), bytes.readDoubleLE(at + 4), at);
+  }
+
+  /** Hands a durable queue's recovered copies over, oldest first, and forgets them here. */
+  claimRecovered(queueId: number): RecoveredCopy[] {
+    const copies = this.recovered.get(queueId);
+    if (copies === undefined) return [];
+    this.recovered.delete(queueId);
+    return [...copies.values()].sort((left, right) => left.seq - right.seq);
+  }
+
+  /** Drops what no queue claimed (queues deleted while the broker was down). */
+  discardUnclaimed(): void {
+    for (const [queueId, copies] of this.recovered) {
+      for (const copy of copies.values()) this.dropRef(copy.message);
+      this.queueDeleted(queueId);
+    }
+    this.recovered.clear();
+  }
+}
+
+function u32(value: number): Buffer {
+  const buffer = Buffer.allocUnsafe(4);
+  buffer.writeUInt32LE(value, 0);
+  return buffer;
+}
+
+function nested(type: number, payload: Buffer): Buffer {
+  const header = Buffer.allocUnsafe(NESTED_HEADER_BYTES);
+  header[0] = type;
+  header.writeUInt32LE(payload.length, 1);
+  return Buffer.concat([header, payload]);
+}
