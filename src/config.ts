@@ -33,9 +33,11 @@ const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
 
 function convert(setting: Setting, raw: unknown, source: string): unknown {
   if (setting.kind === 'integer') {
-    const value = typeof raw === 'number' ? raw : Number(String(raw).trim());
-    if (!Number.isInteger(value)) throw new Error(`${source}: expected an integer, got '${String(raw)}'`);
-    return value;
+    // Only plain decimal digits: Number() would read '' as 0 and accept 0x10 or 1e3.
+    const isNumber = typeof raw === 'number' && Number.isSafeInteger(raw);
+    const isDigits = typeof raw === 'string' && /^\s*\d+\s*$/.test(raw);
+    if (!isNumber && !isDigits) throw new Error(`${source}: expected an integer, got '${String(raw)}'`);
+    return isNumber ? raw : Number(String(raw).trim());
   }
   if (setting.kind === 'level') {
     if (!LEVELS.includes(String(raw))) throw new Error(`${source}: expected one of ${LEVELS.join(', ')}, got '${String(raw)}'`);
@@ -60,7 +62,15 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Parsed
   const options: Partial<BrokerOptions> = {};
   const configPath = (values['config'] as string | undefined) ?? env['WARREN_CONFIG'];
   if (configPath !== undefined) {
-    const file = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+    let file: Record<string, unknown>;
+    try {
+      file = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new Error(`${configPath}: ${(error as Error).message}`);
+    }
+    if (file === null || typeof file !== 'object' || Array.isArray(file)) {
+      throw new Error(`${configPath}: expected a JSON object of settings`);
+    }
     for (const [name, raw] of Object.entries(file)) {
       const setting = SETTINGS.find((entry) => entry.flag === name || entry.key === name);
       if (setting === undefined) throw new Error(`${configPath}: unknown setting '${name}'`);

@@ -341,6 +341,12 @@ const amqplib = require(
 // RabbitMQ's JSON (which amqplib follows) spells no-wait as nowait.
 const amqplibName = (name: string): string => (name === 'noWait' ? 'nowait' : name);
 
+function hasNonFiniteNumber(value: unknown): boolean {
+  if (typeof value === 'number') return !Number.isFinite(value);
+  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return false;
+  return Object.values(value as Record<string, unknown>).some(hasNonFiniteNumber);
+}
+
 describe('agreement with amqplib', () => {
   it.each(METHOD_NAMES)('%s encodes and decodes the same as amqplib', (name) => {
     const { classId, methodId } = METHOD_IDS[name];
@@ -360,6 +366,8 @@ describe('agreement with amqplib', () => {
           Object.fromEntries(Object.keys(fields).map((field) => [field, theirs[field]])),
         ).toEqual(fields);
 
+        // amqplib cannot encode infinities or NaN (it turns them into BigInt and throws).
+        fc.pre(!hasNonFiniteNumber(fields));
         const frame = amqplib.encodeMethod(id, 0, fields);
         expect(decodeMethod(frame, 7, frame.length - 1)).toEqual(method);
       }),

@@ -9,6 +9,7 @@ import {
   decodeContentHeader,
   decodeMethod,
   readDeliveryMode,
+  validateProperties,
 } from '../codec/index.js';
 import {
   MessageBlockView,
@@ -20,7 +21,7 @@ import {
 } from '../shard/api.js';
 import { ConfirmTracker } from './confirm-tracker.js';
 import type { Connection } from './connection.js';
-import { writeBasicGetOk, writeBasicReturn, writeContent } from './content-frames.js';
+import { writeAccessRequestOk, writeBasicGetOk, writeBasicReturn, writeContent } from './content-frames.js';
 import { DeliveryTagTable, type SettledDeliverySink } from './delivery-tags.js';
 import { type ConsumerRecord, isExchangeType, type QueueRecord } from './exchange.js';
 import { channelError, connectionError, resourceName } from './protocol-errors.js';
@@ -30,6 +31,7 @@ import type { VirtualHost } from './vhost.js';
 const CLASS_BASIC = 60;
 const METHOD_BASIC_PUBLISH = 40;
 const METHOD_BASIC_ACK = 80;
+const ACCESS_REQUEST = (30 << 16) | 10;
 
 const NO_ROUTE = 312;
 const ACCESS_REFUSED = 403;
@@ -75,6 +77,8 @@ export class Channel implements SettledDeliverySink {
   readonly channelId: number;
   readonly connection: Connection;
   readonly vhost: VirtualHost;
+  /** Class id << 16 | method id of the method being handled, to stamp errors with. */
+  methodKey = 0;
   /** Set when either side has sent channel.close; frames are then dropped until close-ok. */
   isClosing = false;
   isClosed = false;
@@ -141,11 +145,21 @@ export class Channel implements SettledDeliverySink {
         METHOD_BASIC_PUBLISH,
       );
     }
-    if (end - start >= 4 && bytes.readUInt16BE(start) === CLASS_BASIC) {
-      const methodId = bytes.readUInt16BE(start + 2);
-      if (methodId === METHOD_BASIC_PUBLISH && this.beginPublish(bytes, start + 4, end)) return;
-      if (methodId === METHOD_BASIC_ACK && end - start === 13) {
-        this.ack(Number(bytes.readBigUInt64BE(start + 4)), (bytes[start + 12]! & 1) === 1);
+    if (end - start >= 4) {
+      // Remembered so errors name the method that failed, as RabbitMQ's do.
+      this.methodKey = bytes.readUInt32BE(start);
+      if (this.methodKey >>> 16 === CLASS_BASIC) {
+        const methodId = this.methodKey & 0xffff;
+        if (methodId === METHOD_BASIC_PUBLISH && this.beginPublish(bytes, start + 4, end)) return;
+        if (methodId === METHOD_BASIC_ACK && end - start === 13) {
+          const deliveryTag = bytes.readUInt32BE(start + 4) * 0x1_0000_0000 + bytes.readUInt32BE(start + 8);
+          this.ack(deliveryTag, (bytes[start + 12]! & 1) === 1);
+          return;
+        }
+      } else if (this.methodKey === ACCESS_REQUEST) {
+        // access.request, gone from 0-9-1 but still sent by old clients: RabbitMQ grants ticket 1.
+        writeAccessRequestOk(this.connection.out, this.channelId);
+        this.connection.markDirty();
         return;
       }
     }
@@ -157,6 +171,8 @@ export class Channel implements SettledDeliverySink {
       throw connectionError(UNEXPECTED_FRAME, 'unexpected content header frame', CLASS_BASIC, METHOD_BASIC_PUBLISH);
     }
     const header = decodeContentHeader(bytes, start, end);
+    // Properties travel to consumers byte for byte, so they must be well-formed before we keep them.
+    validateProperties(bytes, header.propertiesStart, end);
     if (header.classId !== CLASS_BASIC) {
       throw connectionError(
         UNEXPECTED_FRAME,
@@ -528,8 +544,8 @@ export class Channel implements SettledDeliverySink {
         this.connection.closeChannelFromClient(this);
         return;
       case 'channel.close-ok':
-        // Only meaningful while closing; the connection handles that state.
-        return;
+        // Nobody asked for it: RabbitMQ treats it as a method the server does not take.
+        throw connectionError(COMMAND_INVALID, 'unimplemented method', 20, 41);
       case 'channel.flow':
         if (!method.active) {
           // RabbitMQ refuses client-initiated flow control (rabbit_channel, channel.flow).

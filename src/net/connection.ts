@@ -5,6 +5,7 @@
 
 import type { Socket } from 'node:net';
 import {
+  AmqpError as AmqpErrorClass,
   type AmqpError,
   type AmqpMethod,
   ByteWriter,
@@ -21,6 +22,7 @@ import {
   FrameReader,
   type FrameSink,
   PROTOCOL_HEADER,
+  type ChannelReplyCode,
 } from '../codec/index.js';
 import type { PermissionKind } from './access-control.js';
 import { authenticate } from './authentication.js';
@@ -40,6 +42,10 @@ const NOT_ALLOWED = 530;
 
 /** How long we wait for connection.close-ok before dropping the socket. */
 const CLOSE_OK_TIMEOUT_MS = 3000;
+/** How long a refused client waits before its socket is dropped (RabbitMQ: ~3 s). */
+const FAILED_LOGIN_DELAY_MS = 3000;
+/** AMQP 0-9 as some old clients announce it; RabbitMQ speaks 0-9-1 to them. */
+const PROTOCOL_HEADER_0_9 = Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 9]);
 /** How long a client has from TCP accept to connection.open (RabbitMQ's handshake_timeout). */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -142,7 +148,8 @@ export class Connection implements FrameSink {
       return null;
     }
     this.headerBytes = null;
-    if (!have.subarray(0, PROTOCOL_HEADER.length).equals(PROTOCOL_HEADER)) {
+    const header = have.subarray(0, PROTOCOL_HEADER.length);
+    if (!header.equals(PROTOCOL_HEADER) && !header.equals(PROTOCOL_HEADER_0_9)) {
       // The spec's answer to a header we do not speak: our header, then close.
       this.state = State.Closed;
       this.socket.end(PROTOCOL_HEADER);
@@ -161,8 +168,20 @@ export class Connection implements FrameSink {
     return have.subarray(PROTOCOL_HEADER.length);
   }
 
-  /** FrameSink: one complete frame. */
+  /**
+   * FrameSink: one complete frame. A connection error is handled here rather than thrown through
+   * the reader, so the reader goes on and can see the client's close-ok.
+   */
   onFrame(type: number, channelId: number, bytes: Buffer, start: number, end: number): void {
+    try {
+      this.dispatchFrame(type, channelId, bytes, start, end);
+    } catch (error) {
+      if (!(error instanceof ConnectionError)) throw error;
+      this.fail(error);
+    }
+  }
+
+  private dispatchFrame(type: number, channelId: number, bytes: Buffer, start: number, end: number): void {
     const state = this.state;
     if (state === State.Open && channelId !== 0) {
       this.onChannelFrame(type, channelId, bytes, start, end);
@@ -204,10 +223,14 @@ export class Connection implements FrameSink {
       if (type === FRAME_METHOD) channel.onMethodFrame(bytes, start, end);
       else if (type === FRAME_HEADER) channel.onHeaderFrame(bytes, start, end);
       else if (type === FRAME_BODY) channel.onBodyFrame(bytes, start, end);
+      else if (type === FRAME_HEARTBEAT) throw connectionError(UNEXPECTED_FRAME, 'type 8, heartbeat on a non-zero channel');
       else throw connectionError(FRAME_ERROR, `type ${type}, unknown frame type`);
     } catch (error) {
-      if (!(error instanceof ChannelError)) throw error;
-      this.failChannel(channel, error);
+      if (!(error instanceof AmqpErrorClass)) throw error;
+      // Errors name the method being handled, as RabbitMQ stamps them.
+      const stamped = stampMethod(error, channel.methodKey);
+      if (stamped instanceof ConnectionError) throw stamped;
+      this.failChannel(channel, stamped);
     }
   }
 
@@ -294,9 +317,11 @@ export class Connection implements FrameSink {
       const reason = result.user === null ? result.reason : `user '${result.user.name}' can only connect via localhost`;
       broker.log('warn', `connection ${this.name}: login refused: ${reason}`);
       if (!this.capabilities.authenticationFailureClose) {
-        // Without the capability RabbitMQ just drops the socket; so do we.
+        // Without the capability RabbitMQ drops the socket, after a pause that slows guessing.
         this.state = State.Closed;
-        this.socket.destroy();
+        this.socket.pause();
+        if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+        this.closeTimer = setTimeout(() => this.destroy(), FAILED_LOGIN_DELAY_MS);
         return;
       }
       throw connectionError(
@@ -455,8 +480,8 @@ export class Connection implements FrameSink {
   fail(error: AmqpError): void {
     if (this.state === State.Closing || this.state === State.Closed) return;
     this.release();
+    // The reader keeps going: in this state it drops everything but close and close-ok.
     this.state = State.Closing;
-    this.reader.halt();
     this.sendMethod(0, {
       method: 'connection.close',
       replyCode: error.replyCode,
@@ -525,4 +550,14 @@ export class Connection implements FrameSink {
 
 function isLoopbackAddress(address: string): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+/** The error with the failing method's ids when it names none. */
+function stampMethod(error: AmqpError, methodKey: number): AmqpError {
+  if (error.classId !== 0 || methodKey === 0) return error;
+  const classId = methodKey >>> 16;
+  const methodId = methodKey & 0xffff;
+  return error instanceof ConnectionError
+    ? new ConnectionError(error.replyCode, error.replyText, classId, methodId)
+    : new ChannelError(error.replyCode as ChannelReplyCode, error.replyText, classId, methodId);
 }

@@ -86,6 +86,15 @@ export function writeBasicReturn(
   endFrame(out, sizeAt);
 }
 
+/** access.request-ok with ticket 1 (class 30, method 11). */
+export function writeAccessRequestOk(out: ByteWriter, channelId: number): void {
+  const sizeAt = beginFrame(out, FRAME_METHOD, channelId);
+  out.u16(30);
+  out.u16(11);
+  out.u16(1);
+  endFrame(out, sizeAt);
+}
+
 /** The content header frame and the body split into frames of at most frameMax bytes. */
 export function writeContent(
   out: ByteWriter,

@@ -18,7 +18,8 @@ export function compileHeadersPattern(args: FieldTable): HeadersPattern | string
   let kind: HeadersMatchKind = 'all';
   if (xMatch !== undefined) {
     if (xMatch !== 'all' && xMatch !== 'any' && xMatch !== 'all-with-x' && xMatch !== 'any-with-x') {
-      return `Invalid x-match field value ${JSON.stringify(String(xMatch))}; expected all, any, all-with-x, or any-with-x`;
+      // RabbitMQ prints the value as an Erlang binary.
+      return `Invalid x-match field value <<${JSON.stringify(String(xMatch))}>>; expected all, any, all-with-x, or any-with-x`;
     }
     kind = xMatch;
   }

@@ -46,6 +46,8 @@ export class Router implements MatchCollector<Binding>, HeadersSource {
       return this.queues;
     }
     const toVisit = this.exchangesToVisit;
+    // A route that threw half way (bad headers) must not leak exchanges into the next one.
+    toVisit.length = 0;
     exchange.routeEpoch = this.epoch;
     toVisit.push(exchange);
     while (toVisit.length > 0) {

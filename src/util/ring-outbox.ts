@@ -81,8 +81,9 @@ export class RingOutbox {
     if (this.isDraining) return;
     while (this.backlog.length > 0) {
       const head = this.backlog[0]!;
-      head.start = this.writer.writeFragments(head.type, head.bytes, head.start, head.bytes.length);
-      if (head.start < head.bytes.length) {
+      const next = this.writer.writeFragments(head.type, head.bytes, head.start, head.bytes.length);
+      if (next >= 0) head.start = next;
+      if (next < 0 || head.start < head.bytes.length) {
         this.writer.wakeReader();
         this.isDraining = true;
         void this.writer.waitForSpace().then(() => {

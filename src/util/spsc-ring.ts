@@ -129,7 +129,8 @@ export class RingWriter extends RingView {
   /**
    * Writes `source[start..end)` as one logical record of `type`, split into fragments when it is
    * larger than one record may be. Returns the new `start`: equal to `end` when all of it went in,
-   * less when the ring filled up (call again with the returned start once there is space).
+   * less when the ring filled up (call again with the returned start once there is space), and
+   * -1 when an empty record found no room.
    */
   writeFragments(type: number, source: Buffer, start: number, end: number): number {
     assert(type > 0 && type <= RING_TYPE_MAX, `bad record type ${type}`);
@@ -138,7 +139,7 @@ export class RingWriter extends RingView {
       const remaining = end - position;
       const chunkBytes = Math.min(remaining, this.recordPayloadMaxBytes);
       const offset = this.reserve(chunkBytes);
-      if (offset < 0) return position;
+      if (offset < 0) return start === end ? -1 : position;
       source.copy(this.bytes, offset, position, position + chunkBytes);
       position += chunkBytes;
       this.commit(position < end ? type | MORE_FRAGMENTS : type, chunkBytes);

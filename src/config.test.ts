@@ -1,0 +1,254 @@
+// Unit tests for settings parsing: flags beat WARREN_* environment variables, which beat the JSON
+// config file, which beats the defaults; bad values are refused with a message that names where
+// they came from. Range checks happen in resolveOptions, also covered here. No network.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseCommandLine, SETTINGS, usage } from './config.js';
+import { resolveOptions } from './net/index.js';
+
+const directory = mkdtempSync(join(tmpdir(), 'warren-config-test-'));
+let fileCount = 0;
+
+function configFile(contents: unknown): string {
+  const path = join(directory, `config-${++fileCount}.json`);
+  writeFileSync(path, typeof contents === 'string' ? contents : JSON.stringify(contents));
+  return path;
+}
+
+afterAll(() => {
+  rmSync(directory, { recursive: true, force: true });
+});
+
+describe('parseCommandLine sources', () => {
+  it('gives nothing without flags, environment or file', () => {
+    expect(parseCommandLine([], {})).toEqual({ options: {}, isHelp: false });
+  });
+
+  it('reads --help', () => {
+    expect(parseCommandLine(['--help'], {}).isHelp).toBe(true);
+  });
+
+  it('reads every setting from its flag', () => {
+    const { options } = parseCommandLine(
+      [
+        '--port',
+        '5673',
+        '--bind',
+        '127.0.0.1',
+        '--shards',
+        '3',
+        '--data-dir',
+        '/tmp/w',
+        '--mgmt-port',
+        '15673',
+        '--heartbeat',
+        '30',
+        '--frame-max',
+        '65536',
+        '--channel-max',
+        '100',
+        '--max-message-size',
+        '1048576',
+        '--ring-bytes',
+        '65536',
+        '--definitions',
+        '/tmp/d.json',
+        '--log-level',
+        'warn',
+      ],
+      {},
+    );
+    expect(options).toEqual({
+      port: 5673,
+      bind: '127.0.0.1',
+      shardCount: 3,
+      dataDir: '/tmp/w',
+      mgmtPort: 15673,
+      heartbeatSeconds: 30,
+      frameMaxBytes: 65536,
+      channelMax: 100,
+      messageMaxBytes: 1048576,
+      ringBytes: 65536,
+      definitionsFile: '/tmp/d.json',
+      logLevel: 'warn',
+    });
+  });
+
+  it('accepts --flag=value', () => {
+    expect(parseCommandLine(['--port=1234'], {}).options.port).toBe(1234);
+  });
+
+  it('reads every setting from its environment variable', () => {
+    const env: Record<string, string> = {};
+    for (const setting of SETTINGS) {
+      env[setting.env] =
+        setting.kind === 'integer' ? '42' : setting.kind === 'level' ? 'error' : 'text';
+    }
+    const { options } = parseCommandLine([], env);
+    for (const setting of SETTINGS) {
+      const expected =
+        setting.kind === 'integer' ? 42 : setting.kind === 'level' ? 'error' : 'text';
+      expect(options[setting.key], setting.env).toBe(expected);
+    }
+  });
+
+  it('reads a config file named by --config or WARREN_CONFIG, keyed by flag or option name', () => {
+    const path = configFile({
+      port: 1111,
+      'frame-max': 8192,
+      heartbeatSeconds: 5,
+      'log-level': 'debug',
+    });
+    const expected = { port: 1111, frameMaxBytes: 8192, heartbeatSeconds: 5, logLevel: 'debug' };
+    expect(parseCommandLine(['--config', path], {}).options).toEqual(expected);
+    expect(parseCommandLine([], { WARREN_CONFIG: path }).options).toEqual(expected);
+  });
+
+  it('ignores empty environment variables', () => {
+    expect(parseCommandLine([], { WARREN_PORT: '', WARREN_LOG_LEVEL: '' }).options).toEqual({});
+  });
+
+  it('trims integers from the environment', () => {
+    expect(parseCommandLine([], { WARREN_PORT: ' 5674 ' }).options.port).toBe(5674);
+  });
+});
+
+describe('parseCommandLine precedence: flag, then environment, then config file', () => {
+  const path = configFile({ port: 1, shards: 1, heartbeat: 1, bind: 'file' });
+
+  it('flag beats environment beats file, setting by setting', () => {
+    const { options } = parseCommandLine(['--config', path, '--port', '3'], {
+      WARREN_PORT: '2',
+      WARREN_SHARDS: '2',
+    });
+    expect(options).toEqual({ port: 3, shardCount: 2, heartbeatSeconds: 1, bind: 'file' });
+  });
+
+  it('environment beats file', () => {
+    expect(
+      parseCommandLine([], { WARREN_CONFIG: path, WARREN_HEARTBEAT: '9' }).options.heartbeatSeconds,
+    ).toBe(9);
+  });
+
+  it('--config beats WARREN_CONFIG', () => {
+    const other = configFile({ port: 77 });
+    expect(parseCommandLine(['--config', other], { WARREN_CONFIG: path }).options).toEqual({
+      port: 77,
+    });
+  });
+
+  it('a bad value in a lower source is refused even when a higher one overrides it', () => {
+    // Every source is read in full, so a broken environment never hides behind a flag.
+    expect(() => parseCommandLine(['--port', '5'], { WARREN_PORT: 'x' })).toThrow(/WARREN_PORT/);
+  });
+});
+
+describe('parseCommandLine refuses bad values with a clear message', () => {
+  it.each([
+    [['--port', 'abc'], {}, "--port: expected an integer, got 'abc'"],
+    [['--shards', '2.5'], {}, "--shards: expected an integer, got '2.5'"],
+    [[], { WARREN_HEARTBEAT: 'soon' }, "WARREN_HEARTBEAT: expected an integer, got 'soon'"],
+    [
+      ['--log-level', 'loud'],
+      {},
+      "--log-level: expected one of debug, info, warn, error, silent, got 'loud'",
+    ],
+    [
+      [],
+      { WARREN_LOG_LEVEL: 'INFO' },
+      "WARREN_LOG_LEVEL: expected one of debug, info, warn, error, silent, got 'INFO'",
+    ],
+  ] as const)('%j %j', (argv, env, message) => {
+    expect(() => parseCommandLine([...argv], env)).toThrow(message);
+  });
+
+  it('names the file and the key of a bad config value', () => {
+    const path = configFile({ 'channel-max': 'many' });
+    expect(() => parseCommandLine(['--config', path], {})).toThrow(
+      `${path}: channel-max: expected an integer, got 'many'`,
+    );
+  });
+
+  it('names the file of an unknown config key', () => {
+    const path = configFile({ prot: 5672 });
+    expect(() => parseCommandLine(['--config', path], {})).toThrow(
+      `${path}: unknown setting 'prot'`,
+    );
+  });
+
+  it('names a missing config file', () => {
+    const path = join(directory, 'missing.json');
+    expect(() => parseCommandLine(['--config', path], {})).toThrow(path);
+  });
+
+  it('refuses unknown flags and positional arguments', () => {
+    expect(() => parseCommandLine(['--prot', '1'], {})).toThrow(/--prot/);
+    expect(() => parseCommandLine(['serve'], {})).toThrow(/serve/);
+  });
+
+  // Regression test. The bug was: JSON.parse's SyntaxError escapes as it is ("Unexpected token ..."), without the file name,
+  // so `warren: Unexpected token } in JSON at position 11` leaves the user guessing which file.
+  it('names the config file when it is not valid JSON', () => {
+    const path = configFile('{ "port": 1, }');
+    expect(() => parseCommandLine(['--config', path], {})).toThrow(path);
+  });
+
+  // Regression test. The bug was: convert() uses Number(text), which reads '' and whitespace as 0 and also takes hex and
+  // exponent forms, so `--port ''` quietly picks a random port and '1e3' becomes 1000.
+  it.each([[''], [' '], ['0x10'], ['1e3']])('refuses the integer text %j', (text) => {
+    expect(() => parseCommandLine(['--heartbeat', text], {})).toThrow(
+      /--heartbeat: expected an integer/,
+    );
+  });
+
+  // Regression test. The bug was: same cause; String([]) is '' and Number('') is 0, so {"port": []} means port 0.
+  it('refuses a config value that is not a number or numeric text', () => {
+    expect(() => parseCommandLine(['--config', configFile({ port: [] })], {})).toThrow(/port/);
+  });
+
+  it('refuses config values of the wrong JSON type', () => {
+    expect(() => parseCommandLine(['--config', configFile({ port: true })], {})).toThrow(
+      /port: expected an integer/,
+    );
+    expect(() => parseCommandLine(['--config', configFile({ port: 1.5 })], {})).toThrow(
+      /port: expected an integer/,
+    );
+  });
+});
+
+describe('resolveOptions range checks', () => {
+  it.each([
+    [['--port', '70000'], 'port must be an integer from 0 to 65535, got 70000'],
+    [['--shards', '0'], 'shardCount must be an integer from 1 to 30, got 0'],
+    [['--frame-max', '4095'], 'frameMaxBytes must be an integer from 4096 to 1073741824, got 4095'],
+    [['--channel-max', '0'], 'channelMax must be an integer from 1 to 65535, got 0'],
+    [['--ring-bytes', '100000'], 'ringBytes must be a power of two, got 100000'],
+  ])('%j', (argv, message) => {
+    const { options } = parseCommandLine(argv, {});
+    expect(() => resolveOptions(options)).toThrow(message);
+  });
+
+  it('fills defaults for what was not given', () => {
+    const options = resolveOptions(parseCommandLine(['--port', '0'], {}).options);
+    expect(options).toMatchObject({
+      port: 0,
+      frameMaxBytes: 131072,
+      channelMax: 2047,
+      heartbeatSeconds: 60,
+    });
+  });
+});
+
+describe('usage', () => {
+  it('lists every flag and environment variable', () => {
+    const text = usage();
+    for (const setting of SETTINGS) {
+      expect(text).toContain(`--${setting.flag}`);
+      expect(text).toContain(setting.env);
+    }
+    expect(text).toContain('WARREN_CONFIG');
+  });
+});

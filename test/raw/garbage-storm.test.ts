@@ -1,0 +1,190 @@
+// Many misbehaving connections at once: bad protocol headers, garbage before and after the
+// handshake, oversized frames, truncated methods, byte-by-byte garbage and abrupt disconnects
+// mid-frame, all while a well-behaved amqplib client publishes and consumes with confirms. The
+// good client must see every message, no bad connection may get served, and the broker must
+// forget every bad connection afterwards.
+
+import amqp from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FRAME_BODY, FRAME_METHOD, PROTOCOL_HEADER } from '../../src/codec/index.js';
+import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js';
+import { methodPayload, RawClient, SocketClosedError } from '../helpers/raw-client.js';
+import { WellBehavedClient } from './probe.js';
+
+const BAD_CONNECTIONS = 400;
+const GOOD_MESSAGES = 2000;
+
+/** xorshift32 bytes: the same garbage on every run. */
+function pseudoRandomBytes(seed: number, length: number): Buffer {
+  const bytes = Buffer.allocUnsafe(length);
+  let state = seed >>> 0 || 1;
+  for (let index = 0; index < length; index++) {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    bytes[index] = state & 0xff;
+  }
+  return bytes;
+}
+
+type Outcome =
+  'header-returned' | 'closed-by-server' | 'connection.close' | 'still-open' | 'dropped-by-us';
+
+/** One bad connection; returns what the server did about it. */
+async function misbehave(port: number, index: number): Promise<Outcome> {
+  const client = await RawClient.connect(port, '127.0.0.1', 5000);
+  const garbage = pseudoRandomBytes(index + 1, 300);
+  try {
+    switch (index % 8) {
+      case 0: {
+        client.write(garbage.subarray(0, 8));
+        const reply = await client.readUntilClose(3000);
+        return reply.equals(PROTOCOL_HEADER) ? 'header-returned' : 'still-open';
+      }
+      case 1: {
+        // Garbage where connection.start-ok should be.
+        await client.start();
+        client.write(garbage);
+        return await closeOutcome(client);
+      }
+      case 2: {
+        await client.handshake();
+        client.write(garbage);
+        return await closeOutcome(client);
+      }
+      case 3: {
+        await client.handshake();
+        client.write(Buffer.from([FRAME_METHOD, 0, 1, 0x7f, 0xff, 0xff, 0xff]));
+        return await closeOutcome(client);
+      }
+      case 4: {
+        await client.handshake();
+        await client.openChannel(1);
+        const payload = methodPayload({
+          method: 'queue.declare',
+          queue: `storm.${index}`,
+          passive: false,
+          durable: false,
+          exclusive: false,
+          autoDelete: false,
+          noWait: false,
+          arguments: { 'x-max-length': 5 },
+        });
+        client.sendFrame(FRAME_METHOD, 1, payload.subarray(0, 4 + (index % (payload.length - 4))));
+        return await closeOutcome(client);
+      }
+      case 5: {
+        await client.handshake();
+        for (const byte of garbage.subarray(0, 40)) {
+          if (client.isClosed) break;
+          client.write(Buffer.from([byte]));
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        return await closeOutcome(client);
+      }
+      case 6: {
+        // A publish cut off mid-body frame, then the socket vanishes.
+        await client.handshake();
+        await client.openChannel(1);
+        client.sendMethod(1, {
+          method: 'basic.publish',
+          exchange: 'amq.fanout',
+          routingKey: '',
+          mandatory: false,
+          immediate: false,
+        });
+        client.sendContentHeader(1, 10_000);
+        const bodyFrame = Buffer.alloc(10_008, 0x41);
+        bodyFrame[0] = FRAME_BODY;
+        bodyFrame.writeUInt16BE(1, 1);
+        bodyFrame.writeUInt32BE(10_000, 3);
+        client.write(bodyFrame.subarray(0, 5000));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return 'dropped-by-us';
+      }
+      default: {
+        // Half a protocol header, then gone.
+        client.write(PROTOCOL_HEADER.subarray(0, 3));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return 'dropped-by-us';
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Waits for the server's connection.close or its dropping the socket. */
+async function closeOutcome(client: RawClient): Promise<Outcome> {
+  try {
+    const close = await client.expectConnectionClose(4000);
+    if (close.replyCode < 500)
+      throw new Error(`soft reply code ${close.replyCode} on connection.close`);
+    return 'connection.close';
+  } catch (error) {
+    if (error instanceof SocketClosedError) return 'closed-by-server';
+    if (error instanceof Error && error.message.startsWith('timed out')) return 'still-open';
+    throw error;
+  }
+}
+
+describe('raw: a storm of bad connections', () => {
+  let broker: TestBroker;
+  let probe: WellBehavedClient;
+
+  beforeAll(async () => {
+    broker = await startTestBroker({ shardCount: 2 });
+    probe = await WellBehavedClient.open(broker.url);
+  });
+  afterAll(async () => {
+    await probe?.close();
+    await broker?.close();
+  });
+
+  it(
+    'keeps serving a good client while many connections send garbage at once',
+    { timeout: 30_000 },
+    async () => {
+      const connection = await amqp.connect(broker.url);
+      const channel = await connection.createConfirmChannel();
+      const { queue } = await channel.assertQueue('', { exclusive: true });
+      await channel.bindQueue(queue, 'amq.fanout', '');
+      const received: number[] = [];
+      await channel.consume(queue, (message) => {
+        if (message === null) return;
+        received.push(Number(message.content.toString()));
+        channel.ack(message);
+      });
+
+      const storm = Array.from({ length: BAD_CONNECTIONS }, (_, index) =>
+        misbehave(broker.port, index),
+      );
+      const goodWork = (async () => {
+        for (let sent = 0; sent < GOOD_MESSAGES; sent += 100) {
+          for (let n = sent; n < sent + 100; n++) {
+            channel.publish('amq.fanout', '', Buffer.from(String(n)));
+          }
+          await channel.waitForConfirms();
+          await probe.check();
+        }
+      })();
+      const [outcomes] = await Promise.all([Promise.all(storm), goodWork]);
+
+      expect(await waitFor(() => received.length === GOOD_MESSAGES, 10_000)).toBe(true);
+      expect(received).toEqual(Array.from({ length: GOOD_MESSAGES }, (_, n) => n));
+      const wrongHeaders = outcomes.filter((_, index) => index % 8 === 0);
+      expect(new Set(wrongHeaders)).toEqual(new Set(['header-returned']));
+      // No bad connection was left hanging by the server.
+      const stillOpen = outcomes.flatMap((outcome, index) =>
+        outcome === 'still-open' ? [index] : [],
+      );
+      expect(stillOpen).toEqual([]);
+      // The broker forgets them all: only the probe and the good connection remain.
+      expect(await waitFor(() => broker.broker.connections.size === 2, 8000)).toBe(true);
+      await probe.check();
+      await connection.close();
+    },
+  );
+});
