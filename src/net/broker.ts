@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import { type AmqpMethod, type FieldTable } from '../codec/index.js';
 import {
+  DELIVER_FLAG_REDELIVERED,
+  DELIVER_FLAG_USED_CREDIT,
   DELIVER_HEADER_BYTES,
   MessageBlockView,
   startShardThreads,
@@ -178,6 +180,8 @@ export class Broker implements ShardEventSink {
   onConnectionClosed(connection: Connection): void {
     this.connections.delete(connection.connectionId);
     this.readPausedConnections.delete(connection);
+    // Releasing its channels wrote commands outside any socket-input batch: wake the shards.
+    for (let i = 0; i < this.links.length; i++) this.links[i]!.flush();
   }
 
   private tick(): void {
@@ -240,11 +244,17 @@ export class Broker implements ShardEventSink {
     if (consumer === undefined) return;
     const channel = consumer.channel;
     if (channel.isClosing) return;
-    const deliveryTag = channel.deliveryTagFor(consumer, link.shardIndex, bytes.readDoubleLE(start + 10));
+    const flags = bytes[start + 18]!;
+    const deliveryTag = channel.deliveryTagFor(
+      consumer,
+      link.shardIndex,
+      bytes.readDoubleLE(start + 10),
+      (flags & DELIVER_FLAG_USED_CREDIT) !== 0,
+    );
     const view = this.view.read(bytes, start + DELIVER_HEADER_BYTES, end);
     const connection = channel.connection;
     const out = connection.out;
-    writeBasicDeliver(out, channel.channelId, consumer.tagBytes, deliveryTag, bytes[start + 18] === 1, bytes, view);
+    writeBasicDeliver(out, channel.channelId, consumer.tagBytes, deliveryTag, (flags & DELIVER_FLAG_REDELIVERED) !== 0, bytes, view);
     writeContent(
       out,
       channel.channelId,
@@ -257,6 +267,10 @@ export class Broker implements ShardEventSink {
       view.bodyEnd,
     );
     connection.markDirty();
+  }
+
+  onCredit(link: ShardLink, connectionId: number, channelId: number, amount: number): void {
+    this.connections.get(connectionId)?.channels.get(channelId)?.onShardCredit(link.shardIndex, amount);
   }
 
   onConfirm(link: ShardLink, connectionId: number, channelId: number, confirmSeq: number): void {
@@ -363,9 +377,10 @@ export class Broker implements ShardEventSink {
    */
   deleteQueue(
     queue: QueueRecord,
-    isIfEmpty: boolean,
+    conditions: { isIfEmpty: boolean; isIfUnused: boolean } | null,
     done: ((error: string | null, messageCount: number) => void) | null,
   ): void {
+    const isConditional = conditions !== null && (conditions.isIfEmpty || conditions.isIfUnused);
     if (queue.isDeleted) {
       done?.(null, 0);
       return;
@@ -379,16 +394,21 @@ export class Broker implements ShardEventSink {
       }
       if (queue.isExclusive) this.connections.get(queue.ownerConnectionId)?.exclusiveQueues.delete(queue);
     };
-    if (!isIfEmpty) forget();
+    if (!isConditional) forget();
     this.links[queue.shardIndex]!.control(
-      { op: 'queue.delete', queueId: queue.queueId, isIfEmpty },
+      {
+        op: 'queue.delete',
+        queueId: queue.queueId,
+        isIfEmpty: conditions?.isIfEmpty ?? false,
+        isIfUnused: conditions?.isIfUnused ?? false,
+      },
       {
         onReply: (replyCode, value, replyText) => {
           if (replyCode !== 0) {
             done?.(replyText, 0);
             return;
           }
-          if (isIfEmpty) forget();
+          if (isConditional) forget();
           done?.(null, value);
         },
       },
@@ -400,7 +420,7 @@ export class Broker implements ShardEventSink {
     const queue = consumer.queue;
     queue.consumers.delete(consumer);
     if (queue.isAutoDelete && queue.hasHadConsumer && queue.consumers.size === 0 && !queue.isDeleted) {
-      this.deleteQueue(queue, false, null);
+      this.deleteQueue(queue, null, null);
     }
   }
 }

@@ -65,6 +65,8 @@ interface HeldSettle {
   action: number;
   shardIndex: number;
   deliveryId: number;
+  tag: number;
+  isLimited: boolean;
 }
 
 /** The consumer tags of this channel: tag -> record, and the tag as bytes for deliveries. */
@@ -109,8 +111,12 @@ export class Channel implements SettledDeliverySink {
   private consumerPrefetch = 0;
   /** basic.qos global=true: one limit for all this channel's consumers; 0 = none. */
   private globalPrefetch = 0;
-  /** The share of globalPrefetch last sent to each shard (-1: none sent). */
-  private readonly prefetchShares: Int32Array;
+  /** Credit each shard holds for the channel-wide prefetch. */
+  private readonly creditGranted: Int32Array;
+  /** Shards waiting for credit (bit per shard). */
+  private creditRequests = 0;
+  /** Unacked deliveries to consumers in ack mode: what the channel-wide prefetch counts. */
+  private limitedUnacked = 0;
   /** Shards this channel has consumed from or fetched from (bit per shard). */
   private touchedShards = 0;
   private lastDeclaredQueue = '';
@@ -130,7 +136,7 @@ export class Channel implements SettledDeliverySink {
     const shardCount = connection.broker.links.length;
     this.settleIds = Array.from({ length: shardCount }, () => new Float64Array(256));
     this.settleCounts = new Int32Array(shardCount);
-    this.prefetchShares = new Int32Array(shardCount).fill(-1);
+    this.creditGranted = new Int32Array(shardCount);
   }
 
   // ---------------------------------------------------------------- frames
@@ -450,10 +456,13 @@ export class Channel implements SettledDeliverySink {
     }
     for (const settle of settles) {
       involvedShards |= 1 << settle.shardIndex;
+      // One settle record carries one action: send what we have before the action changes.
+      if (settle.action !== this.settleAction) this.flushSettles();
       this.settleAction = settle.action;
-      this.collect(settle.shardIndex, settle.deliveryId);
+      this.collect(settle.shardIndex, settle.deliveryId, settle.tag, settle.isLimited);
     }
     this.flushSettles();
+    this.grantCredit();
     // A barrier per shard answers once the shard has applied everything sent before it.
     const links = this.connection.broker.links;
     let waiting = 0;
@@ -486,7 +495,8 @@ export class Channel implements SettledDeliverySink {
     this.settleAction = action;
     if (this.isTransactional) {
       const holder: SettledDeliverySink = {
-        collect: (shardIndex, deliveryId) => this.heldSettles.push({ action, shardIndex, deliveryId }),
+        collect: (shardIndex, deliveryId, tag, isLimited) =>
+          this.heldSettles.push({ action, shardIndex, deliveryId, tag, isLimited }),
       };
       if (isMultiple) tags.settleUpTo(deliveryTag, holder);
       else tags.settleOne(deliveryTag, holder);
@@ -495,10 +505,12 @@ export class Channel implements SettledDeliverySink {
     if (isMultiple) tags.settleUpTo(deliveryTag, this);
     else tags.settleOne(deliveryTag, this);
     this.flushSettles();
+    this.grantCredit();
   }
 
   /** SettledDeliverySink: batches settled deliveries per shard. */
-  collect(shardIndex: number, deliveryId: number): void {
+  collect(shardIndex: number, deliveryId: number, _tag: number, isLimited: boolean): void {
+    if (isLimited) this.limitedUnacked--;
     let ids = this.settleIds[shardIndex]!;
     const count = this.settleCounts[shardIndex]!;
     if (count === ids.length) {
@@ -526,14 +538,18 @@ export class Channel implements SettledDeliverySink {
     this.settleAction = SETTLE_REQUEUE;
     this.deliveryTags.settleUpTo(0, this);
     this.flushSettles();
+    this.grantCredit();
   }
 
   // ---------------------------------------------------------------- deliveries from shards
 
   /** A shard delivered to one of this channel's consumers; writes basic.deliver + content. */
-  deliveryTagFor(consumer: ChannelConsumer, shardIndex: number, deliveryId: number): number {
+  deliveryTagFor(consumer: ChannelConsumer, shardIndex: number, deliveryId: number, hasUsedCredit: boolean): number {
     this.touchedShards |= 1 << shardIndex;
-    return this.deliveryTags.assign(!consumer.isNoAck, shardIndex, deliveryId);
+    if (hasUsedCredit) this.creditGranted[shardIndex]!--;
+    if (consumer.isNoAck) return this.deliveryTags.assign(false, shardIndex, deliveryId);
+    this.limitedUnacked++;
+    return this.deliveryTags.assign(true, shardIndex, deliveryId, true);
   }
 
   // ---------------------------------------------------------------- methods
@@ -642,7 +658,7 @@ export class Channel implements SettledDeliverySink {
     const settles = this.heldSettles;
     this.heldSettles = [];
     for (const settle of settles) {
-      this.deliveryTags.assign(true, settle.shardIndex, settle.deliveryId);
+      this.deliveryTags.restore(settle.tag, settle.shardIndex, settle.deliveryId, settle.isLimited);
     }
   }
 
@@ -682,10 +698,22 @@ export class Channel implements SettledDeliverySink {
     const connection = this.connection;
     connection.checkPermission('write', 'exchange', method.destination, 40, methodId);
     connection.checkPermission('read', 'exchange', method.source, 40, methodId);
-    const destination = this.vhost.exchangeOrThrow(method.destination);
-    const source = this.vhost.exchangeOrThrow(method.source);
-    if (isBind) this.vhost.bind(source, destination, method.routingKey, method.arguments);
-    else this.vhost.unbind(source, destination, method.routingKey, method.arguments);
+    if (isBind) {
+      const destination = this.vhost.exchangeOrThrow(method.destination);
+      const source = this.vhost.exchangeOrThrow(method.source);
+      this.vhost.bind(source, destination, method.routingKey, method.arguments);
+    } else {
+      // Unbinding something missing succeeds in RabbitMQ 3.x.
+      const destination = this.vhost.exchanges.get(method.destination);
+      const source = this.vhost.exchanges.get(method.source);
+      if (source === undefined || destination === undefined) {
+        if (method.source === '' || method.destination === '') {
+          throw channelError(ACCESS_REFUSED, 'operation not permitted on the default exchange', 40, methodId);
+        }
+      } else {
+        this.vhost.unbind(source, destination, method.routingKey, method.arguments);
+      }
+    }
     if (!method.noWait) {
       connection.sendMethod(this.channelId, isBind ? { method: 'exchange.bind-ok' } : { method: 'exchange.unbind-ok' });
     }
@@ -769,12 +797,22 @@ export class Channel implements SettledDeliverySink {
     const queueName = this.queueNamed(method.queue, 50, methodId);
     connection.checkPermission('write', 'queue', queueName, 50, methodId);
     connection.checkPermission('read', 'exchange', method.exchange, 50, methodId);
-    const queue = this.vhost.queueOrThrow(queueName);
-    this.checkExclusiveAccess(queue, 50, methodId);
-    const exchange = this.vhost.exchangeOrThrow(method.exchange);
     const args = method.arguments;
-    if (isBind) this.vhost.bind(exchange, queue, method.routingKey, args);
-    else this.vhost.unbind(exchange, queue, method.routingKey, args);
+    if (isBind) {
+      const queue = this.vhost.queueOrThrow(queueName);
+      this.checkExclusiveAccess(queue, 50, methodId);
+      const exchange = this.vhost.exchangeOrThrow(method.exchange);
+      this.vhost.bind(exchange, queue, method.routingKey, args);
+    } else {
+      // Unbinding something missing succeeds in RabbitMQ 3.x.
+      if (method.exchange === '') {
+        throw channelError(ACCESS_REFUSED, 'operation not permitted on the default exchange', 50, methodId);
+      }
+      const queue = this.vhost.queues.get(queueName);
+      const exchange = this.vhost.exchanges.get(method.exchange);
+      if (queue !== undefined) this.checkExclusiveAccess(queue, 50, methodId);
+      if (queue !== undefined && exchange !== undefined) this.vhost.unbind(exchange, queue, method.routingKey, args);
+    }
     if (isBind) {
       if (!method.noWait) connection.sendMethod(this.channelId, { method: 'queue.bind-ok' });
     } else {
@@ -816,10 +854,8 @@ export class Channel implements SettledDeliverySink {
       return;
     }
     this.checkExclusiveAccess(queue, 50, 40);
-    if (method.ifUnused && queue.consumers.size > 0) {
-      throw channelError(PRECONDITION_FAILED, `${resourceName('queue', queueName, this.vhost.name)} in use`, 50, 40);
-    }
-    connection.broker.deleteQueue(queue, method.ifEmpty, (error, messageCount) => {
+    // The shard checks if-empty before if-unused, in RabbitMQ's order.
+    connection.broker.deleteQueue(queue, { isIfEmpty: method.ifEmpty, isIfUnused: method.ifUnused }, (error, messageCount) => {
       if (error !== null) {
         if (!this.isClosing) connection.failChannel(this, channelError(PRECONDITION_FAILED, error, 50, 40));
         return;
@@ -833,8 +869,29 @@ export class Channel implements SettledDeliverySink {
       throw connectionError(NOT_IMPLEMENTED, `prefetch_size!=0 (${method.prefetchSize})`, 60, 10);
     }
     if (method.global) {
+      const wasLimited = this.globalPrefetch > 0;
       this.globalPrefetch = method.prefetchCount;
-      this.splitGlobalPrefetch();
+      const isLimited = this.globalPrefetch > 0;
+      if (wasLimited !== isLimited) {
+        if (!isLimited) {
+          this.creditGranted.fill(0);
+          this.creditRequests = 0;
+        }
+        const links = this.connection.broker.links;
+        for (let shardIndex = 0; shardIndex < links.length; shardIndex++) {
+          if ((this.touchedShards & (1 << shardIndex)) === 0) continue;
+          links[shardIndex]!.control(
+            {
+              op: 'channel.qos',
+              connectionId: this.connection.connectionId,
+              channelId: this.channelId,
+              isCreditLimited: isLimited,
+            },
+            null,
+          );
+        }
+      }
+      this.grantCredit();
     } else {
       this.consumerPrefetch = method.prefetchCount;
     }
@@ -842,51 +899,39 @@ export class Channel implements SettledDeliverySink {
   }
 
   /**
-   * Splits the channel-wide prefetch among the shards holding this channel's consumers, in
-   * proportion to how many consumers each has, so that the shards together never have more
-   * unacked deliveries out than the limit. Shards act on their share without asking anyone, which
-   * keeps the delivery path free of cross-thread round trips. A rebalance after consumers come or
-   * go can let the total exceed the limit briefly, until the older deliveries are acked.
+   * Hands out channel credit for a channel-wide prefetch (basic.qos global=true). This channel
+   * owns the limit: credit held by shards plus unacked consumer deliveries never exceed it. A
+   * shard asks when a consumer here could take a message but for credit, spends one unit per
+   * delivery, and gives back what it holds while it has nothing to deliver. So any single
+   * consumer can use the whole limit and the shards never exceed it together.
    */
-  private splitGlobalPrefetch(): void {
-    const links = this.connection.broker.links;
-    const perShard = new Int32Array(links.length);
-    let total = 0;
-    for (const consumer of this.consumers.values()) {
-      perShard[consumer.queue.shardIndex]!++;
-      total++;
-    }
+  private grantCredit(): void {
     const limit = this.globalPrefetch;
-    const shares = new Int32Array(links.length);
-    if (limit > 0 && total > 0) {
-      let given = 0;
-      for (let shardIndex = 0; shardIndex < links.length; shardIndex++) {
-        shares[shardIndex] = Math.floor((limit * perShard[shardIndex]!) / total);
-        given += shares[shardIndex]!;
-      }
-      // Hand the remainder out one by one, shards with nothing yet first.
-      for (const pass of [true, false]) {
-        for (let shardIndex = 0; shardIndex < links.length && given < limit; shardIndex++) {
-          if (perShard[shardIndex] === 0 || (pass && shares[shardIndex] !== 0)) continue;
-          shares[shardIndex]!++;
-          given++;
-        }
-      }
+    if (limit === 0 || this.creditRequests === 0) return;
+    let held = 0;
+    for (let i = 0; i < this.creditGranted.length; i++) held += this.creditGranted[i]!;
+    let available = limit - this.limitedUnacked - held;
+    if (available <= 0) return;
+    let askers = 0;
+    for (let requests = this.creditRequests; requests !== 0; requests &= requests - 1) askers++;
+    const links = this.connection.broker.links;
+    for (let shardIndex = 0; shardIndex < links.length && available > 0; shardIndex++) {
+      if ((this.creditRequests & (1 << shardIndex)) === 0) continue;
+      const amount = Math.max(1, Math.floor(available / askers));
+      askers--;
+      available -= amount;
+      this.creditRequests &= ~(1 << shardIndex);
+      this.creditGranted[shardIndex]! += amount;
+      links[shardIndex]!.credit(this.connection.connectionId, this.channelId, amount);
     }
-    for (let shardIndex = 0; shardIndex < links.length; shardIndex++) {
-      const share = limit > 0 && perShard[shardIndex]! > 0 ? shares[shardIndex]! : -1;
-      if (share === this.prefetchShares[shardIndex]) continue;
-      this.prefetchShares[shardIndex] = share;
-      links[shardIndex]!.control(
-        {
-          op: 'channel.qos',
-          connectionId: this.connection.connectionId,
-          channelId: this.channelId,
-          prefetchLimit: share < 0 ? null : share,
-        },
-        null,
-      );
-    }
+  }
+
+  /** A shard asks for credit (amount 0) or gives unused credit back. */
+  onShardCredit(shardIndex: number, amount: number): void {
+    if (this.isClosing) return;
+    if (amount === 0) this.creditRequests |= 1 << shardIndex;
+    else this.creditGranted[shardIndex]! -= amount;
+    this.grantCredit();
   }
 
   private basicConsume(method: Extract<AmqpMethod, { method: 'basic.consume' }>): void {
@@ -923,8 +968,6 @@ export class Channel implements SettledDeliverySink {
     queue.hasHadConsumer = true;
     broker.consumers.set(consumer.consumerId, consumer);
     this.touchedShards |= 1 << queue.shardIndex;
-    // The shard must know its share of a channel-wide limit before the consumer's first delivery.
-    if (this.globalPrefetch > 0) this.splitGlobalPrefetch();
     broker.links[queue.shardIndex]!.control(
       {
         op: 'consume',
@@ -934,6 +977,7 @@ export class Channel implements SettledDeliverySink {
         channelId: this.channelId,
         prefetchCount: this.consumerPrefetch,
         isNoAck: method.noAck,
+        isChannelCreditLimited: this.globalPrefetch > 0,
       },
       method.noWait
         ? null
@@ -965,7 +1009,6 @@ export class Channel implements SettledDeliverySink {
       },
     );
     broker.detachConsumer(consumer);
-    if (this.globalPrefetch > 0) this.splitGlobalPrefetch();
   }
 
   /** The server cancels a consumer because its queue is gone (consumer_cancel_notify). */

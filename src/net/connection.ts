@@ -524,7 +524,7 @@ export class Connection implements FrameSink {
     this.isReleased = true;
     for (const channel of this.channels.values()) channel.release();
     this.channels.clear();
-    for (const queue of this.exclusiveQueues) this.broker.deleteQueue(queue, false, null);
+    for (const queue of this.exclusiveQueues) this.broker.deleteQueue(queue, null, null);
     this.exclusiveQueues.clear();
   }
 

@@ -8,6 +8,9 @@ import { pack } from 'msgpackr';
 import {
   CMD_CONNECTION_FLOW,
   CMD_CONTROL,
+  CMD_CREDIT,
+  CREDIT_BYTES,
+  EVT_CREDIT,
   CMD_PUBLISH,
   CMD_SETTLE,
   type ControlRequest,
@@ -35,6 +38,7 @@ export interface ReplyHandler {
 export interface ShardEventSink {
   onDeliver(link: ShardLink, bytes: Buffer, start: number, end: number): void;
   onConfirm(link: ShardLink, connectionId: number, channelId: number, confirmSeq: number): void;
+  onCredit(link: ShardLink, connectionId: number, channelId: number, amount: number): void;
 }
 
 /** Events taken per turn before the network thread returns to its sockets. */
@@ -159,6 +163,17 @@ export class ShardLink implements RingSink {
     });
   }
 
+  /** Gives a channel credit for its channel-wide prefetch. */
+  credit(connectionId: number, channelId: number, amount: number): void {
+    const outbox = this.outbox;
+    const start = outbox.begin(CREDIT_BYTES);
+    const target = outbox.target;
+    target.writeUInt32LE(connectionId, start);
+    target.writeUInt16LE(channelId, start + 4);
+    target.writeUInt32LE(amount, start + 6);
+    outbox.end(CMD_CREDIT, start, start + CREDIT_BYTES);
+  }
+
   connectionFlow(connectionId: number, isPaused: boolean): void {
     const outbox = this.outbox;
     const start = outbox.begin(5);
@@ -184,6 +199,9 @@ export class ShardLink implements RingSink {
           bytes.readUInt16LE(start + 4),
           bytes.readDoubleLE(start + 6),
         );
+        return;
+      case EVT_CREDIT:
+        this.sink.onCredit(this, bytes.readUInt32LE(start), bytes.readUInt16LE(start + 4), bytes.readUInt32LE(start + 6));
         return;
       case EVT_REPLY: {
         const handler = this.takeHandler(bytes.readUInt32LE(start));

@@ -26,10 +26,13 @@ export class ShardChannel {
   /** Unacked deliveries by delivery id, in delivery order (Map keeps insertion order). */
   readonly unacked = new Map<number, QueueEntry>();
   /**
-   * This shard's share of the channel's basic.qos global=true limit; Infinity when the channel
-   * has none. The network thread splits the channel's limit across the shards its consumers use.
+   * Set while the channel has a basic.qos global=true limit. The network thread owns that limit
+   * and hands each shard credit: one delivery in ack mode to this channel's consumers per unit.
    */
-  prefetchLimit = Infinity;
+  isCreditLimited = false;
+  credit = 0;
+  /** Set after asking the network thread for credit, until some arrives. */
+  isCreditRequested = false;
   /** Unacked deliveries made to this channel's consumers (basic.get ones do not count). */
   consumerUnackedCount = 0;
   readonly consumers = new Set<Consumer>();
@@ -68,7 +71,13 @@ export class Consumer {
   hasCredit(): boolean {
     if (this.isNoAck) return true;
     if (this.prefetchCount > 0 && this.unackedCount >= this.prefetchCount) return false;
-    return this.channel.consumerUnackedCount < this.channel.prefetchLimit;
+    return !this.channel.isCreditLimited || this.channel.credit > 0;
+  }
+
+  /** Whether only the channel-wide limit holds this consumer back. */
+  isWaitingForChannelCredit(): boolean {
+    if (this.isNoAck || !this.channel.isCreditLimited || this.channel.credit > 0) return false;
+    return this.prefetchCount === 0 || this.unackedCount < this.prefetchCount;
   }
 }
 

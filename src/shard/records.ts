@@ -16,9 +16,11 @@ export const CMD_SETTLE = 2;
 export const CMD_CONTROL = 3;
 /** u32 connectionId, u8 isPaused: the connection's socket is congested, hold its deliveries */
 export const CMD_CONNECTION_FLOW = 4;
+/** u32 connectionId, u16 channelId, u32 amount: credit for the channel's global prefetch */
+export const CMD_CREDIT = 5;
 
 // Events: shard -> network thread.
-/** u32 connectionId, u16 channelId, u32 consumerId, f64 deliveryId, u8 isRedelivered, message block */
+/** u32 connectionId, u16 channelId, u32 consumerId, f64 deliveryId, u8 flags (DELIVER_FLAG_*), message block */
 export const EVT_DELIVER = 1;
 /** u32 requestId, f64 deliveryId, u8 isRedelivered, u32 messageCount, message block */
 export const EVT_GET_OK = 2;
@@ -26,6 +28,14 @@ export const EVT_GET_OK = 2;
 export const EVT_CONFIRM = 3;
 /** u32 requestId, u16 replyCode (0 = ok), f64 value, utf8 replyText (the rest) */
 export const EVT_REPLY = 4;
+/** u32 connectionId, u16 channelId, u32 amount: 0 asks for credit, more gives unused credit back */
+export const EVT_CREDIT = 5;
+
+/** Set in a delivery's flags byte when it is a redelivery. */
+export const DELIVER_FLAG_REDELIVERED = 1;
+/** Set in a delivery's flags byte when it used a unit of channel credit. */
+export const DELIVER_FLAG_USED_CREDIT = 2;
+export const CREDIT_BYTES = 4 + 2 + 4;
 
 export const PUBLISH_HEADER_BYTES = 4 + 2 + 1 + 8 + 2;
 export const PUBLISH_FLAG_CONFIRM = 1;
@@ -55,7 +65,7 @@ export interface QueueSpec {
 /** Rare requests from the network thread; each is answered by one EVT_REPLY (or EVT_GET_OK). */
 export type ControlRequest =
   | { op: 'queue.create'; queue: QueueSpec }
-  | { op: 'queue.delete'; queueId: number; isIfEmpty: boolean }
+  | { op: 'queue.delete'; queueId: number; isIfEmpty: boolean; isIfUnused: boolean }
   | { op: 'queue.purge'; queueId: number }
   | { op: 'queue.stats'; queueId: number }
   | {
@@ -66,11 +76,12 @@ export type ControlRequest =
       channelId: number;
       prefetchCount: number;
       isNoAck: boolean;
+      isChannelCreditLimited: boolean;
     }
   | { op: 'cancel'; consumerId: number }
   | { op: 'get'; queueId: number; connectionId: number; channelId: number; isNoAck: boolean }
-  /** This shard's share of a channel-wide prefetch limit; null removes the limit. */
-  | { op: 'channel.qos'; connectionId: number; channelId: number; prefetchLimit: number | null }
+  /** The channel has (or no longer has) a channel-wide prefetch, paid for with credit. */
+  | { op: 'channel.qos'; connectionId: number; channelId: number; isCreditLimited: boolean }
   | { op: 'channel.close'; connectionId: number; channelId: number }
   | { op: 'channel.recover'; connectionId: number; channelId: number }
   | { op: 'barrier' };

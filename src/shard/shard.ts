@@ -15,7 +15,12 @@ import {
   CMD_CONTROL,
   CMD_PUBLISH,
   CMD_SETTLE,
+  CMD_CREDIT,
   CONFIRM_BYTES,
+  CREDIT_BYTES,
+  DELIVER_FLAG_REDELIVERED,
+  DELIVER_FLAG_USED_CREDIT,
+  EVT_CREDIT,
   channelKey,
   type ControlRequest,
   DELIVER_HEADER_BYTES,
@@ -46,6 +51,8 @@ export class Shard implements RingSink {
   private readonly consumers = new Map<number, Consumer>();
   private readonly pausedConnections = new Set<number>();
   private readonly activeQueues: Queue[] = [];
+  /** Channels under a channel-wide prefetch, whose credit this shard must not sit on. */
+  private readonly creditLimitedChannels = new Set<ShardChannel>();
   private nextDeliveryId = 1;
   // The pending confirm: consecutive publishes from one channel collapse into one event.
   private confirmConnectionId = -1;
@@ -76,6 +83,9 @@ export class Shard implements RingSink {
       case CMD_CONNECTION_FLOW:
         this.connectionFlow(bytes.readUInt32LE(start), bytes[start + 4] === 1);
         return;
+      case CMD_CREDIT:
+        this.addCredit(bytes.readUInt32LE(start), bytes.readUInt16LE(start + 4), bytes.readUInt32LE(start + 6));
+        return;
       default:
         assert(false, `unknown command record ${type}`);
     }
@@ -85,6 +95,7 @@ export class Shard implements RingSink {
   afterBatch(): void {
     this.flushConfirm();
     this.dispatch();
+    if (this.creditLimitedChannels.size > 0) this.returnIdleCredit();
     this.outbox.flush();
   }
 
@@ -160,10 +171,6 @@ export class Shard implements RingSink {
       consumer.unackedCount--;
       channel.consumerUnackedCount--;
       if (!consumer.isCancelled) this.activate(consumer.queue);
-      // Channel-wide prefetch frees credit for every consumer of the channel.
-      if (channel.prefetchLimit !== Infinity) {
-        for (const other of channel.consumers) this.activate(other.queue);
-      }
     }
   }
 
@@ -203,7 +210,10 @@ export class Shard implements RingSink {
     for (let delivered = 0; delivered < DELIVERIES_PER_TURN; delivered++) {
       if (queue.readyCount === 0) return true;
       const consumer = queue.nextConsumerWithCredit(this.pausedConnections);
-      if (consumer === null) return true;
+      if (consumer === null) {
+        if (this.creditLimitedChannels.size > 0) this.requestCreditFor(queue);
+        return true;
+      }
       if (this.outbox.isBlocked) return false;
       this.deliver(queue.take()!, consumer);
     }
@@ -221,7 +231,10 @@ export class Shard implements RingSink {
     target.writeUInt16LE(channel.channelId, at + 4);
     target.writeUInt32LE(consumer.consumerId, at + 6);
     target.writeDoubleLE(deliveryId, at + 10);
-    target[at + 18] = entry.deliveryCount > 0 ? 1 : 0;
+    const usesCredit = channel.isCreditLimited && !consumer.isNoAck;
+    if (usesCredit) channel.credit--;
+    target[at + 18] =
+      (entry.deliveryCount > 0 ? DELIVER_FLAG_REDELIVERED : 0) | (usesCredit ? DELIVER_FLAG_USED_CREDIT : 0);
     block.copy(target, at + DELIVER_HEADER_BYTES);
     outbox.end(EVT_DELIVER, at, at + DELIVER_HEADER_BYTES + block.length);
     if (consumer.isNoAck) return;
@@ -266,13 +279,13 @@ export class Shard implements RingSink {
       case 'queue.delete': {
         const queue = this.queues.get(request.queueId);
         if (queue === undefined) return this.reply(requestId, 0, 0);
+        // RabbitMQ checks if-empty first, then if-unused.
+        const name = `queue '${queue.spec.name}' in vhost '${queue.spec.vhost}'`;
         if (request.isIfEmpty && queue.readyCount > 0) {
-          return this.reply(
-            requestId,
-            PRECONDITION_FAILED,
-            0,
-            `queue '${queue.spec.name}' in vhost '${queue.spec.vhost}' not empty`,
-          );
+          return this.reply(requestId, PRECONDITION_FAILED, 0, `${name} not empty`);
+        }
+        if (request.isIfUnused && queue.consumers.length > 0) {
+          return this.reply(requestId, PRECONDITION_FAILED, 0, `${name} in use`);
         }
         const count = queue.readyCount;
         queue.purge();
@@ -294,6 +307,7 @@ export class Shard implements RingSink {
         const queue = this.queues.get(request.queueId);
         if (queue === undefined) return this.reply(requestId, NOT_FOUND, 0, 'no such queue');
         const channel = this.channelFor(request.connectionId, request.channelId);
+        this.setCreditLimited(channel, request.isChannelCreditLimited);
         const consumer = new Consumer(
           request.consumerId,
           queue,
@@ -319,7 +333,7 @@ export class Shard implements RingSink {
         return this.get(requestId, request.queueId, request.connectionId, request.channelId, request.isNoAck);
       case 'channel.qos': {
         const channel = this.channelFor(request.connectionId, request.channelId);
-        channel.prefetchLimit = request.prefetchLimit ?? Infinity;
+        this.setCreditLimited(channel, request.isCreditLimited);
         for (const consumer of channel.consumers) this.activate(consumer.queue);
         return this.reply(requestId, 0, 0);
       }
@@ -334,6 +348,7 @@ export class Shard implements RingSink {
           channel.consumers.clear();
           this.requeueAll(channel);
           this.channels.delete(channel.key);
+          this.creditLimitedChannels.delete(channel);
         }
         return this.reply(requestId, 0, 0);
       }
@@ -393,6 +408,64 @@ export class Shard implements RingSink {
     const channel = this.channelFor(connectionId, channelId);
     entry.deliveryId = deliveryId;
     channel.unacked.set(deliveryId, entry);
+  }
+
+  private setCreditLimited(channel: ShardChannel, isCreditLimited: boolean): void {
+    channel.isCreditLimited = isCreditLimited;
+    if (isCreditLimited) {
+      this.creditLimitedChannels.add(channel);
+      return;
+    }
+    channel.credit = 0;
+    channel.isCreditRequested = false;
+    this.creditLimitedChannels.delete(channel);
+  }
+
+  /** A queue has messages but no consumer may take one: ask for credit where that is why. */
+  private requestCreditFor(queue: Queue): void {
+    if (queue.readyCount === 0) return;
+    for (const consumer of queue.consumers) {
+      const channel = consumer.channel;
+      if (channel.isCreditRequested || !consumer.isWaitingForChannelCredit()) continue;
+      channel.isCreditRequested = true;
+      this.writeCredit(channel, 0);
+    }
+  }
+
+  private addCredit(connectionId: number, channelId: number, amount: number): void {
+    const channel = this.channels.get(channelKey(connectionId, channelId));
+    // Credit for a channel closed meanwhile: the network thread forgot it too.
+    if (channel === undefined || !channel.isCreditLimited) return;
+    channel.credit += amount;
+    channel.isCreditRequested = false;
+    for (const consumer of channel.consumers) this.activate(consumer.queue);
+  }
+
+  /** Gives back credit a channel holds here while none of its consumers' queues has work. */
+  private returnIdleCredit(): void {
+    for (const channel of this.creditLimitedChannels) {
+      if (channel.credit === 0) continue;
+      let hasWork = false;
+      for (const consumer of channel.consumers) {
+        if (consumer.queue.readyCount > 0) {
+          hasWork = true;
+          break;
+        }
+      }
+      if (hasWork) continue;
+      this.writeCredit(channel, channel.credit);
+      channel.credit = 0;
+    }
+  }
+
+  private writeCredit(channel: ShardChannel, amount: number): void {
+    const outbox = this.outbox;
+    const at = outbox.begin(CREDIT_BYTES);
+    const target = outbox.target;
+    target.writeUInt32LE(channel.connectionId, at);
+    target.writeUInt16LE(channel.channelId, at + 4);
+    target.writeUInt32LE(amount, at + 6);
+    outbox.end(EVT_CREDIT, at, at + CREDIT_BYTES);
   }
 
   private connectionFlow(connectionId: number, isPaused: boolean): void {

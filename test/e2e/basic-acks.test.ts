@@ -13,7 +13,6 @@ import {
   amqplibChannel,
   amqplibConfirmChannel,
   Inbox,
-  itFailsOnWarren,
   namesAcrossShards,
   nextEvent,
   rejectionOf,
@@ -60,7 +59,7 @@ const fakeMessage = (deliveryTag: number) => ({ fields: { deliveryTag } }) as un
 describe.each(SHARD_COUNTS)('basic acknowledgements (%i shards)', (shardCount) => {
   const broker = useBroker(shardCount);
   const clients = useClients(broker);
-  const globalPrefetchIt = shardCount > 1 ? itFailsOnWarren : it;
+  const globalPrefetchIt = it;
 
   describe('ack, nack, reject', () => {
     it(

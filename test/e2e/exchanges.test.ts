@@ -489,6 +489,25 @@ describe.each(SHARD_COUNTS)('exchanges (%i shards)', (shardCount) => {
     );
 
     it(
+      'a passive declare only checks existence: type and flags are ignored',
+      async () => {
+        const client = await clients.cloud();
+        const channel = await client.channel();
+        const name = uniqueName('x.passive');
+        await channel.exchangeDeclare(name, 'direct', { durable: false });
+        await expect(
+          channel.exchangeDeclare(name, 'fanout', {
+            passive: true,
+            durable: true,
+            autoDelete: true,
+          }),
+        ).resolves.toBeUndefined();
+        await channel.exchangeDelete(name);
+      },
+      T,
+    );
+
+    it(
       'redeclaring with a different type, durable, auto_delete or internal is 406',
       async () => {
         const name = uniqueName('x.equiv');
@@ -811,6 +830,8 @@ describe.each(SHARD_COUNTS)('exchanges (%i shards)', (shardCount) => {
         await channel.bindExchange(three, two, '');
         await channel.bindExchange(one, three, '');
         await channel.bindExchange(one, two, '');
+        // A self-binding is a cycle too.
+        await channel.bindExchange(two, two, '');
         const queues = await declareQueues(channel, ['onAll', 'onThree']);
         for (const name of [one, two, three]) await channel.bindQueue(queues.onAll!, name, '');
         await channel.bindQueue(queues.onThree!, three, '');
