@@ -264,7 +264,8 @@ const SCENARIOS = {
       await channel.txSelect();
       return channel.confirmSelect();
     }),
-  'prefetch size is not implemented': (url) => withAmqpClient(url, (channel) => channel.basicQos(1, 100)),
+  'prefetch size is not implemented': (url) =>
+    withAmqpClient(url, (channel) => channel.basicQos(1, 100)),
   'immediate publish is not implemented': (url) =>
     withAmqpClient(url, async (channel) => {
       await channel.basicPublish('', 'nowhere', 'x', {}, false, true);
@@ -276,7 +277,11 @@ const SCENARIOS = {
       const alternate = unique();
       const downstream = unique();
       await channel.assertExchange(alternate, 'fanout', { autoDelete: true, durable: false });
-      await channel.assertExchange(main, 'direct', { autoDelete: true, durable: false, alternateExchange: alternate });
+      await channel.assertExchange(main, 'direct', {
+        autoDelete: true,
+        durable: false,
+        alternateExchange: alternate,
+      });
       await channel.assertExchange(downstream, 'fanout', { autoDelete: true, durable: false });
       const { queue: caught } = await channel.assertQueue('', { exclusive: true });
       const { queue: routed } = await channel.assertQueue('', { exclusive: true });
@@ -287,7 +292,10 @@ const SCENARIOS = {
       channel.publish(main, 'k', Buffer.from('routed'));
       channel.publish(main, 'other', Buffer.from('caught'));
       await new Promise((r) => setTimeout(r, 50));
-      return { routed: (await channel.checkQueue(routed)).messageCount, caught: (await channel.checkQueue(caught)).messageCount };
+      return {
+        routed: (await channel.checkQueue(routed)).messageCount,
+        caught: (await channel.checkQueue(caught)).messageCount,
+      };
     }),
   'nack multiple with requeue then redelivered order': (url) =>
     withChannel(url, async (channel) => {
@@ -298,7 +306,11 @@ const SCENARIOS = {
       await new Promise((resolve) => {
         let count = 0;
         void channel.consume(queue, (message) => {
-          seen.push([message.content.toString(), message.fields.redelivered, message.fields.deliveryTag]);
+          seen.push([
+            message.content.toString(),
+            message.fields.redelivered,
+            message.fields.deliveryTag,
+          ]);
           count++;
           if (count === 3) channel.nack(message, true, true);
           else if (count > 3) channel.ack(message);
@@ -312,7 +324,9 @@ const SCENARIOS = {
       const name = unique();
       await channel.assertQueue(name, { durable: false });
       const cancelled = new Promise((resolve) => {
-        void channel.consume(name, (message) => resolve(message === null ? 'cancelled by server' : 'message'));
+        void channel.consume(name, (message) =>
+          resolve(message === null ? 'cancelled by server' : 'message'),
+        );
       });
       const connection = await amqp.connect(url);
       const other = await connection.createChannel();

@@ -45,7 +45,8 @@ function takeOption(args: string[], name: string): string | undefined {
 
 function definitionsPath(args: string[]): string {
   const explicit = takeOption(args, 'definitions') ?? process.env['WARREN_DEFINITIONS'];
-  const dataDir = takeOption(args, 'data-dir') ?? process.env['WARREN_DATA_DIR'] ?? defaultOptions().dataDir;
+  const dataDir =
+    takeOption(args, 'data-dir') ?? process.env['WARREN_DATA_DIR'] ?? defaultOptions().dataDir;
   return explicit ?? join(dataDir, 'definitions.json');
 }
 
@@ -78,9 +79,15 @@ function run(argv: string[]): void {
       return;
     }
     if (action === 'add') {
-      if (rest.length < 2 || rest.length > 3) throw new Error('usage: warren users add <name> <password> [tags]');
+      if (rest.length < 2 || rest.length > 3)
+        throw new Error('usage: warren users add <name> <password> [tags]');
       const [name, password, tags] = rest as [string, string, string | undefined];
-      putUser(definitions, name, password, tags === undefined ? [] : tags.split(',').filter((tag) => tag !== ''));
+      putUser(
+        definitions,
+        name,
+        password,
+        tags === undefined ? [] : tags.split(',').filter((tag) => tag !== ''),
+      );
       save();
       process.stdout.write(`user '${name}' saved in ${path}\n`);
       return;
@@ -103,21 +110,31 @@ function run(argv: string[]): void {
       if (action === 'add') putVhost(definitions, name);
       else if (!deleteVhost(definitions, name)) throw new Error(`no vhost '${name}' in ${path}`);
       save();
-      process.stdout.write(`vhost '${name}' ${action === 'add' ? 'saved in' : 'deleted from'} ${path}\n`);
+      process.stdout.write(
+        `vhost '${name}' ${action === 'add' ? 'saved in' : 'deleted from'} ${path}\n`,
+      );
       return;
     }
   }
   if (command === 'permissions') {
     if (action === 'list') {
       for (const permission of definitions.permissions ?? []) {
-        process.stdout.write(`${permission.vhost}\t${permission.user}\t${permission.configure}\t${permission.write}\t${permission.read}\n`);
+        process.stdout.write(
+          `${permission.vhost}\t${permission.user}\t${permission.configure}\t${permission.write}\t${permission.read}\n`,
+        );
       }
       return;
     }
     if (action === 'set') {
-      const [vhost, user, configure, write, read] = need(rest, 5, 'permissions set <vhost> <user> <configure> <write> <read>') as [string, string, string, string, string];
-      if (!(definitions.vhosts ?? []).some((entry) => entry.name === vhost)) throw new Error(`no vhost '${vhost}' in ${path}`);
-      if (!(definitions.users ?? []).some((entry) => entry.name === user)) throw new Error(`no user '${user}' in ${path}`);
+      const [vhost, user, configure, write, read] = need(
+        rest,
+        5,
+        'permissions set <vhost> <user> <configure> <write> <read>',
+      ) as [string, string, string, string, string];
+      if (!(definitions.vhosts ?? []).some((entry) => entry.name === vhost))
+        throw new Error(`no vhost '${vhost}' in ${path}`);
+      if (!(definitions.users ?? []).some((entry) => entry.name === user))
+        throw new Error(`no user '${user}' in ${path}`);
       for (const pattern of [configure, write, read]) new RegExp(pattern);
       setPermission(definitions, vhost, user, configure, write, read);
       save();
@@ -126,7 +143,8 @@ function run(argv: string[]): void {
     }
     if (action === 'clear') {
       const [vhost, user] = need(rest, 2, 'permissions clear <vhost> <user>') as [string, string];
-      if (!clearPermission(definitions, vhost, user)) throw new Error(`no permissions for '${user}' in vhost '${vhost}'`);
+      if (!clearPermission(definitions, vhost, user))
+        throw new Error(`no permissions for '${user}' in vhost '${vhost}'`);
       save();
       process.stdout.write(`permissions of '${user}' in vhost '${vhost}' cleared in ${path}\n`);
       return;

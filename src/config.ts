@@ -15,18 +15,84 @@ export interface Setting {
 }
 
 export const SETTINGS: Setting[] = [
-  { key: 'port', flag: 'port', env: 'WARREN_PORT', kind: 'integer', help: 'AMQP port (0 picks a free one)' },
+  {
+    key: 'port',
+    flag: 'port',
+    env: 'WARREN_PORT',
+    kind: 'integer',
+    help: 'AMQP port (0 picks a free one)',
+  },
   { key: 'bind', flag: 'bind', env: 'WARREN_BIND', kind: 'string', help: 'address to listen on' },
-  { key: 'shardCount', flag: 'shards', env: 'WARREN_SHARDS', kind: 'integer', help: 'worker-thread shards holding queues (default: cores - 1, at least 1)' },
-  { key: 'dataDir', flag: 'data-dir', env: 'WARREN_DATA_DIR', kind: 'path', help: 'directory for durable state' },
-  { key: 'mgmtPort', flag: 'mgmt-port', env: 'WARREN_MGMT_PORT', kind: 'integer', help: 'management HTTP port (issue #5)' },
-  { key: 'heartbeatSeconds', flag: 'heartbeat', env: 'WARREN_HEARTBEAT', kind: 'integer', help: 'heartbeat suggested in connection.tune, seconds (0 = off)' },
-  { key: 'frameMaxBytes', flag: 'frame-max', env: 'WARREN_FRAME_MAX', kind: 'integer', help: 'largest frame accepted, bytes' },
-  { key: 'channelMax', flag: 'channel-max', env: 'WARREN_CHANNEL_MAX', kind: 'integer', help: 'most open channels per connection' },
-  { key: 'messageMaxBytes', flag: 'max-message-size', env: 'WARREN_MAX_MESSAGE_SIZE', kind: 'integer', help: 'largest message body accepted, bytes' },
-  { key: 'ringBytes', flag: 'ring-bytes', env: 'WARREN_RING_BYTES', kind: 'integer', help: 'bytes per shard ring, each direction (power of two)' },
-  { key: 'definitionsFile', flag: 'definitions', env: 'WARREN_DEFINITIONS', kind: 'path', help: 'RabbitMQ definitions JSON loaded at start' },
-  { key: 'logLevel', flag: 'log-level', env: 'WARREN_LOG_LEVEL', kind: 'level', help: 'debug, info, warn, error or silent' },
+  {
+    key: 'shardCount',
+    flag: 'shards',
+    env: 'WARREN_SHARDS',
+    kind: 'integer',
+    help: 'worker-thread shards holding queues (default: cores - 1, at least 1)',
+  },
+  {
+    key: 'dataDir',
+    flag: 'data-dir',
+    env: 'WARREN_DATA_DIR',
+    kind: 'path',
+    help: 'directory for durable state',
+  },
+  {
+    key: 'mgmtPort',
+    flag: 'mgmt-port',
+    env: 'WARREN_MGMT_PORT',
+    kind: 'integer',
+    help: 'management HTTP port (issue #5)',
+  },
+  {
+    key: 'heartbeatSeconds',
+    flag: 'heartbeat',
+    env: 'WARREN_HEARTBEAT',
+    kind: 'integer',
+    help: 'heartbeat suggested in connection.tune, seconds (0 = off)',
+  },
+  {
+    key: 'frameMaxBytes',
+    flag: 'frame-max',
+    env: 'WARREN_FRAME_MAX',
+    kind: 'integer',
+    help: 'largest frame accepted, bytes',
+  },
+  {
+    key: 'channelMax',
+    flag: 'channel-max',
+    env: 'WARREN_CHANNEL_MAX',
+    kind: 'integer',
+    help: 'most open channels per connection',
+  },
+  {
+    key: 'messageMaxBytes',
+    flag: 'max-message-size',
+    env: 'WARREN_MAX_MESSAGE_SIZE',
+    kind: 'integer',
+    help: 'largest message body accepted, bytes',
+  },
+  {
+    key: 'ringBytes',
+    flag: 'ring-bytes',
+    env: 'WARREN_RING_BYTES',
+    kind: 'integer',
+    help: 'bytes per shard ring, each direction (power of two)',
+  },
+  {
+    key: 'definitionsFile',
+    flag: 'definitions',
+    env: 'WARREN_DEFINITIONS',
+    kind: 'path',
+    help: 'RabbitMQ definitions JSON loaded at start',
+  },
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    env: 'WARREN_LOG_LEVEL',
+    kind: 'level',
+    help: 'debug, info, warn, error or silent',
+  },
 ];
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -36,11 +102,13 @@ function convert(setting: Setting, raw: unknown, source: string): unknown {
     // Only plain decimal digits: Number() would read '' as 0 and accept 0x10 or 1e3.
     const isNumber = typeof raw === 'number' && Number.isSafeInteger(raw);
     const isDigits = typeof raw === 'string' && /^\s*\d+\s*$/.test(raw);
-    if (!isNumber && !isDigits) throw new Error(`${source}: expected an integer, got '${String(raw)}'`);
+    if (!isNumber && !isDigits)
+      throw new Error(`${source}: expected an integer, got '${String(raw)}'`);
     return isNumber ? raw : Number(String(raw).trim());
   }
   if (setting.kind === 'level') {
-    if (!LEVELS.includes(String(raw))) throw new Error(`${source}: expected one of ${LEVELS.join(', ')}, got '${String(raw)}'`);
+    if (!LEVELS.includes(String(raw)))
+      throw new Error(`${source}: expected one of ${LEVELS.join(', ')}, got '${String(raw)}'`);
     return String(raw);
   }
   return String(raw);
@@ -58,7 +126,12 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Parsed
     help: { type: 'boolean' },
   };
   for (const setting of SETTINGS) flagOptions[setting.flag] = { type: 'string' };
-  const { values } = parseArgs({ args: argv, options: flagOptions, allowPositionals: false, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: flagOptions,
+    allowPositionals: false,
+    strict: true,
+  });
   const options: Partial<BrokerOptions> = {};
   const configPath = (values['config'] as string | undefined) ?? env['WARREN_CONFIG'];
   if (configPath !== undefined) {
@@ -74,7 +147,11 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Parsed
     for (const [name, raw] of Object.entries(file)) {
       const setting = SETTINGS.find((entry) => entry.flag === name || entry.key === name);
       if (setting === undefined) throw new Error(`${configPath}: unknown setting '${name}'`);
-      (options as Record<string, unknown>)[setting.key] = convert(setting, raw, `${configPath}: ${name}`);
+      (options as Record<string, unknown>)[setting.key] = convert(
+        setting,
+        raw,
+        `${configPath}: ${name}`,
+      );
     }
   }
   for (const setting of SETTINGS) {
@@ -84,7 +161,11 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Parsed
     }
     const fromFlag = values[setting.flag];
     if (fromFlag !== undefined) {
-      (options as Record<string, unknown>)[setting.key] = convert(setting, fromFlag, `--${setting.flag}`);
+      (options as Record<string, unknown>)[setting.key] = convert(
+        setting,
+        fromFlag,
+        `--${setting.flag}`,
+      );
     }
   }
   return { options, isHelp: values['help'] === true };
@@ -95,6 +176,8 @@ export function usage(): string {
   for (const setting of SETTINGS) {
     lines.push(`  --${setting.flag.padEnd(18)} ${setting.env.padEnd(26)} ${setting.help}`);
   }
-  lines.push(`  --${'config'.padEnd(18)} ${'WARREN_CONFIG'.padEnd(26)} JSON file of settings (flag names as keys)`);
+  lines.push(
+    `  --${'config'.padEnd(18)} ${'WARREN_CONFIG'.padEnd(26)} JSON file of settings (flag names as keys)`,
+  );
   return lines.join('\n');
 }

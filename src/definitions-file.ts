@@ -20,7 +20,12 @@ export function writeDefinitionsFile(path: string, definitions: Definitions): vo
   renameSync(temporary, path);
 }
 
-export function putUser(definitions: Definitions, name: string, password: string, tags: string[]): void {
+export function putUser(
+  definitions: Definitions,
+  name: string,
+  password: string,
+  tags: string[],
+): void {
   const users = (definitions.users ??= []).filter((user) => user.name !== name);
   users.push({
     name,
@@ -34,7 +39,9 @@ export function putUser(definitions: Definitions, name: string, password: string
 export function deleteUser(definitions: Definitions, name: string): boolean {
   const before = definitions.users?.length ?? 0;
   definitions.users = (definitions.users ?? []).filter((user) => user.name !== name);
-  definitions.permissions = (definitions.permissions ?? []).filter((permission) => permission.user !== name);
+  definitions.permissions = (definitions.permissions ?? []).filter(
+    (permission) => permission.user !== name,
+  );
   return definitions.users.length !== before;
 }
 
@@ -46,7 +53,9 @@ export function putVhost(definitions: Definitions, name: string): void {
 export function deleteVhost(definitions: Definitions, name: string): boolean {
   const before = definitions.vhosts?.length ?? 0;
   definitions.vhosts = (definitions.vhosts ?? []).filter((vhost) => vhost.name !== name);
-  definitions.permissions = (definitions.permissions ?? []).filter((permission) => permission.vhost !== name);
+  definitions.permissions = (definitions.permissions ?? []).filter(
+    (permission) => permission.vhost !== name,
+  );
   return definitions.vhosts.length !== before;
 }
 

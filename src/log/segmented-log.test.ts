@@ -1,7 +1,14 @@
 // One contract suite run against both storages: appends, group commit, reads, roll-over,
 // deletion, compaction requests, torn tails, corrupt middles, and recovery after each.
 
-import { mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -32,7 +39,10 @@ function memoryHarness(): Harness {
       const kept = Buffer.from(current.bytesOf(segment).subarray(0, size));
       current = current.crashed();
       current.bytesOf(segment).fill(0);
-      const file = current.open(segment, false) as unknown as { bytes: Buffer; syncedBytes: number };
+      const file = current.open(segment, false) as unknown as {
+        bytes: Buffer;
+        syncedBytes: number;
+      };
       file.bytes = kept;
       file.syncedBytes = kept.length;
     },
@@ -66,7 +76,10 @@ interface Seen {
   offset: number;
 }
 
-async function openLog(storage: Storage, options: Partial<LogOptions> = {}): Promise<{ log: SegmentedLog; seen: Seen[]; report: RecoveryReport }> {
+async function openLog(
+  storage: Storage,
+  options: Partial<LogOptions> = {},
+): Promise<{ log: SegmentedLog; seen: Seen[]; report: RecoveryReport }> {
   const seen: Seen[] = [];
   const { log, report } = await SegmentedLog.open(storage, options, {
     onRecord: (type, bytes, start, end, segment, offset) =>
@@ -94,8 +107,12 @@ describe.each([memoryHarness, fileHarness])('SegmentedLog on %o', (makeHarness) 
     log.flush();
     await log.close();
     const { seen, report } = await openLog(harness.reopen());
-    expect(seen.map((record) => record.text)).toEqual(Array.from({ length: 100 }, (_, i) => `record-${i}`));
-    expect(seen.map((record) => record.type)).toEqual(Array.from({ length: 100 }, (_, i) => 1 + (i % 3)));
+    expect(seen.map((record) => record.text)).toEqual(
+      Array.from({ length: 100 }, (_, i) => `record-${i}`),
+    );
+    expect(seen.map((record) => record.type)).toEqual(
+      Array.from({ length: 100 }, (_, i) => 1 + (i % 3)),
+    );
     expect(report.corruptions).toEqual([]);
     expect(report.truncatedBytes).toBe(0);
   });
@@ -165,7 +182,10 @@ describe.each([memoryHarness, fileHarness])('SegmentedLog on %o', (makeHarness) 
 
   it('asks to compact an old segment that is mostly dead', async () => {
     harness = makeHarness();
-    const { log } = await openLog(harness.storage(), { segmentBytesMax: 4096, compactionMinBytes: 0 });
+    const { log } = await openLog(harness.storage(), {
+      segmentBytesMax: 4096,
+      compactionMinBytes: 0,
+    });
     const asked: number[] = [];
     log.onCompact = (segment) => asked.push(segment);
     const first: number[] = [];
@@ -198,7 +218,13 @@ describe.each([memoryHarness, fileHarness])('SegmentedLog on %o', (makeHarness) 
     await log.close();
     harness.cut(segment, end + 12);
     const { seen, report } = await openLog(harness.reopen(12));
-    expect(seen.map((record) => record.text)).toEqual(['kept-0', 'kept-1', 'kept-2', 'kept-3', 'kept-4']);
+    expect(seen.map((record) => record.text)).toEqual([
+      'kept-0',
+      'kept-1',
+      'kept-2',
+      'kept-3',
+      'kept-4',
+    ]);
     expect(report.truncatedBytes).toBe(12);
     expect(report.corruptions).toEqual([]);
     // The log works on after the cut.
@@ -219,8 +245,15 @@ describe.each([memoryHarness, fileHarness])('SegmentedLog on %o', (makeHarness) 
     await log.close();
     harness.corrupt(segment, offsets[2]! + 1, Buffer.from('XX'));
     const { seen, report } = await openLog(harness.reopen());
-    expect(seen.map((record) => record.text)).toEqual(['record-0', 'record-1', 'record-3', 'record-4']);
-    expect(report.corruptions).toEqual([{ segment, offset: offsets[2]! - 9, reason: 'checksum mismatch' }]);
+    expect(seen.map((record) => record.text)).toEqual([
+      'record-0',
+      'record-1',
+      'record-3',
+      'record-4',
+    ]);
+    expect(report.corruptions).toEqual([
+      { segment, offset: offsets[2]! - 9, reason: 'checksum mismatch' },
+    ]);
     expect(report.truncatedBytes).toBe(0);
   });
 });
@@ -249,7 +282,9 @@ describe('SegmentedLog on memory storage, crashes', () => {
       const durableAtCrash = durable;
       const { seen, report } = await openLog(storage);
       expect(seen.length).toBeGreaterThanOrEqual(durableAtCrash);
-      seen.forEach((record, i) => expect(record.text.startsWith(`m${i + 1}.`) || record.text === `m${i + 1}`).toBe(true));
+      seen.forEach((record, i) =>
+        expect(record.text.startsWith(`m${i + 1}.`) || record.text === `m${i + 1}`).toBe(true),
+      );
       expect(report.corruptions).toEqual([]);
     }
   });

@@ -52,7 +52,14 @@ export const DEFAULT_LOG_OPTIONS: LogOptions = {
 
 /** What recovery hands each valid record to, in log order. Bytes are valid during the call. */
 export interface RecoveryVisitor {
-  onRecord(type: number, bytes: Buffer, start: number, end: number, segment: number, payloadOffset: number): void;
+  onRecord(
+    type: number,
+    bytes: Buffer,
+    start: number,
+    end: number,
+    segment: number,
+    payloadOffset: number,
+  ): void;
 }
 
 export interface Corruption {
@@ -165,7 +172,14 @@ export class SegmentedLog {
 
   private async recover(visitor: RecoveryVisitor): Promise<RecoveryReport> {
     const startedMs = Date.now();
-    const report: RecoveryReport = { segments: 0, records: 0, bytes: 0, truncatedBytes: 0, corruptions: [], durationMs: 0 };
+    const report: RecoveryReport = {
+      segments: 0,
+      records: 0,
+      bytes: 0,
+      truncatedBytes: 0,
+      corruptions: [],
+      durationMs: 0,
+    };
     const segments = this.storage.list();
     const files = segments.map((segment) => this.storage.open(segment, false));
     for (let index = 0; index < segments.length; index++) {
@@ -178,8 +192,13 @@ export class SegmentedLog {
       report.bytes += size;
       // Damage with nothing valid after it is a torn write when no later segment holds records
       // (a crash while sealing one segment and starting the next can tear the older one).
-      const isNewest = files.slice(index + 1).every((later) => later.sizeBytes <= SEGMENT_HEADER_BYTES);
-      if (size < SEGMENT_HEADER_BYTES || !bytes.subarray(0, SEGMENT_HEADER_BYTES).equals(SEGMENT_MAGIC)) {
+      const isNewest = files
+        .slice(index + 1)
+        .every((later) => later.sizeBytes <= SEGMENT_HEADER_BYTES);
+      if (
+        size < SEGMENT_HEADER_BYTES ||
+        !bytes.subarray(0, SEGMENT_HEADER_BYTES).equals(SEGMENT_MAGIC)
+      ) {
         if (isNewest && size < SEGMENT_HEADER_BYTES) {
           // Created but never written before the crash: nothing to keep.
           report.truncatedBytes += size;
@@ -210,7 +229,8 @@ export class SegmentedLog {
         report.corruptions.push({
           segment,
           offset: at,
-          reason: check === RecordCheck.Truncated ? 'record runs past the end' : 'checksum mismatch',
+          reason:
+            check === RecordCheck.Truncated ? 'record runs past the end' : 'checksum mismatch',
         });
         if (next < 0) break;
         at = next;
@@ -232,11 +252,16 @@ export class SegmentedLog {
     assert(!this.isClosed, 'append to a closed log');
     const recordBytes = RECORD_HEADER_BYTES + payloadBytes;
     const filePosition = this.batchFilePosition + this.batchBytes;
-    if (filePosition + recordBytes > this.options.segmentBytesMax && filePosition > SEGMENT_HEADER_BYTES) {
+    if (
+      filePosition + recordBytes > this.options.segmentBytesMax &&
+      filePosition > SEGMENT_HEADER_BYTES
+    ) {
       this.roll();
     }
     if (this.batchBytes + recordBytes > this.batch.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.batch.length * 2, this.batchBytes + recordBytes));
+      const grown = Buffer.allocUnsafe(
+        Math.max(this.batch.length * 2, this.batchBytes + recordBytes),
+      );
       this.batch.copy(grown, 0, 0, this.batchBytes);
       this.batch = grown;
     }
@@ -279,7 +304,11 @@ export class SegmentedLog {
     if (!this.isSyncRequested || this.isCycleRunning || this.isFailed) return;
     const mode = this.options.fsyncMode;
     if (mode === 'interval') return;
-    if (mode === 'batch' && this.options.batchDelayMs > 0 && this.batchBytes < this.options.batchBytesMax) {
+    if (
+      mode === 'batch' &&
+      this.options.batchDelayMs > 0 &&
+      this.batchBytes < this.options.batchBytesMax
+    ) {
       if (this.timer !== null) clearTimeout(this.timer);
       this.timer = setTimeout(() => {
         this.timer = null;
@@ -291,7 +320,13 @@ export class SegmentedLog {
   }
 
   /** Reads `length` bytes at a durable record's payload offset. */
-  readSync(segment: number, offset: number, length: number, target: Buffer = Buffer.allocUnsafe(length), targetOffset = 0): Buffer {
+  readSync(
+    segment: number,
+    offset: number,
+    length: number,
+    target: Buffer = Buffer.allocUnsafe(length),
+    targetOffset = 0,
+  ): Buffer {
     const file = this.files.get(segment);
     assert(file !== undefined, `read from missing segment ${segment}`);
     const read = file.readSync(target, targetOffset, length, offset);
@@ -314,7 +349,8 @@ export class SegmentedLog {
     assert(count >= 0, `release below zero in segment ${segment}`);
     this.liveCount.set(segment, count);
     this.liveBytes.set(segment, (this.liveBytes.get(segment) ?? 0) - bytes);
-    if (count === 0 && segment !== this.activeSegment) this.deletableAfterSeq.set(segment, this.appendSeq);
+    if (count === 0 && segment !== this.activeSegment)
+      this.deletableAfterSeq.set(segment, this.appendSeq);
   }
 
   liveRecordsIn(segment: number): number {
@@ -336,9 +372,14 @@ export class SegmentedLog {
 
   private roll(): void {
     const sealed = this.active;
-    this.sealedWrites.push({ file: sealed, bytes: this.batch.subarray(0, this.batchBytes), position: this.batchFilePosition });
+    this.sealedWrites.push({
+      file: sealed,
+      bytes: this.batch.subarray(0, this.batchBytes),
+      position: this.batchFilePosition,
+    });
     this.batch = Buffer.allocUnsafe(BATCH_INITIAL_BYTES);
-    if ((this.liveCount.get(sealed.segment) ?? 0) === 0) this.deletableAfterSeq.set(sealed.segment, this.appendSeq);
+    if ((this.liveCount.get(sealed.segment) ?? 0) === 0)
+      this.deletableAfterSeq.set(sealed.segment, this.appendSeq);
     this.startSegment(sealed.segment + 1);
   }
 
@@ -358,7 +399,11 @@ export class SegmentedLog {
     const writes = this.sealedWrites;
     this.sealedWrites = [];
     if (this.batchBytes > 0) {
-      writes.push({ file: this.active, bytes: this.batch.subarray(0, this.batchBytes), position: this.batchFilePosition });
+      writes.push({
+        file: this.active,
+        bytes: this.batch.subarray(0, this.batchBytes),
+        position: this.batchFilePosition,
+      });
       this.batchFilePosition += this.batchBytes;
       this.batchBytes = 0;
       const spare = this.spareBatch;
@@ -388,7 +433,11 @@ export class SegmentedLog {
       return;
     }
     const last = writes[writes.length - 1];
-    if (last !== undefined && last.bytes.buffer.byteLength === BATCH_INITIAL_BYTES && last.file === this.active) {
+    if (
+      last !== undefined &&
+      last.bytes.buffer.byteLength === BATCH_INITIAL_BYTES &&
+      last.file === this.active
+    ) {
       this.spareBatch = Buffer.from(last.bytes.buffer, 0, BATCH_INITIAL_BYTES);
     }
     this.durableSeq = seq;
@@ -414,10 +463,12 @@ export class SegmentedLog {
       this.liveBytes.delete(segment);
       this.deletableAfterSeq.delete(segment);
       file.close();
-      this.removals = this.removals.then(() => this.storage.remove(segment)).catch((error: Error) => {
-        // A segment that cannot be unlinked costs disk, not correctness.
-        process.emitWarning(`warren log: could not delete segment ${segment}: ${error.message}`);
-      });
+      this.removals = this.removals
+        .then(() => this.storage.remove(segment))
+        .catch((error: Error) => {
+          // A segment that cannot be unlinked costs disk, not correctness.
+          process.emitWarning(`warren log: could not delete segment ${segment}: ${error.message}`);
+        });
     }
     this.considerCompaction(segments);
   }
@@ -425,7 +476,9 @@ export class SegmentedLog {
   private considerCompaction(segments: readonly number[]): void {
     const onCompact = this.onCompact;
     if (onCompact === null || this.totalBytes < this.options.compactionMinBytes) return;
-    const oldest = segments.find((segment) => this.files.has(segment) && segment !== this.activeSegment);
+    const oldest = segments.find(
+      (segment) => this.files.has(segment) && segment !== this.activeSegment,
+    );
     if (oldest === undefined) return;
     const file = this.files.get(oldest)!;
     const live = this.liveBytes.get(oldest) ?? 0;
@@ -442,7 +495,10 @@ export class SegmentedLog {
       this.timer = null;
     }
     while (this.isCycleRunning) await new Promise((resolve) => setImmediate(resolve));
-    if (!this.isFailed && (this.appendSeq > this.durableSeq || this.sealedWrites.length > 0 || this.batchBytes > 0)) {
+    if (
+      !this.isFailed &&
+      (this.appendSeq > this.durableSeq || this.sealedWrites.length > 0 || this.batchBytes > 0)
+    ) {
       await this.cycle();
     }
     this.isClosed = true;

@@ -96,7 +96,12 @@ class DiskSegmentFile implements SegmentFile {
 }
 
 /** writev until every byte is down (a short write continues where it stopped). */
-function writeAll(descriptor: number, chunks: readonly Buffer[], position: number, bytes: number): Promise<void> {
+function writeAll(
+  descriptor: number,
+  chunks: readonly Buffer[],
+  position: number,
+  bytes: number,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     writev(descriptor, chunks as Buffer[], position, (error, written) => {
       if (error !== null) return reject(error);
@@ -131,8 +136,8 @@ export class FileStorage implements Storage {
 
   remove(segment: number): Promise<void> {
     const path = join(this.directory, segmentFileName(segment));
-    return new Promise<void>((resolve, reject) => unlink(path, callback(resolve, reject))).then(() =>
-      this.syncDirectory(),
+    return new Promise<void>((resolve, reject) => unlink(path, callback(resolve, reject))).then(
+      () => this.syncDirectory(),
     );
   }
 
@@ -178,13 +183,18 @@ export class MemoryStorage implements Storage {
   async syncDirectory(): Promise<void> {}
 
   /** What a restart finds: synced bytes, plus `keepUnsynced(segment, bytes)` of the unsynced tail. */
-  crashed(keepUnsynced: (segment: number, unsyncedBytes: number) => number = () => 0): MemoryStorage {
+  crashed(
+    keepUnsynced: (segment: number, unsyncedBytes: number) => number = () => 0,
+  ): MemoryStorage {
     const after = new MemoryStorage();
     for (const [segment, file] of this.segments) {
       const copy = new MemorySegment(segment);
       const unsynced = file.bytes.subarray(file.syncedBytes);
       const kept = Math.max(0, Math.min(unsynced.length, keepUnsynced(segment, unsynced.length)));
-      copy.bytes = Buffer.concat([file.bytes.subarray(0, file.syncedBytes), unsynced.subarray(0, kept)]);
+      copy.bytes = Buffer.concat([
+        file.bytes.subarray(0, file.syncedBytes),
+        unsynced.subarray(0, kept),
+      ]);
       copy.syncedBytes = copy.bytes.length;
       after.segments.set(segment, copy);
     }
@@ -213,7 +223,8 @@ class MemorySegment implements SegmentFile {
   }
 
   async write(chunks: readonly Buffer[], position: number): Promise<void> {
-    if (position !== this.bytes.length) throw new Error(`write at ${position}, size ${this.bytes.length}`);
+    if (position !== this.bytes.length)
+      throw new Error(`write at ${position}, size ${this.bytes.length}`);
     this.bytes = Buffer.concat([this.bytes, ...chunks]);
   }
 
@@ -222,7 +233,12 @@ class MemorySegment implements SegmentFile {
   }
 
   readSync(target: Buffer, targetOffset: number, length: number, position: number): number {
-    return this.bytes.copy(target, targetOffset, position, Math.min(position + length, this.bytes.length));
+    return this.bytes.copy(
+      target,
+      targetOffset,
+      position,
+      Math.min(position + length, this.bytes.length),
+    );
   }
 
   async truncate(sizeBytes: number): Promise<void> {

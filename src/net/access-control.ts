@@ -140,7 +140,8 @@ export class AccessControl {
   listPermissions(): { vhost: string; user: string; permission: Permission }[] {
     const result: { vhost: string; user: string; permission: Permission }[] = [];
     for (const [vhost, perVhost] of this.permissions) {
-      for (const [user, compiled] of perVhost) result.push({ vhost, user, permission: compiled.source });
+      for (const [user, compiled] of perVhost)
+        result.push({ vhost, user, permission: compiled.source });
     }
     return result;
   }

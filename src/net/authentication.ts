@@ -11,8 +11,17 @@ export interface AuthenticationResult {
   mechanism: string;
 }
 
-export function authenticate(access: AccessControl, mechanism: string, response: Buffer): AuthenticationResult {
-  const credentials = mechanism === 'PLAIN' ? parsePlain(response) : mechanism === 'AMQPLAIN' ? parseAmqplain(response) : null;
+export function authenticate(
+  access: AccessControl,
+  mechanism: string,
+  response: Buffer,
+): AuthenticationResult {
+  const credentials =
+    mechanism === 'PLAIN'
+      ? parsePlain(response)
+      : mechanism === 'AMQPLAIN'
+        ? parseAmqplain(response)
+        : null;
   if (credentials === null) {
     return { user: null, reason: `unsupported or malformed ${mechanism} response`, mechanism };
   }
@@ -20,7 +29,11 @@ export function authenticate(access: AccessControl, mechanism: string, response:
     return { user: null, reason: `user '${credentials.name}' - blank password`, mechanism };
   }
   const user = access.authenticate(credentials.name, credentials.password);
-  return { user, reason: user === null ? `user '${credentials.name}' - invalid credentials` : '', mechanism };
+  return {
+    user,
+    reason: user === null ? `user '${credentials.name}' - invalid credentials` : '',
+    mechanism,
+  };
 }
 
 function parsePlain(response: Buffer): { name: string; password: string } | null {
@@ -41,7 +54,8 @@ function parseAmqplain(response: Buffer): { name: string; password: string } | n
     const fields = new ByteReader().reset(table).table();
     const name = fields['LOGIN'];
     const password = fields['PASSWORD'];
-    const asText = (value: unknown) => (Buffer.isBuffer(value) ? value.toString('utf8') : typeof value === 'string' ? value : null);
+    const asText = (value: unknown) =>
+      Buffer.isBuffer(value) ? value.toString('utf8') : typeof value === 'string' ? value : null;
     const nameText = asText(name);
     const passwordText = asText(password);
     if (nameText === null || passwordText === null) return null;

@@ -42,7 +42,13 @@ export interface CoarseClock {
 }
 
 type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-const LEVEL_RANK: Record<LogLevel | 'silent', number> = { debug: 0, info: 1, warn: 2, error: 3, silent: 4 };
+const LEVEL_RANK: Record<LogLevel | 'silent', number> = {
+  debug: 0,
+  info: 1,
+  warn: 2,
+  error: 3,
+  silent: 4,
+};
 
 export class Broker implements ShardEventSink {
   readonly options: BrokerOptions;
@@ -134,11 +140,20 @@ export class Broker implements ShardEventSink {
     }
     loadDefinitions(this, definitions);
     if ((definitions.users ?? []).length === 0 && this.access.userCount === 0) {
-      this.access.addUserWithPassword(this.options.defaultUser, this.options.defaultPassword, ['administrator']);
+      this.access.addUserWithPassword(this.options.defaultUser, this.options.defaultPassword, [
+        'administrator',
+      ]);
     }
     if (!this.vhosts.has('/') && (definitions.vhosts ?? []).length === 0) this.addVhost('/');
-    if ((definitions.permissions ?? []).length === 0 && this.access.getUser(this.options.defaultUser) !== undefined) {
-      this.access.setPermission('/', this.options.defaultUser, { configure: '.*', write: '.*', read: '.*' });
+    if (
+      (definitions.permissions ?? []).length === 0 &&
+      this.access.getUser(this.options.defaultUser) !== undefined
+    ) {
+      this.access.setPermission('/', this.options.defaultUser, {
+        configure: '.*',
+        write: '.*',
+        read: '.*',
+      });
     }
   }
 
@@ -148,7 +163,10 @@ export class Broker implements ShardEventSink {
     this.isStopping = true;
     if (this.ticker !== null) clearInterval(this.ticker);
     const server = this.server;
-    const closed = server === null ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed =
+      server === null
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => server.close(() => resolve()));
     for (const connection of [...this.connections.values()]) {
       connection.forceClose("broker forced connection closure with reason 'shutdown'");
     }
@@ -254,7 +272,15 @@ export class Broker implements ShardEventSink {
     const view = this.view.read(bytes, start + DELIVER_HEADER_BYTES, end);
     const connection = channel.connection;
     const out = connection.out;
-    writeBasicDeliver(out, channel.channelId, consumer.tagBytes, deliveryTag, (flags & DELIVER_FLAG_REDELIVERED) !== 0, bytes, view);
+    writeBasicDeliver(
+      out,
+      channel.channelId,
+      consumer.tagBytes,
+      deliveryTag,
+      (flags & DELIVER_FLAG_REDELIVERED) !== 0,
+      bytes,
+      view,
+    );
     writeContent(
       out,
       channel.channelId,
@@ -270,7 +296,10 @@ export class Broker implements ShardEventSink {
   }
 
   onCredit(link: ShardLink, connectionId: number, channelId: number, amount: number): void {
-    this.connections.get(connectionId)?.channels.get(channelId)?.onShardCredit(link.shardIndex, amount);
+    this.connections
+      .get(connectionId)
+      ?.channels.get(channelId)
+      ?.onShardCredit(link.shardIndex, amount);
   }
 
   onConfirm(link: ShardLink, connectionId: number, channelId: number, confirmSeq: number): void {
@@ -340,7 +369,10 @@ export class Broker implements ShardEventSink {
     return queue;
   }
 
-  checkQueueEquivalent(existing: QueueRecord, method: Extract<AmqpMethod, { method: 'queue.declare' }>): void {
+  checkQueueEquivalent(
+    existing: QueueRecord,
+    method: Extract<AmqpMethod, { method: 'queue.declare' }>,
+  ): void {
     const what = resourceName('queue', existing.name, existing.vhost);
     if (method.exclusive !== existing.isExclusive) {
       throw channelError(
@@ -367,7 +399,12 @@ export class Broker implements ShardEventSink {
         10,
       );
     }
-    checkQueueArgumentsEquivalent(method.arguments, existing.arguments, existing.name, existing.vhost);
+    checkQueueArgumentsEquivalent(
+      method.arguments,
+      existing.arguments,
+      existing.name,
+      existing.vhost,
+    );
   }
 
   /**
@@ -392,7 +429,8 @@ export class Broker implements ShardEventSink {
         queue.consumers.delete(consumer);
         (consumer as ChannelConsumer).channel.cancelFromServer(consumer as ChannelConsumer);
       }
-      if (queue.isExclusive) this.connections.get(queue.ownerConnectionId)?.exclusiveQueues.delete(queue);
+      if (queue.isExclusive)
+        this.connections.get(queue.ownerConnectionId)?.exclusiveQueues.delete(queue);
     };
     if (!isConditional) forget();
     this.links[queue.shardIndex]!.control(
@@ -419,7 +457,12 @@ export class Broker implements ShardEventSink {
   detachConsumer(consumer: ChannelConsumer): void {
     const queue = consumer.queue;
     queue.consumers.delete(consumer);
-    if (queue.isAutoDelete && queue.hasHadConsumer && queue.consumers.size === 0 && !queue.isDeleted) {
+    if (
+      queue.isAutoDelete &&
+      queue.hasHadConsumer &&
+      queue.consumers.size === 0 &&
+      !queue.isDeleted
+    ) {
       this.deleteQueue(queue, null, null);
     }
   }

@@ -21,7 +21,12 @@ import {
 } from '../shard/api.js';
 import { ConfirmTracker } from './confirm-tracker.js';
 import type { Connection } from './connection.js';
-import { writeAccessRequestOk, writeBasicGetOk, writeBasicReturn, writeContent } from './content-frames.js';
+import {
+  writeAccessRequestOk,
+  writeBasicGetOk,
+  writeBasicReturn,
+  writeContent,
+} from './content-frames.js';
 import { DeliveryTagTable, type SettledDeliverySink } from './delivery-tags.js';
 import { type ConsumerRecord, isExchangeType, type QueueRecord } from './exchange.js';
 import { channelError, connectionError, resourceName } from './protocol-errors.js';
@@ -158,7 +163,8 @@ export class Channel implements SettledDeliverySink {
         const methodId = this.methodKey & 0xffff;
         if (methodId === METHOD_BASIC_PUBLISH && this.beginPublish(bytes, start + 4, end)) return;
         if (methodId === METHOD_BASIC_ACK && end - start === 13) {
-          const deliveryTag = bytes.readUInt32BE(start + 4) * 0x1_0000_0000 + bytes.readUInt32BE(start + 8);
+          const deliveryTag =
+            bytes.readUInt32BE(start + 4) * 0x1_0000_0000 + bytes.readUInt32BE(start + 8);
           this.ack(deliveryTag, (bytes[start + 12]! & 1) === 1);
           return;
         }
@@ -174,7 +180,12 @@ export class Channel implements SettledDeliverySink {
 
   onHeaderFrame(bytes: Buffer, start: number, end: number): void {
     if (this.contentState !== ContentState.Header) {
-      throw connectionError(UNEXPECTED_FRAME, 'unexpected content header frame', CLASS_BASIC, METHOD_BASIC_PUBLISH);
+      throw connectionError(
+        UNEXPECTED_FRAME,
+        'unexpected content header frame',
+        CLASS_BASIC,
+        METHOD_BASIC_PUBLISH,
+      );
     }
     const header = decodeContentHeader(bytes, start, end);
     // Properties travel to consumers byte for byte, so they must be well-formed before we keep them.
@@ -215,7 +226,12 @@ export class Channel implements SettledDeliverySink {
 
   onBodyFrame(bytes: Buffer, start: number, end: number): void {
     if (this.contentState !== ContentState.Body) {
-      throw connectionError(UNEXPECTED_FRAME, 'unexpected content body frame', CLASS_BASIC, METHOD_BASIC_PUBLISH);
+      throw connectionError(
+        UNEXPECTED_FRAME,
+        'unexpected content body frame',
+        CLASS_BASIC,
+        METHOD_BASIC_PUBLISH,
+      );
     }
     const frameBytes = end - start;
     const received = this.bodyBytesReceived + frameBytes;
@@ -266,9 +282,14 @@ export class Channel implements SettledDeliverySink {
       throw connectionError(NOT_IMPLEMENTED, 'immediate=true', CLASS_BASIC, METHOD_BASIC_PUBLISH);
     }
     this.headBytes = bytes.copy(this.head, 0, start + 2, at);
-    this.exchangeName = exchangeLength === 0 ? '' : bytes.toString('utf8', exchangeStart, exchangeStart + exchangeLength);
+    this.exchangeName =
+      exchangeLength === 0
+        ? ''
+        : bytes.toString('utf8', exchangeStart, exchangeStart + exchangeLength);
     this.routingKey =
-      routingKeyLength === 0 ? '' : bytes.toString('utf8', routingKeyStart, routingKeyStart + routingKeyLength);
+      routingKeyLength === 0
+        ? ''
+        : bytes.toString('utf8', routingKeyStart, routingKeyStart + routingKeyLength);
     this.isMandatory = (bits & 1) !== 0;
     this.contentState = ContentState.Header;
     return true;
@@ -297,23 +318,51 @@ export class Channel implements SettledDeliverySink {
     const properties = this.properties;
     const propertiesBytes = this.propertiesBytes;
     const isPersistent = readDeliveryMode(properties, 0, propertiesBytes) === 2;
-    const queues = broker.router.route(this.vhost, exchange, this.routingKey, properties, 0, propertiesBytes);
+    const queues = broker.router.route(
+      this.vhost,
+      exchange,
+      this.routingKey,
+      properties,
+      0,
+      propertiesBytes,
+    );
     if (this.isTransactional) {
       this.holdPublish(queues, isPersistent, body, bodyStart, bodyEnd);
       return;
     }
     const confirms = this.confirms;
     if (queues.length === 0) {
-      if (this.isMandatory) this.sendReturn(this.head, this.headBytes, properties, propertiesBytes, body, bodyStart, bodyEnd);
+      if (this.isMandatory)
+        this.sendReturn(
+          this.head,
+          this.headBytes,
+          properties,
+          propertiesBytes,
+          body,
+          bodyStart,
+          bodyEnd,
+        );
       if (confirms !== null) {
         confirms.add(0);
         this.sendConfirms();
       }
       return;
     }
-    const flags = (confirms !== null ? PUBLISH_FLAG_CONFIRM : 0) | (isPersistent ? PUBLISH_FLAG_PERSISTENT : 0);
+    const flags =
+      (confirms !== null ? PUBLISH_FLAG_CONFIRM : 0) | (isPersistent ? PUBLISH_FLAG_PERSISTENT : 0);
     const confirmSeq = confirms !== null ? confirms.add(this.shardMaskOf(queues)) : 0;
-    this.sendToShards(queues, flags, confirmSeq, this.head, this.headBytes, properties, propertiesBytes, body, bodyStart, bodyEnd);
+    this.sendToShards(
+      queues,
+      flags,
+      confirmSeq,
+      this.head,
+      this.headBytes,
+      properties,
+      propertiesBytes,
+      body,
+      bodyStart,
+      bodyEnd,
+    );
   }
 
   private shardMaskOf(queues: readonly QueueRecord[]): number {
@@ -342,8 +391,19 @@ export class Channel implements SettledDeliverySink {
       const queue = queues[0]!;
       ids[0] = queue.queueId;
       links[queue.shardIndex]!.publish(
-        connectionId, this.channelId, flags, confirmSeq, ids, 1,
-        head, headBytes, properties, propertiesBytes, body, bodyStart, bodyEnd,
+        connectionId,
+        this.channelId,
+        flags,
+        confirmSeq,
+        ids,
+        1,
+        head,
+        headBytes,
+        properties,
+        propertiesBytes,
+        body,
+        bodyStart,
+        bodyEnd,
       );
       return;
     }
@@ -357,8 +417,19 @@ export class Channel implements SettledDeliverySink {
         if (queue.shardIndex === shardIndex) ids[count++] = queue.queueId;
       }
       links[shardIndex]!.publish(
-        connectionId, this.channelId, flags, confirmSeq, ids, count,
-        head, headBytes, properties, propertiesBytes, body, bodyStart, bodyEnd,
+        connectionId,
+        this.channelId,
+        flags,
+        confirmSeq,
+        ids,
+        count,
+        head,
+        headBytes,
+        properties,
+        propertiesBytes,
+        body,
+        bodyStart,
+        bodyEnd,
       );
     }
   }
@@ -374,7 +445,17 @@ export class Channel implements SettledDeliverySink {
   ): void {
     const connection = this.connection;
     writeBasicReturn(connection.out, this.channelId, NO_ROUTE, 'NO_ROUTE', head, headBytes);
-    writeContent(connection.out, this.channelId, connection.frameMaxBytes, properties, 0, propertiesBytes, body, bodyStart, bodyEnd);
+    writeContent(
+      connection.out,
+      this.channelId,
+      connection.frameMaxBytes,
+      properties,
+      0,
+      propertiesBytes,
+      body,
+      bodyStart,
+      bodyEnd,
+    );
     connection.markDirty();
   }
 
@@ -404,7 +485,13 @@ export class Channel implements SettledDeliverySink {
       this.writableExchanges.clear();
     }
     if (this.writableExchanges.has(exchangeName)) return;
-    this.connection.checkPermission('write', 'exchange', exchangeName, CLASS_BASIC, METHOD_BASIC_PUBLISH);
+    this.connection.checkPermission(
+      'write',
+      'exchange',
+      exchangeName,
+      CLASS_BASIC,
+      METHOD_BASIC_PUBLISH,
+    );
     this.writableExchanges.add(exchangeName);
   }
 
@@ -428,7 +515,12 @@ export class Channel implements SettledDeliverySink {
     this.heldBytes += held.body.length + held.properties.length;
     const limit = this.connection.broker.options.messageMaxBytes * 4;
     if (this.heldBytes > limit) {
-      throw channelError(PRECONDITION_FAILED, `transaction holds more than ${limit} bytes`, CLASS_BASIC, METHOD_BASIC_PUBLISH);
+      throw channelError(
+        PRECONDITION_FAILED,
+        `transaction holds more than ${limit} bytes`,
+        CLASS_BASIC,
+        METHOD_BASIC_PUBLISH,
+      );
     }
     this.heldPublishes.push(held);
   }
@@ -444,14 +536,30 @@ export class Channel implements SettledDeliverySink {
       const queues = held.queues.filter((queue) => !queue.isDeleted);
       if (queues.length === 0) {
         if (held.isMandatory) {
-          this.sendReturn(held.head, held.head.length, held.properties, held.properties.length, held.body, 0, held.body.length);
+          this.sendReturn(
+            held.head,
+            held.head.length,
+            held.properties,
+            held.properties.length,
+            held.body,
+            0,
+            held.body.length,
+          );
         }
         continue;
       }
       involvedShards |= this.shardMaskOf(queues);
       this.sendToShards(
-        queues, held.isPersistent ? PUBLISH_FLAG_PERSISTENT : 0, 0,
-        held.head, held.head.length, held.properties, held.properties.length, held.body, 0, held.body.length,
+        queues,
+        held.isPersistent ? PUBLISH_FLAG_PERSISTENT : 0,
+        0,
+        held.head,
+        held.head.length,
+        held.properties,
+        held.properties.length,
+        held.body,
+        0,
+        held.body.length,
       );
     }
     for (const settle of settles) {
@@ -469,7 +577,8 @@ export class Channel implements SettledDeliverySink {
     const onBarrier: ReplyHandler = {
       onReply: () => {
         waiting--;
-        if (waiting === 0 && !this.isClosing) this.connection.sendMethod(this.channelId, { method: 'tx.commit-ok' });
+        if (waiting === 0 && !this.isClosing)
+          this.connection.sendMethod(this.channelId, { method: 'tx.commit-ok' });
       },
     };
     for (let shardIndex = 0; shardIndex < links.length; shardIndex++) {
@@ -486,11 +595,22 @@ export class Channel implements SettledDeliverySink {
     this.settle(deliveryTag, isMultiple, SETTLE_ACK, 'basic.ack');
   }
 
-  private settle(deliveryTag: number, isMultiple: boolean, action: number, methodName: string): void {
+  private settle(
+    deliveryTag: number,
+    isMultiple: boolean,
+    action: number,
+    methodName: string,
+  ): void {
     const tags = this.deliveryTags;
     if (!(isMultiple && deliveryTag === 0) && !tags.isUnacked(deliveryTag)) {
-      const [classId, methodId] = methodName === 'basic.ack' ? [60, 80] : methodName === 'basic.nack' ? [60, 120] : [60, 90];
-      throw channelError(PRECONDITION_FAILED, `unknown delivery tag ${deliveryTag}`, classId, methodId);
+      const [classId, methodId] =
+        methodName === 'basic.ack' ? [60, 80] : methodName === 'basic.nack' ? [60, 120] : [60, 90];
+      throw channelError(
+        PRECONDITION_FAILED,
+        `unknown delivery tag ${deliveryTag}`,
+        classId,
+        methodId,
+      );
     }
     this.settleAction = action;
     if (this.isTransactional) {
@@ -528,7 +648,13 @@ export class Channel implements SettledDeliverySink {
     for (let shardIndex = 0; shardIndex < links.length; shardIndex++) {
       const count = this.settleCounts[shardIndex]!;
       if (count === 0) continue;
-      links[shardIndex]!.settle(connectionId, this.channelId, this.settleAction, this.settleIds[shardIndex]!, count);
+      links[shardIndex]!.settle(
+        connectionId,
+        this.channelId,
+        this.settleAction,
+        this.settleIds[shardIndex]!,
+        count,
+      );
       this.settleCounts[shardIndex] = 0;
     }
   }
@@ -544,7 +670,12 @@ export class Channel implements SettledDeliverySink {
   // ---------------------------------------------------------------- deliveries from shards
 
   /** A shard delivered to one of this channel's consumers; writes basic.deliver + content. */
-  deliveryTagFor(consumer: ChannelConsumer, shardIndex: number, deliveryId: number, hasUsedCredit: boolean): number {
+  deliveryTagFor(
+    consumer: ChannelConsumer,
+    shardIndex: number,
+    deliveryId: number,
+    hasUsedCredit: boolean,
+  ): number {
     this.touchedShards |= 1 << shardIndex;
     if (hasUsedCredit) this.creditGranted[shardIndex]!--;
     if (consumer.isNoAck) return this.deliveryTags.assign(false, shardIndex, deliveryId);
@@ -578,7 +709,8 @@ export class Channel implements SettledDeliverySink {
       case 'exchange.delete':
         this.connection.checkPermission('configure', 'exchange', method.exchange, 40, 20);
         this.vhost.deleteExchange(method.exchange, method.ifUnused);
-        if (!method.noWait) this.connection.sendMethod(this.channelId, { method: 'exchange.delete-ok' });
+        if (!method.noWait)
+          this.connection.sendMethod(this.channelId, { method: 'exchange.delete-ok' });
         return;
       case 'exchange.bind':
       case 'exchange.unbind':
@@ -603,16 +735,32 @@ export class Channel implements SettledDeliverySink {
       case 'basic.ack':
         return this.ack(method.deliveryTag, method.multiple);
       case 'basic.nack':
-        return this.settle(method.deliveryTag, method.multiple, method.requeue ? SETTLE_REQUEUE : SETTLE_DISCARD, 'basic.nack');
+        return this.settle(
+          method.deliveryTag,
+          method.multiple,
+          method.requeue ? SETTLE_REQUEUE : SETTLE_DISCARD,
+          'basic.nack',
+        );
       case 'basic.reject':
-        return this.settle(method.deliveryTag, false, method.requeue ? SETTLE_REQUEUE : SETTLE_DISCARD, 'basic.reject');
+        return this.settle(
+          method.deliveryTag,
+          false,
+          method.requeue ? SETTLE_REQUEUE : SETTLE_DISCARD,
+          'basic.reject',
+        );
       case 'basic.recover':
       case 'basic.recover-async':
         if (!method.requeue) {
-          throw connectionError(NOT_IMPLEMENTED, 'requeue=false', CLASS_BASIC, method.method === 'basic.recover' ? 110 : 100);
+          throw connectionError(
+            NOT_IMPLEMENTED,
+            'requeue=false',
+            CLASS_BASIC,
+            method.method === 'basic.recover' ? 110 : 100,
+          );
         }
         this.requeueAll();
-        if (method.method === 'basic.recover') this.connection.sendMethod(this.channelId, { method: 'basic.recover-ok' });
+        if (method.method === 'basic.recover')
+          this.connection.sendMethod(this.channelId, { method: 'basic.recover-ok' });
         return;
       case 'confirm.select':
         if (this.isTransactional) {
@@ -622,7 +770,8 @@ export class Channel implements SettledDeliverySink {
           this.isConfirmMode = true;
           this.confirms = new ConfirmTracker(this.connection.broker.links.length);
         }
-        if (!method.nowait) this.connection.sendMethod(this.channelId, { method: 'confirm.select-ok' });
+        if (!method.nowait)
+          this.connection.sendMethod(this.channelId, { method: 'confirm.select-ok' });
         return;
       case 'tx.select':
         if (this.isConfirmMode) {
@@ -632,22 +781,26 @@ export class Channel implements SettledDeliverySink {
         this.connection.sendMethod(this.channelId, { method: 'tx.select-ok' });
         return;
       case 'tx.commit':
-        if (!this.isTransactional) throw channelError(PRECONDITION_FAILED, 'channel is not transactional', 90, 20);
+        if (!this.isTransactional)
+          throw channelError(PRECONDITION_FAILED, 'channel is not transactional', 90, 20);
         this.commit();
         return;
       case 'tx.rollback':
-        if (!this.isTransactional) throw channelError(PRECONDITION_FAILED, 'channel is not transactional', 90, 30);
+        if (!this.isTransactional)
+          throw channelError(PRECONDITION_FAILED, 'channel is not transactional', 90, 30);
         this.rollback();
         this.connection.sendMethod(this.channelId, { method: 'tx.rollback-ok' });
         return;
       case 'basic.publish':
         // Reached only when the fast path could not parse it; decodeMethod has validated it.
-        throw connectionError(COMMAND_INVALID, 'malformed basic.publish', CLASS_BASIC, METHOD_BASIC_PUBLISH);
-      default:
         throw connectionError(
           COMMAND_INVALID,
-          `unimplemented method`,
+          'malformed basic.publish',
+          CLASS_BASIC,
+          METHOD_BASIC_PUBLISH,
         );
+      default:
+        throw connectionError(COMMAND_INVALID, `unimplemented method`);
     }
   }
 
@@ -671,7 +824,12 @@ export class Channel implements SettledDeliverySink {
     if (method.passive) {
       const exchange = this.vhost.exchanges.get(name);
       if (exchange === undefined) {
-        throw channelError(NOT_FOUND, `no ${resourceName('exchange', name, this.vhost.name)}`, 40, 10);
+        throw channelError(
+          NOT_FOUND,
+          `no ${resourceName('exchange', name, this.vhost.name)}`,
+          40,
+          10,
+        );
       }
     } else {
       if (!isExchangeType(method.type)) {
@@ -692,7 +850,9 @@ export class Channel implements SettledDeliverySink {
     if (!method.noWait) connection.sendMethod(this.channelId, { method: 'exchange.declare-ok' });
   }
 
-  private exchangeBind(method: Extract<AmqpMethod, { method: 'exchange.bind' | 'exchange.unbind' }>): void {
+  private exchangeBind(
+    method: Extract<AmqpMethod, { method: 'exchange.bind' | 'exchange.unbind' }>,
+  ): void {
     const isBind = method.method === 'exchange.bind';
     const methodId = isBind ? 30 : 40;
     const connection = this.connection;
@@ -708,14 +868,22 @@ export class Channel implements SettledDeliverySink {
       const source = this.vhost.exchanges.get(method.source);
       if (source === undefined || destination === undefined) {
         if (method.source === '' || method.destination === '') {
-          throw channelError(ACCESS_REFUSED, 'operation not permitted on the default exchange', 40, methodId);
+          throw channelError(
+            ACCESS_REFUSED,
+            'operation not permitted on the default exchange',
+            40,
+            methodId,
+          );
         }
       } else {
         this.vhost.unbind(source, destination, method.routingKey, method.arguments);
       }
     }
     if (!method.noWait) {
-      connection.sendMethod(this.channelId, isBind ? { method: 'exchange.bind-ok' } : { method: 'exchange.unbind-ok' });
+      connection.sendMethod(
+        this.channelId,
+        isBind ? { method: 'exchange.bind-ok' } : { method: 'exchange.unbind-ok' },
+      );
     }
   }
 
@@ -745,7 +913,12 @@ export class Channel implements SettledDeliverySink {
     const broker = connection.broker;
     let name = method.queue;
     if (!method.passive && name.startsWith('amq.')) {
-      throw channelError(ACCESS_REFUSED, `queue name '${name}' contains reserved prefix 'amq.*'`, 50, 10);
+      throw channelError(
+        ACCESS_REFUSED,
+        `queue name '${name}' contains reserved prefix 'amq.*'`,
+        50,
+        10,
+      );
     }
     const existing = name === '' ? undefined : this.vhost.queues.get(name);
     if (existing !== undefined) {
@@ -778,15 +951,25 @@ export class Channel implements SettledDeliverySink {
     }
     if (name === '') name = broker.serverGeneratedName('amq.gen-');
     connection.checkPermission('configure', 'queue', name, 50, 10);
-    const queue = broker.createQueue(this.vhost, name, {
-      isDurable: method.durable,
-      isAutoDelete: method.autoDelete,
-      ownerConnectionId: method.exclusive ? connection.connectionId : 0,
-    }, method.arguments);
+    const queue = broker.createQueue(
+      this.vhost,
+      name,
+      {
+        isDurable: method.durable,
+        isAutoDelete: method.autoDelete,
+        ownerConnectionId: method.exclusive ? connection.connectionId : 0,
+      },
+      method.arguments,
+    );
     if (method.exclusive) connection.exclusiveQueues.add(queue);
     this.lastDeclaredQueue = name;
     if (!method.noWait) {
-      connection.sendMethod(this.channelId, { method: 'queue.declare-ok', queue: name, messageCount: 0, consumerCount: 0 });
+      connection.sendMethod(this.channelId, {
+        method: 'queue.declare-ok',
+        queue: name,
+        messageCount: 0,
+        consumerCount: 0,
+      });
     }
   }
 
@@ -806,12 +989,18 @@ export class Channel implements SettledDeliverySink {
     } else {
       // Unbinding something missing succeeds in RabbitMQ 3.x.
       if (method.exchange === '') {
-        throw channelError(ACCESS_REFUSED, 'operation not permitted on the default exchange', 50, methodId);
+        throw channelError(
+          ACCESS_REFUSED,
+          'operation not permitted on the default exchange',
+          50,
+          methodId,
+        );
       }
       const queue = this.vhost.queues.get(queueName);
       const exchange = this.vhost.exchanges.get(method.exchange);
       if (queue !== undefined) this.checkExclusiveAccess(queue, 50, methodId);
-      if (queue !== undefined && exchange !== undefined) this.vhost.unbind(exchange, queue, method.routingKey, args);
+      if (queue !== undefined && exchange !== undefined)
+        this.vhost.unbind(exchange, queue, method.routingKey, args);
     }
     if (isBind) {
       if (!method.noWait) connection.sendMethod(this.channelId, { method: 'queue.bind-ok' });
@@ -832,7 +1021,8 @@ export class Channel implements SettledDeliverySink {
         ? null
         : {
             onReply: (_code, messageCount) => {
-              if (!this.isClosing) connection.sendMethod(this.channelId, { method: 'queue.purge-ok', messageCount });
+              if (!this.isClosing)
+                connection.sendMethod(this.channelId, { method: 'queue.purge-ok', messageCount });
             },
           },
     );
@@ -855,13 +1045,18 @@ export class Channel implements SettledDeliverySink {
     }
     this.checkExclusiveAccess(queue, 50, 40);
     // The shard checks if-empty before if-unused, in RabbitMQ's order.
-    connection.broker.deleteQueue(queue, { isIfEmpty: method.ifEmpty, isIfUnused: method.ifUnused }, (error, messageCount) => {
-      if (error !== null) {
-        if (!this.isClosing) connection.failChannel(this, channelError(PRECONDITION_FAILED, error, 50, 40));
-        return;
-      }
-      reply(messageCount);
-    });
+    connection.broker.deleteQueue(
+      queue,
+      { isIfEmpty: method.ifEmpty, isIfUnused: method.ifUnused },
+      (error, messageCount) => {
+        if (error !== null) {
+          if (!this.isClosing)
+            connection.failChannel(this, channelError(PRECONDITION_FAILED, error, 50, 40));
+          return;
+        }
+        reply(messageCount);
+      },
+    );
   }
 
   private basicQos(method: Extract<AmqpMethod, { method: 'basic.qos' }>): void {
@@ -983,7 +1178,11 @@ export class Channel implements SettledDeliverySink {
         ? null
         : {
             onReply: () => {
-              if (!this.isClosing) connection.sendMethod(this.channelId, { method: 'basic.consume-ok', consumerTag: tag });
+              if (!this.isClosing)
+                connection.sendMethod(this.channelId, {
+                  method: 'basic.consume-ok',
+                  consumerTag: tag,
+                });
             },
           },
     );
@@ -993,7 +1192,8 @@ export class Channel implements SettledDeliverySink {
     const connection = this.connection;
     const consumer = this.consumers.get(tag);
     if (consumer === undefined) {
-      if (!isNoWait) connection.sendMethod(this.channelId, { method: 'basic.cancel-ok', consumerTag: tag });
+      if (!isNoWait)
+        connection.sendMethod(this.channelId, { method: 'basic.cancel-ok', consumerTag: tag });
       return;
     }
     this.consumers.delete(tag);
@@ -1004,7 +1204,8 @@ export class Channel implements SettledDeliverySink {
         onReply: () => {
           // Deliveries the shard made before the cancel still reach the client; none after.
           broker.consumers.delete(consumer.consumerId);
-          if (!isNoWait && !this.isClosing) connection.sendMethod(this.channelId, { method: 'basic.cancel-ok', consumerTag: tag });
+          if (!isNoWait && !this.isClosing)
+            connection.sendMethod(this.channelId, { method: 'basic.cancel-ok', consumerTag: tag });
         },
       },
     );
@@ -1016,7 +1217,11 @@ export class Channel implements SettledDeliverySink {
     this.consumers.delete(consumer.tag);
     this.connection.broker.consumers.delete(consumer.consumerId);
     if (this.isClosing || !this.connection.capabilities.consumerCancelNotify) return;
-    this.connection.sendMethod(this.channelId, { method: 'basic.cancel', consumerTag: consumer.tag, noWait: true });
+    this.connection.sendMethod(this.channelId, {
+      method: 'basic.cancel',
+      consumerTag: consumer.tag,
+      noWait: true,
+    });
   }
 
   private basicGet(queueNameGiven: string, isNoAck: boolean): void {
@@ -1047,7 +1252,17 @@ export class Channel implements SettledDeliverySink {
           view.read(bytes, start, end);
           const out = connection.out;
           writeBasicGetOk(out, this.channelId, tag, isRedelivered, messageCount, bytes, view);
-          writeContent(out, this.channelId, connection.frameMaxBytes, bytes, view.propertiesStart, view.propertiesEnd, bytes, view.bodyStart, view.bodyEnd);
+          writeContent(
+            out,
+            this.channelId,
+            connection.frameMaxBytes,
+            bytes,
+            view.propertiesStart,
+            view.propertiesEnd,
+            bytes,
+            view.bodyStart,
+            view.bodyEnd,
+          );
           connection.markDirty();
         },
       },

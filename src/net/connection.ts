@@ -181,14 +181,21 @@ export class Connection implements FrameSink {
     }
   }
 
-  private dispatchFrame(type: number, channelId: number, bytes: Buffer, start: number, end: number): void {
+  private dispatchFrame(
+    type: number,
+    channelId: number,
+    bytes: Buffer,
+    start: number,
+    end: number,
+  ): void {
     const state = this.state;
     if (state === State.Open && channelId !== 0) {
       this.onChannelFrame(type, channelId, bytes, start, end);
       return;
     }
     if (type === FRAME_HEARTBEAT) {
-      if (channelId !== 0) throw connectionError(UNEXPECTED_FRAME, 'type 8, heartbeat on a non-zero channel');
+      if (channelId !== 0)
+        throw connectionError(UNEXPECTED_FRAME, 'type 8, heartbeat on a non-zero channel');
       return;
     }
     if (state === State.Closing || state === State.Closed) {
@@ -204,14 +211,24 @@ export class Connection implements FrameSink {
     this.onConnectionMethod(decodeMethod(bytes, start, end));
   }
 
-  private onChannelFrame(type: number, channelId: number, bytes: Buffer, start: number, end: number): void {
+  private onChannelFrame(
+    type: number,
+    channelId: number,
+    bytes: Buffer,
+    start: number,
+    end: number,
+  ): void {
     const channel = this.channels.get(channelId);
     if (channel === undefined) {
       if (type !== FRAME_METHOD) {
-        throw connectionError(UNEXPECTED_FRAME, 'expected method frame, got non method frame instead');
+        throw connectionError(
+          UNEXPECTED_FRAME,
+          'expected method frame, got non method frame instead',
+        );
       }
       const method = decodeMethod(bytes, start, end);
-      if (method.method !== 'channel.open') throw connectionError(CHANNEL_ERROR, `expected 'channel.open'`);
+      if (method.method !== 'channel.open')
+        throw connectionError(CHANNEL_ERROR, `expected 'channel.open'`);
       this.openChannel(channelId);
       return;
     }
@@ -223,7 +240,8 @@ export class Connection implements FrameSink {
       if (type === FRAME_METHOD) channel.onMethodFrame(bytes, start, end);
       else if (type === FRAME_HEADER) channel.onHeaderFrame(bytes, start, end);
       else if (type === FRAME_BODY) channel.onBodyFrame(bytes, start, end);
-      else if (type === FRAME_HEARTBEAT) throw connectionError(UNEXPECTED_FRAME, 'type 8, heartbeat on a non-zero channel');
+      else if (type === FRAME_HEARTBEAT)
+        throw connectionError(UNEXPECTED_FRAME, 'type 8, heartbeat on a non-zero channel');
       else throw connectionError(FRAME_ERROR, `type ${type}, unknown frame type`);
     } catch (error) {
       if (!(error instanceof AmqpErrorClass)) throw error;
@@ -235,7 +253,13 @@ export class Connection implements FrameSink {
   }
 
   /** After channel.close either way, only close and close-ok matter (RabbitMQ drops the rest). */
-  private onFrameWhileChannelClosing(channel: Channel, type: number, bytes: Buffer, start: number, end: number): void {
+  private onFrameWhileChannelClosing(
+    channel: Channel,
+    type: number,
+    bytes: Buffer,
+    start: number,
+    end: number,
+  ): void {
     if (type !== FRAME_METHOD) return;
     const classId = end - start >= 4 ? bytes.readUInt16BE(start) : 0;
     if (classId !== 20) return;
@@ -290,18 +314,27 @@ export class Connection implements FrameSink {
           this.sendMethod(0, { method: 'connection.update-secret-ok' });
           return;
         }
-        if (method.method === 'connection.blocked' || method.method === 'connection.unblocked') return;
+        if (method.method === 'connection.blocked' || method.method === 'connection.unblocked')
+          return;
         throw connectionError(CHANNEL_ERROR, `unexpected method in connection state running`);
       default:
         break;
     }
-    throw connectionError(COMMAND_INVALID, `unexpected method ${method.method} during the connection handshake`);
+    throw connectionError(
+      COMMAND_INVALID,
+      `unexpected method ${method.method} during the connection handshake`,
+    );
   }
 
   private onStartOk(method: Extract<AmqpMethod, { method: 'connection.start-ok' }>): void {
     this.clientProperties = method.clientProperties;
     const capabilities = method.clientProperties['capabilities'];
-    if (capabilities !== null && typeof capabilities === 'object' && !Array.isArray(capabilities) && !Buffer.isBuffer(capabilities)) {
+    if (
+      capabilities !== null &&
+      typeof capabilities === 'object' &&
+      !Array.isArray(capabilities) &&
+      !Buffer.isBuffer(capabilities)
+    ) {
       const table = capabilities as FieldTable;
       this.capabilities.consumerCancelNotify = table['consumer_cancel_notify'] === true;
       this.capabilities.connectionBlocked = table['connection.blocked'] === true;
@@ -314,7 +347,10 @@ export class Connection implements FrameSink {
       broker.options.loopbackUsers.includes(result.user.name) &&
       !isLoopbackAddress(this.remoteAddress);
     if (result.user === null || isLoopbackOnly) {
-      const reason = result.user === null ? result.reason : `user '${result.user.name}' can only connect via localhost`;
+      const reason =
+        result.user === null
+          ? result.reason
+          : `user '${result.user.name}' can only connect via localhost`;
       broker.log('warn', `connection ${this.name}: login refused: ${reason}`);
       if (!this.capabilities.authenticationFailureClose) {
         // Without the capability RabbitMQ drops the socket, after a pause that slows guessing.
@@ -346,13 +382,28 @@ export class Connection implements FrameSink {
     const frameMax = method.frameMax === 0 ? options.frameMaxBytes : method.frameMax;
     const channelMax = method.channelMax === 0 ? options.channelMax : method.channelMax;
     if (frameMax < FRAME_MIN_SIZE) {
-      throw connectionError(NOT_ALLOWED, `negotiated frame_max = ${frameMax} is lower than the minimum allowed value (${FRAME_MIN_SIZE})`, 10, 31);
+      throw connectionError(
+        NOT_ALLOWED,
+        `negotiated frame_max = ${frameMax} is lower than the minimum allowed value (${FRAME_MIN_SIZE})`,
+        10,
+        31,
+      );
     }
     if (frameMax > options.frameMaxBytes) {
-      throw connectionError(NOT_ALLOWED, `negotiated frame_max = ${frameMax} is higher than the maximum allowed value (${options.frameMaxBytes})`, 10, 31);
+      throw connectionError(
+        NOT_ALLOWED,
+        `negotiated frame_max = ${frameMax} is higher than the maximum allowed value (${options.frameMaxBytes})`,
+        10,
+        31,
+      );
     }
     if (channelMax > options.channelMax) {
-      throw connectionError(NOT_ALLOWED, `negotiated channel_max = ${channelMax} is higher than the maximum allowed value (${options.channelMax})`, 10, 31);
+      throw connectionError(
+        NOT_ALLOWED,
+        `negotiated channel_max = ${channelMax} is higher than the maximum allowed value (${options.channelMax})`,
+        10,
+        31,
+      );
     }
     this.frameMaxBytes = frameMax;
     this.channelMax = channelMax;
@@ -364,9 +415,15 @@ export class Connection implements FrameSink {
   private onOpen(method: Extract<AmqpMethod, { method: 'connection.open' }>): void {
     const vhostName = method.virtualHost;
     const vhost = this.broker.vhosts.get(vhostName);
-    if (vhost === undefined) throw connectionError(NOT_ALLOWED, `vhost ${vhostName} not found`, 10, 40);
+    if (vhost === undefined)
+      throw connectionError(NOT_ALLOWED, `vhost ${vhostName} not found`, 10, 40);
     if (!this.broker.access.canAccessVhost(this.userName, vhostName)) {
-      throw connectionError(NOT_ALLOWED, `access to vhost '${vhostName}' refused for user '${this.userName}'`, 10, 40);
+      throw connectionError(
+        NOT_ALLOWED,
+        `access to vhost '${vhostName}' refused for user '${this.userName}'`,
+        10,
+        40,
+      );
     }
     this.vhost = vhost;
     this.state = State.Open;
@@ -403,7 +460,7 @@ export class Connection implements FrameSink {
   /** Writes everything gathered since the last flush in one socket write. */
   flush(): void {
     this.isDirty = false;
-    if (this.out.position === 0 || this.state === State.Closed && this.socket.destroyed) {
+    if (this.out.position === 0 || (this.state === State.Closed && this.socket.destroyed)) {
       this.out.reset();
       return;
     }
@@ -414,7 +471,10 @@ export class Connection implements FrameSink {
     }
     socket.write(this.out.take());
     this.lastSentMs = this.broker.clock.nowMs;
-    if (!this.isDeliveryPaused && socket.writableLength > this.broker.options.socketWriteHighBytes) {
+    if (
+      !this.isDeliveryPaused &&
+      socket.writableLength > this.broker.options.socketWriteHighBytes
+    ) {
       // A slow reader: stop its deliveries until the socket drains, instead of buffering without bound.
       this.isDeliveryPaused = true;
       this.broker.setDeliveryPaused(this, true);
@@ -473,7 +533,10 @@ export class Connection implements FrameSink {
       classId: error.classId,
       methodId: error.methodId,
     });
-    this.broker.log('debug', `channel ${channel.channelId} on ${this.name} closed: ${error.replyText}`);
+    this.broker.log(
+      'debug',
+      `channel ${channel.channelId} on ${this.name} closed: ${error.replyText}`,
+    );
   }
 
   /** A connection error: release everything, send connection.close, wait briefly for close-ok. */
@@ -534,7 +597,10 @@ export class Connection implements FrameSink {
     const intervalMs = this.heartbeatSeconds * 1000;
     if (nowMs - this.lastReceivedMs > 2 * intervalMs) {
       // RabbitMQ drops a silent peer without a close frame ("missed heartbeats from client").
-      this.broker.log('warn', `connection ${this.name}: missed heartbeats from client, timeout: ${this.heartbeatSeconds}s`);
+      this.broker.log(
+        'warn',
+        `connection ${this.name}: missed heartbeats from client, timeout: ${this.heartbeatSeconds}s`,
+      );
       this.destroy();
       return;
     }

@@ -3,7 +3,13 @@
 // copy the exchange and routing key straight from a message block, as shortstrs, without
 // turning them into strings. Network thread only.
 
-import { type ByteWriter, FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_METHOD } from '../codec/index.js';
+import {
+  type ByteWriter,
+  FRAME_BODY,
+  FRAME_END,
+  FRAME_HEADER,
+  FRAME_METHOD,
+} from '../codec/index.js';
 import type { MessageBlockView } from '../shard/api.js';
 
 const CLASS_BASIC = 60;
@@ -108,7 +114,12 @@ export function writeContent(
   bodyEnd: number,
 ): void {
   const bodyBytes = bodyEnd - bodyStart;
-  out.ensure(32 + (propertiesEnd - propertiesStart) + bodyBytes + 8 * Math.ceil(bodyBytes / (frameMaxBytes - 8)));
+  out.ensure(
+    32 +
+      (propertiesEnd - propertiesStart) +
+      bodyBytes +
+      8 * Math.ceil(bodyBytes / (frameMaxBytes - 8)),
+  );
   const headerSizeAt = beginFrame(out, FRAME_HEADER, channelId);
   out.u16(CLASS_BASIC);
   out.u16(0);

@@ -48,20 +48,37 @@ export interface Definitions {
 export function loadDefinitions(broker: Broker, definitions: Definitions): void {
   for (const vhost of definitions.vhosts ?? []) broker.addVhost(vhost.name);
   for (const user of definitions.users ?? []) {
-    const tags = typeof user.tags === 'string' ? user.tags.split(',').filter((tag) => tag !== '') : (user.tags ?? []);
+    const tags =
+      typeof user.tags === 'string'
+        ? user.tags.split(',').filter((tag) => tag !== '')
+        : (user.tags ?? []);
     if (user.password !== undefined) {
-      broker.access.putUser({ name: user.name, passwordHash: hashPassword(user.password), hashingAlgorithm: 'rabbit_password_hashing_sha256', tags });
+      broker.access.putUser({
+        name: user.name,
+        passwordHash: hashPassword(user.password),
+        hashingAlgorithm: 'rabbit_password_hashing_sha256',
+        tags,
+      });
       continue;
     }
     const algorithm = user.hashing_algorithm ?? 'rabbit_password_hashing_sha256';
     if (!isHashingAlgorithm(algorithm)) {
-      throw new Error(`definitions: user '${user.name}' has unsupported hashing_algorithm '${algorithm}'`);
+      throw new Error(
+        `definitions: user '${user.name}' has unsupported hashing_algorithm '${algorithm}'`,
+      );
     }
-    broker.access.putUser({ name: user.name, passwordHash: user.password_hash ?? '', hashingAlgorithm: algorithm, tags });
+    broker.access.putUser({
+      name: user.name,
+      passwordHash: user.password_hash ?? '',
+      hashingAlgorithm: algorithm,
+      tags,
+    });
   }
   for (const permission of definitions.permissions ?? []) {
     if (!broker.vhosts.has(permission.vhost)) {
-      throw new Error(`definitions: permission for user '${permission.user}' names unknown vhost '${permission.vhost}'`);
+      throw new Error(
+        `definitions: permission for user '${permission.user}' names unknown vhost '${permission.vhost}'`,
+      );
     }
     broker.access.setPermission(permission.vhost, permission.user, {
       configure: permission.configure,
@@ -71,38 +88,64 @@ export function loadDefinitions(broker: Broker, definitions: Definitions): void 
   }
   for (const exchange of definitions.exchanges ?? []) {
     const vhost = broker.vhosts.get(exchange.vhost);
-    if (vhost === undefined) throw new Error(`definitions: exchange '${exchange.name}' names unknown vhost '${exchange.vhost}'`);
+    if (vhost === undefined)
+      throw new Error(
+        `definitions: exchange '${exchange.name}' names unknown vhost '${exchange.vhost}'`,
+      );
     if (exchange.name === '' || exchange.name.startsWith('amq.')) continue;
     if (!isExchangeType(exchange.type)) {
-      throw new Error(`definitions: exchange '${exchange.name}' has unsupported type '${exchange.type}'`);
+      throw new Error(
+        `definitions: exchange '${exchange.name}' has unsupported type '${exchange.type}'`,
+      );
     }
     vhost.declareExchange(
       exchange.name,
       exchange.type,
-      { isDurable: exchange.durable ?? true, isAutoDelete: exchange.auto_delete ?? false, isInternal: exchange.internal ?? false },
+      {
+        isDurable: exchange.durable ?? true,
+        isAutoDelete: exchange.auto_delete ?? false,
+        isInternal: exchange.internal ?? false,
+      },
       exchange.arguments ?? {},
     );
   }
   for (const queue of definitions.queues ?? []) {
     const vhost = broker.vhosts.get(queue.vhost);
-    if (vhost === undefined) throw new Error(`definitions: queue '${queue.name}' names unknown vhost '${queue.vhost}'`);
+    if (vhost === undefined)
+      throw new Error(`definitions: queue '${queue.name}' names unknown vhost '${queue.vhost}'`);
     if (vhost.queues.has(queue.name)) continue;
     broker.createQueue(
       vhost,
       queue.name,
-      { isDurable: queue.durable ?? true, isAutoDelete: queue.auto_delete ?? false, ownerConnectionId: 0 },
+      {
+        isDurable: queue.durable ?? true,
+        isAutoDelete: queue.auto_delete ?? false,
+        ownerConnectionId: 0,
+      },
       queue.arguments ?? {},
     );
   }
   for (const binding of definitions.bindings ?? []) {
     const vhost = broker.vhosts.get(binding.vhost);
-    if (vhost === undefined) throw new Error(`definitions: binding from '${binding.source}' names unknown vhost '${binding.vhost}'`);
+    if (vhost === undefined)
+      throw new Error(
+        `definitions: binding from '${binding.source}' names unknown vhost '${binding.vhost}'`,
+      );
     const source = vhost.exchanges.get(binding.source);
     const destination =
-      binding.destination_type === 'queue' ? vhost.queues.get(binding.destination) : vhost.exchanges.get(binding.destination);
+      binding.destination_type === 'queue'
+        ? vhost.queues.get(binding.destination)
+        : vhost.exchanges.get(binding.destination);
     if (source === undefined || destination === undefined) {
-      throw new Error(`definitions: binding ${binding.source} -> ${binding.destination} names a missing exchange or queue`);
+      throw new Error(
+        `definitions: binding ${binding.source} -> ${binding.destination} names a missing exchange or queue`,
+      );
     }
-    vhost.bind(source, destination as QueueRecord, binding.routing_key ?? '', binding.arguments ?? {});
+    vhost.bind(
+      source,
+      destination as QueueRecord,
+      binding.routing_key ?? '',
+      binding.arguments ?? {},
+    );
   }
 }

@@ -79,7 +79,8 @@ export class DeliveryTagTable {
 
   /** Settles every unacked tag up to and including `tag` (0 means all). */
   settleUpTo(tag: number, sink: SettledDeliverySink): void {
-    const last = tag === 0 ? this.baseTag + this.span - 1 : Math.min(tag, this.baseTag + this.span - 1);
+    const last =
+      tag === 0 ? this.baseTag + this.span - 1 : Math.min(tag, this.baseTag + this.span - 1);
     for (let current = this.baseTag; current <= last; current++) {
       const slot = this.slotOf(current);
       const shardIndex = this.shardOf[slot]!;

@@ -246,7 +246,11 @@ export class Exchange {
   }
 
   /** Builds a binding from this exchange, or returns an error text for bad arguments. */
-  makeBinding(destination: QueueRecord | Exchange, routingKey: string, args: FieldTable): Binding | string {
+  makeBinding(
+    destination: QueueRecord | Exchange,
+    routingKey: string,
+    args: FieldTable,
+  ): Binding | string {
     let pattern: HeadersPattern | null = null;
     if (this.type === 'headers') {
       const compiled = compileHeadersPattern(args);
@@ -256,7 +260,11 @@ export class Exchange {
     return new Binding(this, destination, routingKey, args, pattern);
   }
 
-  findBinding(destination: QueueRecord | Exchange, routingKey: string, args: FieldTable): Binding | null {
+  findBinding(
+    destination: QueueRecord | Exchange,
+    routingKey: string,
+    args: FieldTable,
+  ): Binding | null {
     for (const binding of this.outgoing) {
       if (binding.sameAs(destination, routingKey, args)) return binding;
     }

@@ -17,7 +17,12 @@ export function compileHeadersPattern(args: FieldTable): HeadersPattern | string
   const xMatch = args['x-match'];
   let kind: HeadersMatchKind = 'all';
   if (xMatch !== undefined) {
-    if (xMatch !== 'all' && xMatch !== 'any' && xMatch !== 'all-with-x' && xMatch !== 'any-with-x') {
+    if (
+      xMatch !== 'all' &&
+      xMatch !== 'any' &&
+      xMatch !== 'all-with-x' &&
+      xMatch !== 'any-with-x'
+    ) {
       // RabbitMQ prints the value as an Erlang binary.
       return `Invalid x-match field value <<${JSON.stringify(String(xMatch))}>>; expected all, any, all-with-x, or any-with-x`;
     }

@@ -26,7 +26,13 @@ const COMPARED_ARGUMENTS = [
 ];
 
 /** Arguments only other queue types take; a classic queue refuses them. */
-const OTHER_QUEUE_TYPE_ARGUMENTS = ['x-max-age', 'x-stream-max-segment-size-bytes', 'x-initial-cluster-size', 'x-quorum-initial-group-size', 'x-delivery-limit'];
+const OTHER_QUEUE_TYPE_ARGUMENTS = [
+  'x-max-age',
+  'x-stream-max-segment-size-bytes',
+  'x-initial-cluster-size',
+  'x-quorum-initial-group-size',
+  'x-delivery-limit',
+];
 
 const TTL_MAX_MS = 315_360_000_000;
 
@@ -54,7 +60,12 @@ function isInteger(value: FieldValue | undefined): value is number | bigint {
 /** Throws 406 for an argument a new queue cannot have. */
 export function validateQueueArguments(args: FieldTable, queueName: string, vhost: string): void {
   const invalid = (key: string, reason: string) =>
-    channelError(PRECONDITION_FAILED, `invalid arg '${key}' for queue '${queueName}' in vhost '${vhost}': ${reason}`, 50, 10);
+    channelError(
+      PRECONDITION_FAILED,
+      `invalid arg '${key}' for queue '${queueName}' in vhost '${vhost}': ${reason}`,
+      50,
+      10,
+    );
   const integerArgument = (key: string, options: { isZeroAllowed: boolean; max?: number }) => {
     const value = args[key];
     if (value === undefined) return;
@@ -62,7 +73,8 @@ export function validateQueueArguments(args: FieldTable, queueName: string, vhos
     const number = Number(value);
     if (number < 0) throw invalid(key, `{value_negative,${number}}`);
     if (number === 0 && !options.isZeroAllowed) throw invalid(key, `{value_zero,${number}}`);
-    if (options.max !== undefined && number > options.max) throw invalid(key, `{value_too_large,${number}}`);
+    if (options.max !== undefined && number > options.max)
+      throw invalid(key, `{value_too_large,${number}}`);
   };
   integerArgument('x-max-length', { isZeroAllowed: true });
   integerArgument('x-max-length-bytes', { isZeroAllowed: true });
@@ -70,12 +82,20 @@ export function validateQueueArguments(args: FieldTable, queueName: string, vhos
   integerArgument('x-expires', { isZeroAllowed: false, max: TTL_MAX_MS });
   const priority = args['x-max-priority'];
   if (priority !== undefined) {
-    if (!isInteger(priority)) throw invalid('x-max-priority', `"expected integer, got ${typeName(priority)}"`);
-    if (Number(priority) < 0) throw invalid('x-max-priority', `{value_negative,${Number(priority)}}`);
-    if (Number(priority) > 255) throw invalid('x-max-priority', `{max_value_exceeded,${Number(priority)}}`);
+    if (!isInteger(priority))
+      throw invalid('x-max-priority', `"expected integer, got ${typeName(priority)}"`);
+    if (Number(priority) < 0)
+      throw invalid('x-max-priority', `{value_negative,${Number(priority)}}`);
+    if (Number(priority) > 255)
+      throw invalid('x-max-priority', `{max_value_exceeded,${Number(priority)}}`);
   }
   const overflow = args['x-overflow'];
-  if (overflow !== undefined && overflow !== 'drop-head' && overflow !== 'reject-publish' && overflow !== 'reject-publish-dlx') {
+  if (
+    overflow !== undefined &&
+    overflow !== 'drop-head' &&
+    overflow !== 'reject-publish' &&
+    overflow !== 'reject-publish-dlx'
+  ) {
     throw invalid('x-overflow', 'invalid_overflow');
   }
   const mode = args['x-queue-mode'];
@@ -133,7 +153,12 @@ export function checkQueueArgumentsEquivalent(
       right ??= 'classic';
     }
     if (left === undefined && right === undefined) continue;
-    if (left !== undefined && right !== undefined && fieldTablesEquivalent({ v: left }, { v: right })) continue;
+    if (
+      left !== undefined &&
+      right !== undefined &&
+      fieldTablesEquivalent({ v: left }, { v: right })
+    )
+      continue;
     throw channelError(
       PRECONDITION_FAILED,
       `inequivalent arg '${key}' for queue '${queueName}' in vhost '${vhost}': received ${shown(left)} but current is ${shown(right)}`,

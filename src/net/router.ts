@@ -95,5 +95,3 @@ export class Router implements MatchCollector<Binding>, HeadersSource {
     return this.decodedHeaders;
   }
 }
-
-

@@ -31,7 +31,14 @@ import { RingReader, type RingSink, RingWriter } from '../util/index.js';
 export interface ReplyHandler {
   onReply(replyCode: number, value: number, replyText: string): void;
   /** Only basic.get asks for a message: bytes[start..end) is the message block. */
-  onGetOk?(deliveryId: number, isRedelivered: boolean, messageCount: number, bytes: Buffer, start: number, end: number): void;
+  onGetOk?(
+    deliveryId: number,
+    isRedelivered: boolean,
+    messageCount: number,
+    bytes: Buffer,
+    start: number,
+    end: number,
+  ): void;
 }
 
 /** Where the network thread handles shard events (implemented by the broker). */
@@ -103,7 +110,12 @@ export class ShardLink implements RingSink {
   ): void {
     const outbox = this.outbox;
     const size =
-      PUBLISH_HEADER_BYTES + queueCount * 4 + headBytes + 4 + propertiesBytes + (bodyEnd - bodyStart);
+      PUBLISH_HEADER_BYTES +
+      queueCount * 4 +
+      headBytes +
+      4 +
+      propertiesBytes +
+      (bodyEnd - bodyStart);
     const start = outbox.begin(size);
     const target = outbox.target;
     target.writeUInt32LE(connectionId, start);
@@ -123,7 +135,13 @@ export class ShardLink implements RingSink {
   }
 
   /** Writes one settle command for `deliveryIds[0..count)`. */
-  settle(connectionId: number, channelId: number, action: number, deliveryIds: Float64Array, count: number): void {
+  settle(
+    connectionId: number,
+    channelId: number,
+    action: number,
+    deliveryIds: Float64Array,
+    count: number,
+  ): void {
     const outbox = this.outbox;
     const size = SETTLE_HEADER_BYTES + count * 8;
     const start = outbox.begin(size);
@@ -155,7 +173,9 @@ export class ShardLink implements RingSink {
   }
 
   /** Sends a control request and resolves with its reply (control path only). */
-  request(request: ControlRequest): Promise<{ replyCode: number; value: number; replyText: string }> {
+  request(
+    request: ControlRequest,
+  ): Promise<{ replyCode: number; value: number; replyText: string }> {
     return new Promise((resolve) => {
       this.control(request, {
         onReply: (replyCode, value, replyText) => resolve({ replyCode, value, replyText }),
@@ -201,11 +221,19 @@ export class ShardLink implements RingSink {
         );
         return;
       case EVT_CREDIT:
-        this.sink.onCredit(this, bytes.readUInt32LE(start), bytes.readUInt16LE(start + 4), bytes.readUInt32LE(start + 6));
+        this.sink.onCredit(
+          this,
+          bytes.readUInt32LE(start),
+          bytes.readUInt16LE(start + 4),
+          bytes.readUInt32LE(start + 6),
+        );
         return;
       case EVT_REPLY: {
         const handler = this.takeHandler(bytes.readUInt32LE(start));
-        const text = end > start + REPLY_HEADER_BYTES ? bytes.toString('utf8', start + REPLY_HEADER_BYTES, end) : '';
+        const text =
+          end > start + REPLY_HEADER_BYTES
+            ? bytes.toString('utf8', start + REPLY_HEADER_BYTES, end)
+            : '';
         handler.onReply(bytes.readUInt16LE(start + 4), bytes.readDoubleLE(start + 6), text);
         return;
       }

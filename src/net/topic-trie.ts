@@ -21,7 +21,10 @@ class TrieNode<T> {
 
   isEmpty(): boolean {
     return (
-      this.values.length === 0 && this.children.size === 0 && this.star === null && this.hash === null
+      this.values.length === 0 &&
+      this.children.size === 0 &&
+      this.star === null &&
+      this.hash === null
     );
   }
 }
@@ -75,7 +78,12 @@ export class TopicTrie<T> {
     return removed;
   }
 
-  private walk(node: TrieNode<T>, words: string[], index: number, collector: MatchCollector<T>): void {
+  private walk(
+    node: TrieNode<T>,
+    words: string[],
+    index: number,
+    collector: MatchCollector<T>,
+  ): void {
     if (index === words.length) {
       for (const value of node.values) collector.add(value);
       // A trailing `#` also matches zero further words.

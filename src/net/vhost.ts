@@ -40,7 +40,13 @@ export class VirtualHost {
     for (const [exchangeName, type, isInternal] of PREDECLARED) {
       this.exchanges.set(
         exchangeName,
-        new Exchange(name, exchangeName, type, { isDurable: true, isAutoDelete: false, isInternal }, {}),
+        new Exchange(
+          name,
+          exchangeName,
+          type,
+          { isDurable: true, isAutoDelete: false, isInternal },
+          {},
+        ),
       );
     }
   }
@@ -55,12 +61,18 @@ export class VirtualHost {
 
   queueOrThrow(name: string): QueueRecord {
     const queue = this.queues.get(name);
-    if (queue === undefined) throw channelError(NOT_FOUND, `no ${resourceName('queue', name, this.name)}`);
+    if (queue === undefined)
+      throw channelError(NOT_FOUND, `no ${resourceName('queue', name, this.name)}`);
     return queue;
   }
 
   /** exchange.declare (not passive): creates or checks equivalence with the existing one. */
-  declareExchange(name: string, type: ExchangeType, flags: ExchangeFlags, args: FieldTable): Exchange {
+  declareExchange(
+    name: string,
+    type: ExchangeType,
+    flags: ExchangeFlags,
+    args: FieldTable,
+  ): Exchange {
     const existing = this.exchanges.get(name);
     if (existing !== undefined) {
       this.checkExchangeEquivalent(existing, type, flags, args);
@@ -98,9 +110,16 @@ export class VirtualHost {
     // RabbitMQ compares only alternate-exchange among exchange arguments.
     const received = args['alternate-exchange'];
     const current = existing.arguments['alternate-exchange'];
-    if (!(received === undefined && current === undefined) &&
-      !(received !== undefined && current !== undefined && fieldTablesEquivalent({ v: received }, { v: current }))) {
-      const describe = (value: unknown) => (value === undefined ? 'none' : `the value '${String(value)}' of type 'longstr'`);
+    if (
+      !(received === undefined && current === undefined) &&
+      !(
+        received !== undefined &&
+        current !== undefined &&
+        fieldTablesEquivalent({ v: received }, { v: current })
+      )
+    ) {
+      const describe = (value: unknown) =>
+        value === undefined ? 'none' : `the value '${String(value)}' of type 'longstr'`;
       throw channelError(
         PRECONDITION_FAILED,
         `inequivalent arg 'alternate-exchange' for ${what}: received ${describe(received)} but current is ${describe(current)}`,
@@ -122,7 +141,10 @@ export class VirtualHost {
     const exchange = this.exchanges.get(name);
     if (exchange === undefined) return;
     if (isIfUnused && exchange.outgoing.size > 0) {
-      throw channelError(PRECONDITION_FAILED, `${resourceName('exchange', name, this.name)} in use`);
+      throw channelError(
+        PRECONDITION_FAILED,
+        `${resourceName('exchange', name, this.name)} in use`,
+      );
     }
     this.removeExchange(exchange);
   }
@@ -136,12 +158,14 @@ export class VirtualHost {
   }
 
   /** Adds a binding; binding the same thing twice is a no-op. Returns whether it was new. */
-  bind(source: Exchange, destination: QueueRecord | Exchange, routingKey: string, args: FieldTable): boolean {
+  bind(
+    source: Exchange,
+    destination: QueueRecord | Exchange,
+    routingKey: string,
+    args: FieldTable,
+  ): boolean {
     if (source.name === '') {
-      throw channelError(
-        ACCESS_REFUSED,
-        `operation not permitted on the default exchange`,
-      );
+      throw channelError(ACCESS_REFUSED, `operation not permitted on the default exchange`);
     }
     if (source.findBinding(destination, routingKey, args) !== null) return false;
     const binding = source.makeBinding(destination, routingKey, args);
@@ -154,7 +178,12 @@ export class VirtualHost {
   }
 
   /** Removes a binding; a missing one is fine (RabbitMQ 3.x is idempotent here). */
-  unbind(source: Exchange, destination: QueueRecord | Exchange, routingKey: string, args: FieldTable): void {
+  unbind(
+    source: Exchange,
+    destination: QueueRecord | Exchange,
+    routingKey: string,
+    args: FieldTable,
+  ): void {
     if (source.name === '') {
       throw channelError(ACCESS_REFUSED, `operation not permitted on the default exchange`);
     }
@@ -170,7 +199,12 @@ export class VirtualHost {
     const destination = binding.destination;
     if (destination instanceof QueueRecord) destination.bindings.delete(binding);
     else destination.incoming.delete(binding);
-    if (mayAutoDeleteSource && source.isAutoDelete && source.outgoing.size === 0 && !source.isDeleted) {
+    if (
+      mayAutoDeleteSource &&
+      source.isAutoDelete &&
+      source.outgoing.size === 0 &&
+      !source.isDeleted
+    ) {
       this.removeExchange(source);
     }
   }

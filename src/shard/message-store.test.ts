@@ -28,7 +28,9 @@ describe('MessageStore', () => {
     const blocks = ['a', 'b', 'c'].map((text) => Buffer.from(text));
     const messages = blocks.map(() => message());
     // Three messages, each to queues 7 and 8 with seq 1..3.
-    messages.forEach((logged, i) => store.logMessage(logged, blocks[i]!, ids, new Float64Array([i + 1, i + 1]), 2));
+    messages.forEach((logged, i) =>
+      store.logMessage(logged, blocks[i]!, ids, new Float64Array([i + 1, i + 1]), 2),
+    );
     store.settle(messages[0]!, 7, 1);
     store.delivered(8, 2);
     store.requeue(7, 3, 4);
@@ -36,11 +38,15 @@ describe('MessageStore', () => {
     const recovered = await openStore(storage.crashed());
     const queue7 = recovered.claimRecovered(7);
     const queue8 = recovered.claimRecovered(8);
-    expect(queue7.map((copy) => [copy.seq, copy.message.block.toString(), copy.deliveryCount])).toEqual([
+    expect(
+      queue7.map((copy) => [copy.seq, copy.message.block.toString(), copy.deliveryCount]),
+    ).toEqual([
       [2, 'b', 0],
       [3, 'c', 4],
     ]);
-    expect(queue8.map((copy) => [copy.seq, copy.message.block.toString(), copy.deliveryCount])).toEqual([
+    expect(
+      queue8.map((copy) => [copy.seq, copy.message.block.toString(), copy.deliveryCount]),
+    ).toEqual([
       [1, 'a', 0],
       [2, 'b', 1],
       [3, 'c', 0],
@@ -71,8 +77,20 @@ describe('MessageStore', () => {
     await sync(store);
     store.beginTransaction();
     const inside = [message(), message()];
-    store.logMessage(inside[0]!, Buffer.from('tx-1'), new Uint32Array([1]), new Float64Array([2]), 1);
-    store.logMessage(inside[1]!, Buffer.from('tx-2'), new Uint32Array([1]), new Float64Array([3]), 1);
+    store.logMessage(
+      inside[0]!,
+      Buffer.from('tx-1'),
+      new Uint32Array([1]),
+      new Float64Array([2]),
+      1,
+    );
+    store.logMessage(
+      inside[1]!,
+      Buffer.from('tx-2'),
+      new Uint32Array([1]),
+      new Float64Array([3]),
+      1,
+    );
     store.settle(first, 1, 1);
     store.commitTransaction(inside);
     // A crash that tears the transaction record: none of it applies.
@@ -80,14 +98,23 @@ describe('MessageStore', () => {
     expect(torn.claimRecovered(1).map((copy) => copy.message.block.toString())).toEqual(['before']);
     await sync(store);
     const whole = await openStore(storage.crashed());
-    expect(whole.claimRecovered(1).map((copy) => copy.message.block.toString())).toEqual(['tx-1', 'tx-2']);
+    expect(whole.claimRecovered(1).map((copy) => copy.message.block.toString())).toEqual([
+      'tx-1',
+      'tx-2',
+    ]);
   });
 
   it('keeps the newest copy of a message compaction rewrote', async () => {
     const storage = new MemoryStorage();
     const store = await openStore(storage);
     const original = message();
-    store.logMessage(original, Buffer.from('moved'), new Uint32Array([1]), new Float64Array([5]), 1);
+    store.logMessage(
+      original,
+      Buffer.from('moved'),
+      new Uint32Array([1]),
+      new Float64Array([5]),
+      1,
+    );
     const copy = { ...original, segment: 0, liveRefs: 0 };
     store.logMessage(copy, Buffer.from('moved'), new Uint32Array([1]), new Float64Array([5]), 1);
     await sync(store);
@@ -102,7 +129,11 @@ describe('MessageStore', () => {
     const store = await openStore(storage);
     store.putDefinition({ kind: 'queue', key: '/\u0000q1', value: { durable: true } });
     store.putDefinition({ kind: 'queue', key: '/\u0000q2', value: { durable: true } });
-    store.putDefinition({ kind: 'queue', key: '/\u0000q1', value: { durable: true, arguments: { a: 1 } } });
+    store.putDefinition({
+      kind: 'queue',
+      key: '/\u0000q1',
+      value: { durable: true, arguments: { a: 1 } },
+    });
     store.putDefinition({ kind: 'queue', key: '/\u0000q2', value: null });
     await sync(store);
     const recovered = await openStore(storage.crashed());

@@ -85,7 +85,10 @@ export class MessageStore {
   /** Recovered copies by queue id, until the network thread claims or discards them. */
   readonly recovered = new Map<number, Map<number, RecoveredCopy>>();
   /** Durable definitions by `${kind}\u0000${key}`, with where their record is. */
-  readonly definitions = new Map<string, { record: DefinitionRecord; segment: number; bytes: number }>();
+  readonly definitions = new Map<
+    string,
+    { record: DefinitionRecord; segment: number; bytes: number }
+  >();
   /** Collects a transaction's records instead of appending them, while set. */
   private transaction: Buffer[] | null = null;
 
@@ -99,7 +102,13 @@ export class MessageStore {
    * Logs a message once for its durable copies `queueIds[i]`/`seqs[i]`, i < count, and fills in
    * where it went. Returns the append sequence number (durable once the log says so).
    */
-  logMessage(message: LoggedMessage, block: Buffer, queueIds: Uint32Array, seqs: Float64Array, count: number): number {
+  logMessage(
+    message: LoggedMessage,
+    block: Buffer,
+    queueIds: Uint32Array,
+    seqs: Float64Array,
+    count: number,
+  ): number {
     const payloadBytes = MESSAGE_HEADER_BYTES + count * REF_BYTES + block.length;
     if (message.messageId === 0) message.messageId = this.nextMessageId++;
     if (this.transaction !== null) {
@@ -148,9 +157,13 @@ export class MessageStore {
 
   private dropRef(message: LoggedMessage): void {
     message.liveRefs--;
-    assert(message.liveRefs >= 0, `message ${message.messageId} settled more often than it was stored`);
+    assert(
+      message.liveRefs >= 0,
+      `message ${message.messageId} settled more often than it was stored`,
+    );
     // A message held only inside an uncommitted transaction record has no segment yet.
-    if (message.liveRefs === 0 && message.segment !== 0) this.log.release(message.segment, message.payloadBytes);
+    if (message.liveRefs === 0 && message.segment !== 0)
+      this.log.release(message.segment, message.payloadBytes);
   }
 
   requeue(queueId: number, seq: number, deliveryCount: number): void {
@@ -251,12 +264,21 @@ export class MessageStore {
   // ---------------------------------------------------------------- recovery
 
   /** Log replay: one record. Builds `recovered` and `definitions`. */
-  onRecord(type: number, bytes: Buffer, start: number, end: number, segment: number, payloadOffset: number): void {
+  onRecord(
+    type: number,
+    bytes: Buffer,
+    start: number,
+    end: number,
+    segment: number,
+    payloadOffset: number,
+  ): void {
     switch (type) {
       case LOG_MESSAGE:
         return this.recoverMessage(bytes, start, end, segment, payloadOffset, end - start);
       case LOG_SETTLED:
-        return this.forEachRef(bytes, start, REF_BYTES, (queueId, seq) => this.recoverSettled(queueId, seq));
+        return this.forEachRef(bytes, start, REF_BYTES, (queueId, seq) =>
+          this.recoverSettled(queueId, seq),
+        );
       case LOG_REQUEUED:
         return this.forEachRef(bytes, start, REQUEUE_REF_BYTES, (queueId, seq, at) => {
           const copy = this.recovered.get(queueId)?.get(seq);
@@ -310,7 +332,14 @@ export class MessageStore {
     }
   }
 
-  private recoverMessage(bytes: Buffer, start: number, end: number, segment: number, payloadOffset: number, payloadBytes: number): void {
+  private recoverMessage(
+    bytes: Buffer,
+    start: number,
+    end: number,
+    segment: number,
+    payloadOffset: number,
+    payloadBytes: number,
+  ): void {
     const messageId = bytes.readDoubleLE(start);
     const count = bytes.readUInt16LE(start + 8);
     const blockStart = start + MESSAGE_HEADER_BYTES + count * REF_BYTES;
@@ -350,10 +379,16 @@ export class MessageStore {
     this.dropRef(copy.message);
   }
 
-  private forEachRef(bytes: Buffer, start: number, refBytes: number, visit: (queueId: number, seq: number, at: number) => void): void {
+  private forEachRef(
+    bytes: Buffer,
+    start: number,
+    refBytes: number,
+    visit: (queueId: number, seq: number, at: number) => void,
+  ): void {
     const count = bytes.readUInt32LE(start);
     let at = start + 4;
-    for (let i = 0; i < count; i++, at += refBytes) visit(bytes.readUInt32LE(at), bytes.readDoubleLE(at + 4), at);
+    for (let i = 0; i < count; i++, at += refBytes)
+      visit(bytes.readUInt32LE(at), bytes.readDoubleLE(at + 4), at);
   }
 
   /** Hands a durable queue's recovered copies over, oldest first, and forgets them here. */

@@ -78,13 +78,20 @@ export class Shard implements RingSink {
         this.settle(bytes, start);
         return;
       case CMD_CONTROL:
-        this.control(bytes.readUInt32LE(start), unpack(bytes.subarray(start + 4, end)) as ControlRequest);
+        this.control(
+          bytes.readUInt32LE(start),
+          unpack(bytes.subarray(start + 4, end)) as ControlRequest,
+        );
         return;
       case CMD_CONNECTION_FLOW:
         this.connectionFlow(bytes.readUInt32LE(start), bytes[start + 4] === 1);
         return;
       case CMD_CREDIT:
-        this.addCredit(bytes.readUInt32LE(start), bytes.readUInt16LE(start + 4), bytes.readUInt32LE(start + 6));
+        this.addCredit(
+          bytes.readUInt32LE(start),
+          bytes.readUInt16LE(start + 4),
+          bytes.readUInt32LE(start + 6),
+        );
         return;
       default:
         assert(false, `unknown command record ${type}`);
@@ -234,7 +241,8 @@ export class Shard implements RingSink {
     const usesCredit = channel.isCreditLimited && !consumer.isNoAck;
     if (usesCredit) channel.credit--;
     target[at + 18] =
-      (entry.deliveryCount > 0 ? DELIVER_FLAG_REDELIVERED : 0) | (usesCredit ? DELIVER_FLAG_USED_CREDIT : 0);
+      (entry.deliveryCount > 0 ? DELIVER_FLAG_REDELIVERED : 0) |
+      (usesCredit ? DELIVER_FLAG_USED_CREDIT : 0);
     block.copy(target, at + DELIVER_HEADER_BYTES);
     outbox.end(EVT_DELIVER, at, at + DELIVER_HEADER_BYTES + block.length);
     if (consumer.isNoAck) return;
@@ -272,7 +280,8 @@ export class Shard implements RingSink {
     switch (request.op) {
       case 'queue.create': {
         const existing = this.queues.get(request.queue.queueId);
-        if (existing === undefined) this.queues.set(request.queue.queueId, new Queue(request.queue));
+        if (existing === undefined)
+          this.queues.set(request.queue.queueId, new Queue(request.queue));
         this.reply(requestId, 0, 0);
         return;
       }
@@ -330,7 +339,13 @@ export class Shard implements RingSink {
         return this.reply(requestId, 0, 0);
       }
       case 'get':
-        return this.get(requestId, request.queueId, request.connectionId, request.channelId, request.isNoAck);
+        return this.get(
+          requestId,
+          request.queueId,
+          request.connectionId,
+          request.channelId,
+          request.isNoAck,
+        );
       case 'channel.qos': {
         const channel = this.channelFor(request.connectionId, request.channelId);
         this.setCreditLimited(channel, request.isCreditLimited);

@@ -5,10 +5,4 @@ export { assert, InvariantError, unreachable } from './assert.js';
 export { Fifo } from './fifo.js';
 export { MinHeap } from './min-heap.js';
 export { RingOutbox } from './ring-outbox.js';
-export {
-  allocateRing,
-  RING_TYPE_MAX,
-  RingReader,
-  type RingSink,
-  RingWriter,
-} from './spsc-ring.js';
+export { allocateRing, RING_TYPE_MAX, RingReader, type RingSink, RingWriter } from './spsc-ring.js';

@@ -59,12 +59,15 @@ class RingView {
     this.capacityBytes = shared.byteLength - CONTROL_BYTES;
     this.bytes = Buffer.from(shared, CONTROL_BYTES, this.capacityBytes);
     this.mask = this.capacityBytes - 1;
-    this.recordPayloadMaxBytes = Math.min(this.capacityBytes / 4, LENGTH_MASK) - RECORD_HEADER_BYTES;
+    this.recordPayloadMaxBytes =
+      Math.min(this.capacityBytes / 4, LENGTH_MASK) - RECORD_HEADER_BYTES;
   }
 
   /** Bytes currently written and not yet consumed (approximate from a third thread). */
   usedBytes(): number {
-    return (Atomics.load(this.control, WRITE_POSITION) - Atomics.load(this.control, READ_POSITION)) >>> 0;
+    return (
+      (Atomics.load(this.control, WRITE_POSITION) - Atomics.load(this.control, READ_POSITION)) >>> 0
+    );
   }
 }
 
@@ -185,7 +188,7 @@ export class RingReader extends RingView {
 
   /** True when at least one record is waiting. */
   hasRecords(): boolean {
-    return (Atomics.load(this.control, WRITE_POSITION) >>> 0) !== this.readPosition;
+    return Atomics.load(this.control, WRITE_POSITION) >>> 0 !== this.readPosition;
   }
 
   /**

@@ -24,7 +24,9 @@ async function hasPika(): Promise<boolean> {
 
 const isPikaInstalled = await hasPika();
 if (!isPikaInstalled) {
-  console.warn('python3-pika is not installed (apt-get install python3-pika): skipping the pika tests');
+  console.warn(
+    'python3-pika is not installed (apt-get install python3-pika): skipping the pika tests',
+  );
 }
 
 describe.skipIf(!isPikaInstalled).each(SHARD_COUNTS)('pika with %i shard(s)', (shardCount) => {
@@ -36,19 +38,26 @@ describe.skipIf(!isPikaInstalled).each(SHARD_COUNTS)('pika with %i shard(s)', (s
     await broker.close();
   });
 
-  it('declares, publishes with confirms, gets, nacks, consumes and sees a 404', { timeout: 20_000 }, async () => {
-    const { stdout } = await run(PYTHON, [SCRIPT, broker.url], { timeout: 15_000 });
-    const seen = JSON.parse(stdout.trim().split('\n').pop()!);
-    expect(seen.server_named).toBe(true);
-    expect(seen.declare_count).toBe(5);
-    expect(seen.get).toEqual(['body-0', false, 4, { i: 0, s: 'x', l: [1, 'a'] }, 'text/plain']);
-    expect(seen.consumed).toEqual([
-      ['body-0', true],
-      ['body-1', false],
-      ['body-2', false],
-      ['body-3', false],
-      ['body-4', false],
-    ]);
-    expect(seen.passive_missing).toEqual([404, "NOT_FOUND - no queue 'no-such-queue' in vhost '/'"]);
-  });
+  it(
+    'declares, publishes with confirms, gets, nacks, consumes and sees a 404',
+    { timeout: 20_000 },
+    async () => {
+      const { stdout } = await run(PYTHON, [SCRIPT, broker.url], { timeout: 15_000 });
+      const seen = JSON.parse(stdout.trim().split('\n').pop()!);
+      expect(seen.server_named).toBe(true);
+      expect(seen.declare_count).toBe(5);
+      expect(seen.get).toEqual(['body-0', false, 4, { i: 0, s: 'x', l: [1, 'a'] }, 'text/plain']);
+      expect(seen.consumed).toEqual([
+        ['body-0', true],
+        ['body-1', false],
+        ['body-2', false],
+        ['body-3', false],
+        ['body-4', false],
+      ]);
+      expect(seen.passive_missing).toEqual([
+        404,
+        "NOT_FOUND - no queue 'no-such-queue' in vhost '/'",
+      ]);
+    },
+  );
 });

@@ -168,16 +168,12 @@ describe('raw: channels', () => {
     // Regression test. The bug was: Warren ignores it (Channel.onMethod, case 'channel.close-ok'). RabbitMQ's
     // rabbit_channel handles close-ok only in the closing state; anywhere else it falls through
     // to "unimplemented method", 503 COMMAND_INVALID.
-    it(
-      'channel.close-ok on an open channel: 503 COMMAND_INVALID',
-      { timeout: 5000 },
-      async () => {
-        const client = await openClient();
-        client.sendMethod(1, { method: 'channel.close-ok' });
-        const close = await client.expectConnectionClose(1000);
-        expect(close.replyCode).toBe(503);
-      },
-    );
+    it('channel.close-ok on an open channel: 503 COMMAND_INVALID', { timeout: 5000 }, async () => {
+      const client = await openClient();
+      client.sendMethod(1, { method: 'channel.close-ok' });
+      const close = await client.expectConnectionClose(1000);
+      expect(close.replyCode).toBe(503);
+    });
 
     // Regression test. The bug was: the codec has no access class (the spec XML lacks it), so Warren closes the connection
     // with 540 "unknown method id 10 in class 30". RabbitMQ's rabbit_channel answers the legacy

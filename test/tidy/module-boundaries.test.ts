@@ -51,7 +51,8 @@ describe('module boundaries', () => {
         const to = folderOf(target);
         if (to === from) continue;
         const where = `${relative(SRC, file)} imports ${relative(SRC, target)}`;
-        if (!(ALLOWED[from] ?? []).includes(to)) violations.push(`${where}: ${from} may not import ${to}`);
+        if (!(ALLOWED[from] ?? []).includes(to))
+          violations.push(`${where}: ${from} may not import ${to}`);
         else if (to !== '.' && relative(join(SRC, to), target) !== (ENTRY[to] ?? 'index.ts')) {
           violations.push(`${where}: import ${to} only through ${ENTRY[to] ?? 'index.ts'}`);
         }
