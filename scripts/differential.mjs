@@ -9,6 +9,8 @@
 // Needs `npm run build` first (for the in-process Warren). Exit code 1 when transcripts differ.
 
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AMQPClient } from '@cloudamqp/amqp-client';
@@ -387,7 +389,14 @@ async function main() {
   }
   if (warrenUrl === undefined) {
     const { startBroker } = await import(join(root, 'dist/index.js'));
-    warren = await startBroker({ port: 0, bind: '127.0.0.1', shardCount: 2, logLevel: 'silent' });
+    const dataDir = mkdtempSync(join(tmpdir(), 'warren-differential-'));
+    warren = await startBroker({
+      port: 0,
+      bind: '127.0.0.1',
+      shardCount: 2,
+      logLevel: 'silent',
+      dataDir,
+    });
     warrenUrl = `amqp://guest:guest@127.0.0.1:${warren.port}`;
   }
   try {

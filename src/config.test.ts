@@ -83,15 +83,18 @@ describe('parseCommandLine sources', () => {
 
   it('reads every setting from its environment variable', () => {
     const env: Record<string, string> = {};
-    for (const setting of SETTINGS) {
-      env[setting.env] =
-        setting.kind === 'integer' ? '42' : setting.kind === 'level' ? 'error' : 'text';
-    }
+    const sample = (kind: string): [string, unknown] =>
+      kind === 'integer'
+        ? ['42', 42]
+        : kind === 'level'
+          ? ['error', 'error']
+          : kind === 'fsync'
+            ? ['interval', 'interval']
+            : ['text', 'text'];
+    for (const setting of SETTINGS) env[setting.env] = sample(setting.kind)[0];
     const { options } = parseCommandLine([], env);
     for (const setting of SETTINGS) {
-      const expected =
-        setting.kind === 'integer' ? 42 : setting.kind === 'level' ? 'error' : 'text';
-      expect(options[setting.key], setting.env).toBe(expected);
+      expect(options[setting.key], setting.env).toBe(sample(setting.kind)[1]);
     }
   });
 

@@ -10,7 +10,7 @@ export interface Setting {
   key: keyof BrokerOptions;
   flag: string;
   env: string;
-  kind: 'integer' | 'string' | 'path' | 'level';
+  kind: 'integer' | 'string' | 'path' | 'level' | 'fsync';
   help: string;
 }
 
@@ -87,6 +87,34 @@ export const SETTINGS: Setting[] = [
     help: 'RabbitMQ definitions JSON loaded at start',
   },
   {
+    key: 'fsyncMode',
+    flag: 'fsync',
+    env: 'WARREN_FSYNC',
+    kind: 'fsync',
+    help: 'batch (fdatasync before every confirm), interval, or off (unsafe)',
+  },
+  {
+    key: 'fsyncIntervalMs',
+    flag: 'fsync-interval-ms',
+    env: 'WARREN_FSYNC_INTERVAL_MS',
+    kind: 'integer',
+    help: 'interval mode: most time between fdatasyncs, ms',
+  },
+  {
+    key: 'fsyncBatchDelayMs',
+    flag: 'fsync-batch-delay-ms',
+    env: 'WARREN_FSYNC_BATCH_DELAY_MS',
+    kind: 'integer',
+    help: 'batch mode: wait this long so more publishes share one sync, ms',
+  },
+  {
+    key: 'segmentBytesMax',
+    flag: 'segment-bytes',
+    env: 'WARREN_SEGMENT_BYTES',
+    kind: 'integer',
+    help: 'log segment size, bytes',
+  },
+  {
     key: 'logLevel',
     flag: 'log-level',
     env: 'WARREN_LOG_LEVEL',
@@ -105,6 +133,12 @@ function convert(setting: Setting, raw: unknown, source: string): unknown {
     if (!isNumber && !isDigits)
       throw new Error(`${source}: expected an integer, got '${String(raw)}'`);
     return isNumber ? raw : Number(String(raw).trim());
+  }
+  if (setting.kind === 'fsync') {
+    if (!['batch', 'interval', 'off'].includes(String(raw))) {
+      throw new Error(`${source}: expected batch, interval or off, got '${String(raw)}'`);
+    }
+    return String(raw);
   }
   if (setting.kind === 'level') {
     if (!LEVELS.includes(String(raw)))

@@ -60,7 +60,14 @@ function compile(pattern: string): RegExp {
   return new RegExp(pattern);
 }
 
+/** Told of every change, so they can be written down. */
+export interface AccessObserver {
+  userChanged(name: string, user: User | null): void;
+  permissionChanged(vhost: string, user: string, permission: Permission | null): void;
+}
+
 export class AccessControl {
+  observer: AccessObserver | null = null;
   private readonly users = new Map<string, User>();
   /** permissions.get(vhost).get(user) */
   private readonly permissions = new Map<string, Map<string, CompiledPermission>>();
@@ -70,6 +77,7 @@ export class AccessControl {
   putUser(user: User): void {
     this.users.set(user.name, user);
     this.version++;
+    this.observer?.userChanged(user.name, user);
   }
 
   addUserWithPassword(name: string, password: string, tags: string[] = []): void {
@@ -83,8 +91,11 @@ export class AccessControl {
 
   deleteUser(name: string): boolean {
     const existed = this.users.delete(name);
-    for (const perVhost of this.permissions.values()) perVhost.delete(name);
+    for (const [vhost, perVhost] of this.permissions) {
+      if (perVhost.delete(name)) this.observer?.permissionChanged(vhost, name, null);
+    }
     this.version++;
+    if (existed) this.observer?.userChanged(name, null);
     return existed;
   }
 
@@ -125,10 +136,12 @@ export class AccessControl {
       read: compile(permission.read),
     });
     this.version++;
+    this.observer?.permissionChanged(vhost, user, permission);
   }
 
   clearPermission(vhost: string, user: string): void {
-    this.permissions.get(vhost)?.delete(user);
+    if (this.permissions.get(vhost)?.delete(user) === true)
+      this.observer?.permissionChanged(vhost, user, null);
     this.version++;
   }
 

@@ -12,7 +12,10 @@ import {
   validateProperties,
 } from '../codec/index.js';
 import {
+  CMD_PUBLISH,
+  CMD_SETTLE,
   MessageBlockView,
+  SETTLE_HEADER_BYTES,
   PUBLISH_FLAG_CONFIRM,
   PUBLISH_FLAG_PERSISTENT,
   SETTLE_ACK,
@@ -30,7 +33,12 @@ import {
 import { DeliveryTagTable, type SettledDeliverySink } from './delivery-tags.js';
 import { type ConsumerRecord, isExchangeType, type QueueRecord } from './exchange.js';
 import { channelError, connectionError, resourceName } from './protocol-errors.js';
-import type { ReplyHandler } from './shard-link.js';
+import {
+  publishRecordBytes,
+  type ReplyHandler,
+  writePublishRecord,
+  writeSettleRecord,
+} from './shard-link.js';
 import type { VirtualHost } from './vhost.js';
 
 const CLASS_BASIC = 60;
@@ -525,16 +533,25 @@ export class Channel implements SettledDeliverySink {
     this.heldPublishes.push(held);
   }
 
+  /**
+   * tx.commit: every held publish and settle goes to its shards as one transaction record per
+   * shard, which the shard applies and logs atomically; commit-ok follows once every involved
+   * shard has made its part durable. Atomic per shard, not across shards (see README).
+   */
   private commit(): void {
     const publishes = this.heldPublishes;
     const settles = this.heldSettles;
     this.heldPublishes = [];
     this.heldSettles = [];
     this.heldBytes = 0;
-    let involvedShards = 0;
+    const links = this.connection.broker.links;
+    const connectionId = this.connection.connectionId;
+    const records: Buffer[][] = links.map(() => []);
+    const ids = this.queueIdScratch;
     for (const held of publishes) {
       const queues = held.queues.filter((queue) => !queue.isDeleted);
       if (queues.length === 0) {
+        // RabbitMQ returns unroutable mandatory messages at commit, before commit-ok.
         if (held.isMandatory) {
           this.sendReturn(
             held.head,
@@ -548,33 +565,56 @@ export class Channel implements SettledDeliverySink {
         }
         continue;
       }
-      involvedShards |= this.shardMaskOf(queues);
-      this.sendToShards(
-        queues,
-        held.isPersistent ? PUBLISH_FLAG_PERSISTENT : 0,
-        0,
-        held.head,
-        held.head.length,
-        held.properties,
-        held.properties.length,
-        held.body,
-        0,
-        held.body.length,
-      );
+      for (let remaining = this.shardMaskOf(queues); remaining !== 0;) {
+        const shardIndex = 31 - Math.clz32(remaining);
+        remaining &= ~(1 << shardIndex);
+        let count = 0;
+        for (const queue of queues)
+          if (queue.shardIndex === shardIndex) ids[count++] = queue.queueId;
+        const bytes = publishRecordBytes(
+          count,
+          held.head.length,
+          held.properties.length,
+          held.body.length,
+        );
+        const record = nestedRecord(CMD_PUBLISH, bytes);
+        writePublishRecord(
+          record,
+          NESTED_HEADER_BYTES,
+          connectionId,
+          this.channelId,
+          held.isPersistent ? PUBLISH_FLAG_PERSISTENT : 0,
+          0,
+          ids,
+          count,
+          held.head,
+          held.head.length,
+          held.properties,
+          held.properties.length,
+          held.body,
+          0,
+          held.body.length,
+        );
+        records[shardIndex]!.push(record);
+      }
     }
     for (const settle of settles) {
-      involvedShards |= 1 << settle.shardIndex;
-      // One settle record carries one action: send what we have before the action changes.
-      if (settle.action !== this.settleAction) this.flushSettles();
-      this.settleAction = settle.action;
-      this.collect(settle.shardIndex, settle.deliveryId, settle.tag, settle.isLimited);
+      const record = nestedRecord(CMD_SETTLE, SETTLE_HEADER_BYTES + 8);
+      writeSettleRecord(
+        record,
+        NESTED_HEADER_BYTES,
+        connectionId,
+        this.channelId,
+        settle.action,
+        new Float64Array([settle.deliveryId]),
+        1,
+      );
+      records[settle.shardIndex]!.push(record);
+      if (settle.isLimited) this.limitedUnacked--;
     }
-    this.flushSettles();
     this.grantCredit();
-    // A barrier per shard answers once the shard has applied everything sent before it.
-    const links = this.connection.broker.links;
     let waiting = 0;
-    const onBarrier: ReplyHandler = {
+    const onCommitted: ReplyHandler = {
       onReply: () => {
         waiting--;
         if (waiting === 0 && !this.isClosing)
@@ -582,9 +622,9 @@ export class Channel implements SettledDeliverySink {
       },
     };
     for (let shardIndex = 0; shardIndex < links.length; shardIndex++) {
-      if ((involvedShards & (1 << shardIndex)) === 0) continue;
+      if (records[shardIndex]!.length === 0) continue;
       waiting++;
-      links[shardIndex]!.control({ op: 'barrier' }, onBarrier);
+      links[shardIndex]!.transaction(records[shardIndex]!, onCommitted);
     }
     if (waiting === 0) this.connection.sendMethod(this.channelId, { method: 'tx.commit-ok' });
   }
@@ -709,8 +749,7 @@ export class Channel implements SettledDeliverySink {
       case 'exchange.delete':
         this.connection.checkPermission('configure', 'exchange', method.exchange, 40, 20);
         this.vhost.deleteExchange(method.exchange, method.ifUnused);
-        if (!method.noWait)
-          this.connection.sendMethod(this.channelId, { method: 'exchange.delete-ok' });
+        if (!method.noWait) this.replyWhenDurable({ method: 'exchange.delete-ok' });
         return;
       case 'exchange.bind':
       case 'exchange.unbind':
@@ -847,7 +886,7 @@ export class Channel implements SettledDeliverySink {
         method.arguments,
       );
     }
-    if (!method.noWait) connection.sendMethod(this.channelId, { method: 'exchange.declare-ok' });
+    if (!method.noWait) this.replyWhenDurable({ method: 'exchange.declare-ok' });
   }
 
   private exchangeBind(
@@ -880,11 +919,17 @@ export class Channel implements SettledDeliverySink {
       }
     }
     if (!method.noWait) {
-      connection.sendMethod(
-        this.channelId,
+      this.replyWhenDurable(
         isBind ? { method: 'exchange.bind-ok' } : { method: 'exchange.unbind-ok' },
       );
     }
+  }
+
+  /** Sends a reply once every definition change so far is durable ("declare-ok" means on disk). */
+  private replyWhenDurable(method: AmqpMethod): void {
+    this.connection.broker.whenDefinitionsDurable(() => {
+      if (!this.isClosing) this.connection.sendMethod(this.channelId, method);
+    });
   }
 
   /** The queue named, or the last one declared on this channel when the name is empty. */
@@ -964,7 +1009,7 @@ export class Channel implements SettledDeliverySink {
     if (method.exclusive) connection.exclusiveQueues.add(queue);
     this.lastDeclaredQueue = name;
     if (!method.noWait) {
-      connection.sendMethod(this.channelId, {
+      this.replyWhenDurable({
         method: 'queue.declare-ok',
         queue: name,
         messageCount: 0,
@@ -1003,9 +1048,9 @@ export class Channel implements SettledDeliverySink {
         this.vhost.unbind(exchange, queue, method.routingKey, args);
     }
     if (isBind) {
-      if (!method.noWait) connection.sendMethod(this.channelId, { method: 'queue.bind-ok' });
+      if (!method.noWait) this.replyWhenDurable({ method: 'queue.bind-ok' });
     } else {
-      connection.sendMethod(this.channelId, { method: 'queue.unbind-ok' });
+      this.replyWhenDurable({ method: 'queue.unbind-ok' });
     }
   }
 
@@ -1034,9 +1079,7 @@ export class Channel implements SettledDeliverySink {
     connection.checkPermission('configure', 'queue', queueName, 50, 40);
     const queue = this.vhost.queues.get(queueName);
     const reply = (messageCount: number) => {
-      if (!method.noWait && !this.isClosing) {
-        connection.sendMethod(this.channelId, { method: 'queue.delete-ok', messageCount });
-      }
+      if (!method.noWait) this.replyWhenDurable({ method: 'queue.delete-ok', messageCount });
     };
     if (queue === undefined) {
       // RabbitMQ 3.x treats deleting a missing queue as success.
@@ -1297,4 +1340,14 @@ export class Channel implements SettledDeliverySink {
       );
     }
   }
+}
+
+const NESTED_HEADER_BYTES = 5;
+
+/** A record to nest in a transaction: u8 type, u32 bytes, then `bytes` to fill from offset 5. */
+function nestedRecord(type: number, bytes: number): Buffer {
+  const record = Buffer.allocUnsafe(NESTED_HEADER_BYTES + bytes);
+  record[0] = type;
+  record.writeUInt32LE(bytes, 1);
+  return record;
 }

@@ -33,6 +33,16 @@ export interface BrokerOptions {
   loopbackUsers: string[];
   /** Bytes queued for a client's socket above which its deliveries pause. */
   socketWriteHighBytes: number;
+  /**
+   * When the log reports an append durable: 'batch' fdatasyncs every group-commit batch (safe,
+   * the default), 'interval' at most every fsyncIntervalMs, 'off' never (confirm after write()).
+   */
+  fsyncMode: 'batch' | 'interval' | 'off';
+  fsyncIntervalMs: number;
+  /** batch mode: wait this long before a sync so more publishes share it (0: none). */
+  fsyncBatchDelayMs: number;
+  /** Size at which a log segment is sealed and a new one started. */
+  segmentBytesMax: number;
   /** Log to stderr: 'info', 'warn', 'error' or 'silent'. */
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
@@ -58,6 +68,10 @@ export function defaultOptions(): BrokerOptions {
     defaultPassword: 'guest',
     loopbackUsers: ['guest'],
     socketWriteHighBytes: 4 * 1024 * 1024,
+    fsyncMode: 'batch',
+    fsyncIntervalMs: 10,
+    fsyncBatchDelayMs: 0,
+    segmentBytesMax: 64 * 1024 * 1024,
     logLevel: 'info',
   };
 }
@@ -73,6 +87,14 @@ export function resolveOptions(partial: Partial<BrokerOptions>): BrokerOptions {
   checkInteger('channelMax', options.channelMax, 1, 65535);
   checkInteger('messageMaxBytes', options.messageMaxBytes, 0, 512 * 1024 * 1024);
   checkInteger('ringBytes', options.ringBytes, 65536, 1 << 30);
+  checkInteger('fsyncIntervalMs', options.fsyncIntervalMs, 1, 60_000);
+  checkInteger('fsyncBatchDelayMs', options.fsyncBatchDelayMs, 0, 1000);
+  checkInteger('segmentBytesMax', options.segmentBytesMax, 64 * 1024, 1 << 30);
+  if (!['batch', 'interval', 'off'].includes(options.fsyncMode)) {
+    throw new RangeError(
+      `fsyncMode must be batch, interval or off, got ${String(options.fsyncMode)}`,
+    );
+  }
   if ((options.ringBytes & (options.ringBytes - 1)) !== 0) {
     throw new RangeError(`ringBytes must be a power of two, got ${options.ringBytes}`);
   }

@@ -9,6 +9,7 @@ import {
   CMD_CONNECTION_FLOW,
   CMD_CONTROL,
   CMD_CREDIT,
+  CMD_TRANSACTION,
   CREDIT_BYTES,
   EVT_CREDIT,
   CMD_PUBLISH,
@@ -46,6 +47,67 @@ export interface ShardEventSink {
   onDeliver(link: ShardLink, bytes: Buffer, start: number, end: number): void;
   onConfirm(link: ShardLink, connectionId: number, channelId: number, confirmSeq: number): void;
   onCredit(link: ShardLink, connectionId: number, channelId: number, amount: number): void;
+}
+
+export function publishRecordBytes(
+  queueCount: number,
+  headBytes: number,
+  propertiesBytes: number,
+  bodyBytes: number,
+): number {
+  return PUBLISH_HEADER_BYTES + queueCount * 4 + headBytes + 4 + propertiesBytes + bodyBytes;
+}
+
+/** Writes a CMD_PUBLISH payload at `start`; returns where it ends. */
+export function writePublishRecord(
+  target: Buffer,
+  start: number,
+  connectionId: number,
+  channelId: number,
+  flags: number,
+  confirmSeq: number,
+  queueIds: Uint32Array,
+  queueCount: number,
+  head: Buffer,
+  headBytes: number,
+  properties: Buffer,
+  propertiesBytes: number,
+  body: Buffer,
+  bodyStart: number,
+  bodyEnd: number,
+): number {
+  target.writeUInt32LE(connectionId, start);
+  target.writeUInt16LE(channelId, start + 4);
+  target[start + 6] = flags;
+  target.writeDoubleLE(confirmSeq, start + 7);
+  target.writeUInt16LE(queueCount, start + 15);
+  let at = start + PUBLISH_HEADER_BYTES;
+  for (let i = 0; i < queueCount; i++, at += 4) target.writeUInt32LE(queueIds[i]!, at);
+  at += head.copy(target, at, 0, headBytes);
+  target.writeUInt32LE(propertiesBytes, at);
+  at += 4;
+  at += properties.copy(target, at, 0, propertiesBytes);
+  at += body.copy(target, at, bodyStart, bodyEnd);
+  return at;
+}
+
+/** Writes a CMD_SETTLE payload at `start`; returns where it ends. */
+export function writeSettleRecord(
+  target: Buffer,
+  start: number,
+  connectionId: number,
+  channelId: number,
+  action: number,
+  deliveryIds: Float64Array,
+  count: number,
+): number {
+  target.writeUInt32LE(connectionId, start);
+  target.writeUInt16LE(channelId, start + 4);
+  target[start + 6] = action;
+  target.writeUInt32LE(count, start + 7);
+  let at = start + SETTLE_HEADER_BYTES;
+  for (let i = 0; i < count; i++, at += 8) target.writeDoubleLE(deliveryIds[i]!, at);
+  return at;
 }
 
 /** Events taken per turn before the network thread returns to its sockets. */
@@ -109,29 +171,48 @@ export class ShardLink implements RingSink {
     bodyEnd: number,
   ): void {
     const outbox = this.outbox;
-    const size =
-      PUBLISH_HEADER_BYTES +
-      queueCount * 4 +
-      headBytes +
-      4 +
-      propertiesBytes +
-      (bodyEnd - bodyStart);
+    const size = publishRecordBytes(queueCount, headBytes, propertiesBytes, bodyEnd - bodyStart);
+    const start = outbox.begin(size);
+    const end = writePublishRecord(
+      outbox.target,
+      start,
+      connectionId,
+      channelId,
+      flags,
+      confirmSeq,
+      queueIds,
+      queueCount,
+      head,
+      headBytes,
+      properties,
+      propertiesBytes,
+      body,
+      bodyStart,
+      bodyEnd,
+    );
+    assert(end === start + size, 'publish record size');
+    outbox.end(CMD_PUBLISH, start, end);
+  }
+
+  /**
+   * Sends a committed transaction's records for this shard (nested CMD_PUBLISH and CMD_SETTLE
+   * payloads, each prefixed by u8 type and u32 bytes) as one CMD_TRANSACTION: the shard applies
+   * and logs them together and answers once they are durable.
+   */
+  transaction(records: readonly Buffer[], handler: ReplyHandler): void {
+    const requestId = this.nextRequestId++;
+    if (this.nextRequestId > 0xffff_ffff) this.nextRequestId = 1;
+    this.pending.set(requestId, handler);
+    let size = 8;
+    for (const record of records) size += record.length;
+    const outbox = this.outbox;
     const start = outbox.begin(size);
     const target = outbox.target;
-    target.writeUInt32LE(connectionId, start);
-    target.writeUInt16LE(channelId, start + 4);
-    target[start + 6] = flags;
-    target.writeDoubleLE(confirmSeq, start + 7);
-    target.writeUInt16LE(queueCount, start + 15);
-    let at = start + PUBLISH_HEADER_BYTES;
-    for (let i = 0; i < queueCount; i++, at += 4) target.writeUInt32LE(queueIds[i]!, at);
-    at += head.copy(target, at, 0, headBytes);
-    target.writeUInt32LE(propertiesBytes, at);
-    at += 4;
-    at += properties.copy(target, at, 0, propertiesBytes);
-    at += body.copy(target, at, bodyStart, bodyEnd);
-    assert(at === start + size, 'publish record size');
-    outbox.end(CMD_PUBLISH, start, at);
+    target.writeUInt32LE(requestId, start);
+    target.writeUInt32LE(records.length, start + 4);
+    let at = start + 8;
+    for (const record of records) at += record.copy(target, at);
+    outbox.end(CMD_TRANSACTION, start, at);
   }
 
   /** Writes one settle command for `deliveryIds[0..count)`. */
@@ -143,16 +224,17 @@ export class ShardLink implements RingSink {
     count: number,
   ): void {
     const outbox = this.outbox;
-    const size = SETTLE_HEADER_BYTES + count * 8;
-    const start = outbox.begin(size);
-    const target = outbox.target;
-    target.writeUInt32LE(connectionId, start);
-    target.writeUInt16LE(channelId, start + 4);
-    target[start + 6] = action;
-    target.writeUInt32LE(count, start + 7);
-    let at = start + SETTLE_HEADER_BYTES;
-    for (let i = 0; i < count; i++, at += 8) target.writeDoubleLE(deliveryIds[i]!, at);
-    outbox.end(CMD_SETTLE, start, at);
+    const start = outbox.begin(SETTLE_HEADER_BYTES + count * 8);
+    const end = writeSettleRecord(
+      outbox.target,
+      start,
+      connectionId,
+      channelId,
+      action,
+      deliveryIds,
+      count,
+    );
+    outbox.end(CMD_SETTLE, start, end);
   }
 
   /** Sends a control request; `handler` (if any) gets the shard's answer. */

@@ -28,14 +28,21 @@ const PREDECLARED: [string, ExchangeType, boolean][] = [
   ['amq.rabbitmq.trace', 'topic', true],
 ];
 
+/** Told of every topology change, so durable ones can be written down. */
+export interface TopologyObserver {
+  exchangeChanged(exchange: Exchange, isPresent: boolean): void;
+  queueChanged(queue: QueueRecord, isPresent: boolean): void;
+  bindingChanged(binding: Binding, isPresent: boolean): void;
+}
+
 export class VirtualHost {
   readonly name: string;
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, QueueRecord>();
-  /** Called when a binding change auto-deletes an exchange (for durable-state bookkeeping). */
-  onExchangeDeleted: ((exchange: Exchange) => void) | null = null;
+  readonly observer: TopologyObserver | null;
 
-  constructor(name: string) {
+  constructor(name: string, observer: TopologyObserver | null = null) {
+    this.observer = observer;
     this.name = name;
     for (const [exchangeName, type, isInternal] of PREDECLARED) {
       this.exchanges.set(
@@ -86,6 +93,7 @@ export class VirtualHost {
     }
     const exchange = new Exchange(this.name, name, type, flags, args);
     this.exchanges.set(name, exchange);
+    this.observer?.exchangeChanged(exchange, true);
     return exchange;
   }
 
@@ -154,7 +162,7 @@ export class VirtualHost {
     this.exchanges.delete(exchange.name);
     for (const binding of [...exchange.outgoing]) this.detach(binding, false);
     for (const binding of [...exchange.incoming]) this.detach(binding, true);
-    this.onExchangeDeleted?.(exchange);
+    this.observer?.exchangeChanged(exchange, false);
   }
 
   /** Adds a binding; binding the same thing twice is a no-op. Returns whether it was new. */
@@ -174,6 +182,7 @@ export class VirtualHost {
     source.index.add(binding);
     if (destination instanceof QueueRecord) destination.bindings.add(binding);
     else destination.incoming.add(binding);
+    this.observer?.bindingChanged(binding, true);
     return true;
   }
 
@@ -199,6 +208,7 @@ export class VirtualHost {
     const destination = binding.destination;
     if (destination instanceof QueueRecord) destination.bindings.delete(binding);
     else destination.incoming.delete(binding);
+    this.observer?.bindingChanged(binding, false);
     if (
       mayAutoDeleteSource &&
       source.isAutoDelete &&
@@ -211,6 +221,7 @@ export class VirtualHost {
 
   addQueue(queue: QueueRecord): void {
     this.queues.set(queue.name, queue);
+    this.observer?.queueChanged(queue, true);
   }
 
   /** Forgets a queue and its bindings (the caller deletes its messages in the shard). */
@@ -219,5 +230,6 @@ export class VirtualHost {
     queue.isDeleted = true;
     this.queues.delete(queue.name);
     for (const binding of [...queue.bindings]) this.detach(binding, true);
+    this.observer?.queueChanged(queue, false);
   }
 }

@@ -7,4 +7,7 @@ export {
   stopShardThreads,
   type ShardThread,
   type ShardPoolOptions,
+  type ShardReady,
 } from './pool.js';
+export type { DefinitionRecord } from './message-store.js';
+export type { LogOptions, RecoveryReport, FsyncMode } from '../log/index.js';

@@ -39,13 +39,13 @@ describe('MessageStore', () => {
     const queue7 = recovered.claimRecovered(7);
     const queue8 = recovered.claimRecovered(8);
     expect(
-      queue7.map((copy) => [copy.seq, copy.message.block.toString(), copy.deliveryCount]),
+      queue7.map((copy) => [copy.seq, copy.message.block!.toString(), copy.deliveryCount]),
     ).toEqual([
       [2, 'b', 0],
       [3, 'c', 4],
     ]);
     expect(
-      queue8.map((copy) => [copy.seq, copy.message.block.toString(), copy.deliveryCount]),
+      queue8.map((copy) => [copy.seq, copy.message.block!.toString(), copy.deliveryCount]),
     ).toEqual([
       [1, 'a', 0],
       [2, 'b', 1],
@@ -95,10 +95,12 @@ describe('MessageStore', () => {
     store.commitTransaction(inside);
     // A crash that tears the transaction record: none of it applies.
     const torn = await openStore(storage.crashed((_segment, unsynced) => unsynced - 3));
-    expect(torn.claimRecovered(1).map((copy) => copy.message.block.toString())).toEqual(['before']);
+    expect(torn.claimRecovered(1).map((copy) => copy.message.block!.toString())).toEqual([
+      'before',
+    ]);
     await sync(store);
     const whole = await openStore(storage.crashed());
-    expect(whole.claimRecovered(1).map((copy) => copy.message.block.toString())).toEqual([
+    expect(whole.claimRecovered(1).map((copy) => copy.message.block!.toString())).toEqual([
       'tx-1',
       'tx-2',
     ]);
@@ -121,7 +123,7 @@ describe('MessageStore', () => {
     const recovered = await openStore(storage.crashed());
     const copies = recovered.claimRecovered(1);
     expect(copies).toHaveLength(1);
-    expect(copies[0]!.message.block.toString()).toBe('moved');
+    expect(copies[0]!.message.block!.toString()).toBe('moved');
   });
 
   it('persists definitions, their updates and deletions', async () => {

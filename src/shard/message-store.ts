@@ -8,6 +8,7 @@
 import { pack, unpack } from 'msgpackr';
 import { assert } from '../util/index.js';
 import type { SegmentedLog } from '../log/index.js';
+import { StoredMessage } from './stored-message.js';
 import {
   LOG_DEFINITION,
   LOG_DELIVERED,
@@ -37,11 +38,7 @@ export interface LoggedMessage {
 export interface RecoveredCopy {
   seq: number;
   deliveryCount: number;
-  message: RecoveredMessage;
-}
-
-export interface RecoveredMessage extends LoggedMessage {
-  block: Buffer;
+  message: StoredMessage;
 }
 
 /** A durable definition (exchange, queue, binding, user, vhost, permission) as plain data. */
@@ -155,6 +152,11 @@ export class MessageStore {
     this.dropRef(message);
   }
 
+  /** A durable copy is gone without a record of its own (its queue's deletion covers it). */
+  forget(message: LoggedMessage): void {
+    this.dropRef(message);
+  }
+
   private dropRef(message: LoggedMessage): void {
     message.liveRefs--;
     assert(
@@ -243,6 +245,35 @@ export class MessageStore {
       this.log.retain(message.segment, 0);
     }
     return seq;
+  }
+
+  /** Reads a logged message's block back from its record (for paged-out bodies). */
+  readBlock(message: LoggedMessage): Buffer {
+    assert(message.payloadOffset >= 0, 'a message inside a transaction record keeps its block');
+    const payload = this.log.readSync(message.segment, message.payloadOffset, message.payloadBytes);
+    const refCount = payload.readUInt16LE(8);
+    return payload.subarray(MESSAGE_HEADER_BYTES + refCount * REF_BYTES);
+  }
+
+  /** Compaction: writes a live message again at the head of the log and frees its old record. */
+  relocateMessage(
+    message: LoggedMessage,
+    block: Buffer,
+    queueIds: Uint32Array,
+    seqs: Float64Array,
+    count: number,
+  ): void {
+    const oldSegment = message.segment;
+    const oldBytes = message.payloadBytes;
+    this.logMessage(message, block, queueIds, seqs, count);
+    this.log.release(oldSegment, oldBytes);
+  }
+
+  /** Compaction: writes the definitions whose records are in `segment` again. */
+  relocateDefinitions(segment: number): void {
+    for (const entry of [...this.definitions.values()]) {
+      if (entry.segment === segment) this.putDefinition(entry.record);
+    }
   }
 
   /** Durably records a definition (or its deletion when value is null). */
@@ -343,14 +374,11 @@ export class MessageStore {
     const messageId = bytes.readDoubleLE(start);
     const count = bytes.readUInt16LE(start + 8);
     const blockStart = start + MESSAGE_HEADER_BYTES + count * REF_BYTES;
-    const message: RecoveredMessage = {
-      messageId,
-      segment,
-      payloadOffset,
-      payloadBytes,
-      liveRefs: 0,
-      block: Buffer.from(bytes.subarray(blockStart, end)),
-    };
+    const message = new StoredMessage(Buffer.from(bytes.subarray(blockStart, end)), true);
+    message.messageId = messageId;
+    message.segment = segment;
+    message.payloadOffset = payloadOffset;
+    message.payloadBytes = payloadBytes;
     if (messageId >= this.nextMessageId) this.nextMessageId = messageId + 1;
     this.log.retain(segment, payloadBytes);
     let at = start + MESSAGE_HEADER_BYTES;

@@ -3,7 +3,9 @@
 // start-up and shutdown.
 
 import { Worker } from 'node:worker_threads';
+import type { LogOptions, RecoveryReport } from '../log/index.js';
 import { allocateRing } from '../util/index.js';
+import type { DefinitionRecord } from './message-store.js';
 
 export interface ShardWorkerData {
   shardIndex: number;
@@ -11,6 +13,18 @@ export interface ShardWorkerData {
   commandRing: SharedArrayBuffer;
   /** Shard -> network thread. */
   eventRing: SharedArrayBuffer;
+  /** Where shard logs live (<dataDir>/shards/<index>); null keeps everything in memory. */
+  dataDir: string | null;
+  log: Partial<LogOptions>;
+}
+
+/** What a shard reports when it has recovered and takes commands. */
+export interface ShardReady {
+  type: 'ready';
+  shardIndex: number;
+  report: RecoveryReport | null;
+  /** Durable definitions the shard's log kept (shard 0 keeps them all). */
+  definitions: DefinitionRecord[];
 }
 
 export interface ShardThread {
@@ -18,36 +32,51 @@ export interface ShardThread {
   commandRing: SharedArrayBuffer;
   eventRing: SharedArrayBuffer;
   worker: Worker;
+  ready: ShardReady;
 }
 
 export interface ShardPoolOptions {
   shardCount: number;
   ringBytes: number;
+  dataDir: string | null;
+  log: Partial<LogOptions>;
+  /** Called when a shard thread dies (a failed fdatasync, or a bug). */
+  onShardFailure: (shardIndex: number, error: Error) => void;
 }
 
 /** The compiled worker entry, next to this file in dist/. */
 const workerUrl = new URL('./worker.js', import.meta.url);
 
 export async function startShardThreads(options: ShardPoolOptions): Promise<ShardThread[]> {
-  const threads: ShardThread[] = [];
+  const starting: Promise<ShardThread>[] = [];
   for (let shardIndex = 0; shardIndex < options.shardCount; shardIndex++) {
     const commandRing = allocateRing(options.ringBytes);
     const eventRing = allocateRing(options.ringBytes);
-    const data: ShardWorkerData = { shardIndex, commandRing, eventRing };
+    const data: ShardWorkerData = {
+      shardIndex,
+      commandRing,
+      eventRing,
+      dataDir: options.dataDir,
+      log: options.log,
+    };
     const worker = new Worker(workerUrl, { workerData: data, name: `warren-shard-${shardIndex}` });
-    threads.push({ shardIndex, commandRing, eventRing, worker });
+    starting.push(
+      waitForReady(worker).then((ready) => {
+        worker.on('error', (error) => options.onShardFailure(shardIndex, error));
+        return { shardIndex, commandRing, eventRing, worker, ready };
+      }),
+    );
   }
-  await Promise.all(threads.map((thread) => waitForReady(thread.worker)));
-  return threads;
+  return Promise.all(starting);
 }
 
-function waitForReady(worker: Worker): Promise<void> {
+function waitForReady(worker: Worker): Promise<ShardReady> {
   return new Promise((resolve, reject) => {
     const onMessage = (message: { type: string }) => {
       if (message.type !== 'ready') return;
       worker.off('error', reject);
       worker.off('message', onMessage);
-      resolve();
+      resolve(message as ShardReady);
     };
     worker.on('message', onMessage);
     worker.once('error', reject);

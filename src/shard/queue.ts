@@ -7,16 +7,7 @@ import { Fifo } from '../util/index.js';
 import { MinHeap } from '../util/index.js';
 import type { QueueSpec } from './records.js';
 
-/** A message body and metadata as received: one copy per shard, shared by its queues. */
-export class StoredMessage {
-  readonly block: Buffer;
-  readonly isPersistent: boolean;
-
-  constructor(block: Buffer, isPersistent: boolean) {
-    this.block = block;
-    this.isPersistent = isPersistent;
-  }
-}
+import type { StoredMessage } from './stored-message.js';
 
 /** A per-channel view of the shard: its unacked deliveries and its channel-wide prefetch. */
 export class ShardChannel {
@@ -90,6 +81,8 @@ export class QueueEntry {
   deliveryCount = 0;
   deliveryId = 0;
   consumer: Consumer | null = null;
+  /** Whether this copy is in the log (a persistent message in a durable queue). */
+  isLogged = false;
 
   constructor(message: StoredMessage, queue: Queue, seq: number) {
     this.message = message;
@@ -123,8 +116,20 @@ export class Queue {
     return this.ready.length + this.returned.length;
   }
 
-  enqueue(message: StoredMessage): void {
-    this.ready.push(new QueueEntry(message, this, this.nextSeq++));
+  enqueue(message: StoredMessage): QueueEntry {
+    const entry = new QueueEntry(message, this, this.nextSeq++);
+    this.ready.push(entry);
+    return entry;
+  }
+
+  /** Puts back a copy recovery found; call in seq order before any enqueue(). */
+  restore(message: StoredMessage, seq: number, deliveryCount: number): QueueEntry {
+    const entry = new QueueEntry(message, this, seq);
+    entry.deliveryCount = deliveryCount;
+    entry.isLogged = true;
+    this.ready.push(entry);
+    this.nextSeq = seq + 1;
+    return entry;
   }
 
   /** Puts a delivered entry back in its original place, marked as delivered once more. */
@@ -144,12 +149,18 @@ export class Queue {
     return this.returned.pop();
   }
 
-  /** Drops every ready entry; returns how many there were. */
-  purge(): number {
-    const count = this.readyCount;
-    this.ready.clear();
-    this.returned.drain();
-    return count;
+  /** Visits every ready entry (returned ones first, then the FIFO). */
+  forEachReady(visit: (entry: QueueEntry) => void): void {
+    this.returned.forEach(visit);
+    this.ready.forEach(visit);
+  }
+
+  /** Drops every ready entry; returns them. */
+  purge(): QueueEntry[] {
+    const entries: QueueEntry[] = this.returned.drain();
+    for (let entry = this.ready.shift(); entry !== undefined; entry = this.ready.shift())
+      entries.push(entry);
+    return entries;
   }
 
   addConsumer(consumer: Consumer): void {

@@ -18,6 +18,12 @@ export const CMD_CONTROL = 3;
 export const CMD_CONNECTION_FLOW = 4;
 /** u32 connectionId, u16 channelId, u32 amount: credit for the channel's global prefetch */
 export const CMD_CREDIT = 5;
+/**
+ * u32 requestId, u32 count, count × (u8 type, u32 bytes, payload): a committed transaction's
+ * CMD_PUBLISH and CMD_SETTLE records for this shard, applied and logged together; answered
+ * with EVT_REPLY once durable.
+ */
+export const CMD_TRANSACTION = 6;
 
 // Events: shard -> network thread.
 /** u32 connectionId, u16 channelId, u32 consumerId, f64 deliveryId, u8 flags (DELIVER_FLAG_*), message block */
@@ -84,7 +90,11 @@ export type ControlRequest =
   | { op: 'channel.qos'; connectionId: number; channelId: number; isCreditLimited: boolean }
   | { op: 'channel.close'; connectionId: number; channelId: number }
   | { op: 'channel.recover'; connectionId: number; channelId: number }
-  | { op: 'barrier' };
+  | { op: 'barrier' }
+  /** Every durable queue is created: drop recovered messages of queues that are gone. */
+  | { op: 'recovery.done' }
+  /** Keep a durable definition (value null deletes it); answered once durable. */
+  | { op: 'definition.put'; record: { kind: string; key: string; value: unknown } };
 
 /** Channels are keyed by one number in maps on both sides. */
 export function channelKey(connectionId: number, channelId: number): number {

@@ -2,20 +2,24 @@
 // Shard thread only. It reads commands from its input ring in order and answers on its output
 // ring, so everything the network thread sent earlier is applied before anything it sent later.
 // Delivery ids are the shard's own (one counter); the network thread maps them to per-channel
-// delivery tags. A publish is confirmed once this shard has applied it (issue #3 moves that
-// point to "on disk").
+// delivery tags. Persistent messages in durable queues go to the shard's log once; a publish is
+// confirmed when the log append it needed is durable (at once when it needed none), in order.
 
 import { unpack } from 'msgpackr';
 import { assert } from '../util/index.js';
 import type { RingOutbox } from '../util/index.js';
 import type { RingSink } from '../util/index.js';
-import { Consumer, Queue, type QueueEntry, ShardChannel, StoredMessage } from './queue.js';
+import type { DefinitionRecord, MessageStore } from './message-store.js';
+import { type ConfirmSink, PendingConfirms } from './pending-confirms.js';
+import { Consumer, Queue, type QueueEntry, ShardChannel } from './queue.js';
+import { StoredMessage } from './stored-message.js';
 import {
   CMD_CONNECTION_FLOW,
   CMD_CONTROL,
   CMD_PUBLISH,
   CMD_SETTLE,
   CMD_CREDIT,
+  CMD_TRANSACTION,
   CONFIRM_BYTES,
   CREDIT_BYTES,
   DELIVER_FLAG_REDELIVERED,
@@ -34,6 +38,7 @@ import {
   PUBLISH_HEADER_BYTES,
   REPLY_HEADER_BYTES,
   SETTLE_ACK,
+  SETTLE_DISCARD,
   SETTLE_HEADER_BYTES,
   SETTLE_REQUEUE,
 } from './records.js';
@@ -43,9 +48,25 @@ const NOT_FOUND = 404;
 /** Deliveries one queue makes before the next active queue gets a turn. */
 const DELIVERIES_PER_TURN = 128;
 
-export class Shard implements RingSink {
+/** A control reply that must wait until a log append is durable. */
+interface DurableReply {
+  requestId: number;
+  needSeq: number;
+  value: number;
+}
+
+export class Shard implements RingSink, ConfirmSink {
   readonly shardIndex: number;
   private readonly outbox: RingOutbox;
+  /** The shard's log; null runs the shard in memory only. */
+  private readonly store: MessageStore | null;
+  private readonly pendingConfirms = new PendingConfirms();
+  private readonly durableReplies: DurableReply[] = [];
+  // Durable copies of the message being published: filled per publish, no allocation.
+  private durableQueueIds = new Uint32Array(64);
+  private durableSeqs = new Float64Array(64);
+  /** While applying a transaction record: the messages it logged. */
+  private transactionMessages: StoredMessage[] | null = null;
   private readonly queues = new Map<number, Queue>();
   private readonly channels = new Map<number, ShardChannel>();
   private readonly consumers = new Map<number, Consumer>();
@@ -54,15 +75,16 @@ export class Shard implements RingSink {
   /** Channels under a channel-wide prefetch, whose credit this shard must not sit on. */
   private readonly creditLimitedChannels = new Set<ShardChannel>();
   private nextDeliveryId = 1;
-  // The pending confirm: consecutive publishes from one channel collapse into one event.
-  private confirmConnectionId = -1;
-  private confirmChannelId = 0;
-  private confirmSeq = 0;
   private readonly replyTextBytes = Buffer.allocUnsafe(1024);
 
-  constructor(shardIndex: number, outbox: RingOutbox) {
+  constructor(shardIndex: number, outbox: RingOutbox, store: MessageStore | null) {
     this.shardIndex = shardIndex;
     this.outbox = outbox;
+    this.store = store;
+    if (store !== null) {
+      store.log.onDurable = (durableSeq) => this.onDurable(durableSeq);
+      store.log.onCompact = (segment) => this.relocate(segment);
+    }
   }
 
   get queueCount(): number {
@@ -76,6 +98,9 @@ export class Shard implements RingSink {
         return;
       case CMD_SETTLE:
         this.settle(bytes, start);
+        return;
+      case CMD_TRANSACTION:
+        this.applyTransaction(bytes, start, end);
         return;
       case CMD_CONTROL:
         this.control(
@@ -98,12 +123,56 @@ export class Shard implements RingSink {
     }
   }
 
-  /** Ends a batch of commands: emits the last pending confirm and runs deliveries. */
+  /**
+   * Ends a batch of commands: runs deliveries, writes the batch's log records and starts their
+   * sync, and sends the confirms that need no wait.
+   */
   afterBatch(): void {
-    this.flushConfirm();
     this.dispatch();
     if (this.creditLimitedChannels.size > 0) this.returnIdleCredit();
+    const store = this.store;
+    if (store !== null) {
+      store.flushRefs();
+      store.log.flush();
+    }
+    if (this.pendingConfirms.length > 0) this.pendingConfirms.drain(this.durableSeq, this);
     this.outbox.flush();
+  }
+
+  private get durableSeq(): number {
+    return this.store === null ? Infinity : this.store.log.durableSeq;
+  }
+
+  /** The log made appends up to `durableSeq` durable: confirm what waited for them. */
+  private onDurable(durableSeq: number): void {
+    this.pendingConfirms.drain(durableSeq, this);
+    const replies = this.durableReplies;
+    while (replies.length > 0 && replies[0]!.needSeq <= durableSeq) {
+      const reply = replies.shift()!;
+      this.reply(reply.requestId, 0, reply.value);
+    }
+    this.outbox.flush();
+  }
+
+  /** Answers `requestId` once log append `needSeq` is durable. */
+  private replyWhenDurable(requestId: number, needSeq: number, value: number): void {
+    if (needSeq <= this.durableSeq) {
+      this.reply(requestId, 0, value);
+      return;
+    }
+    this.durableReplies.push({ requestId, needSeq, value });
+    this.store!.log.requestSync();
+  }
+
+  /** ConfirmSink: publishes up to confirmSeq on a channel are settled. */
+  confirm(connectionId: number, channelId: number, confirmSeq: number): void {
+    const outbox = this.outbox;
+    const at = outbox.begin(CONFIRM_BYTES);
+    const target = outbox.target;
+    target.writeUInt32LE(connectionId, at);
+    target.writeUInt16LE(channelId, at + 4);
+    target.writeDoubleLE(confirmSeq, at + 6);
+    outbox.end(EVT_CONFIRM, at, at + CONFIRM_BYTES);
   }
 
   /** Whether there is delivery work left that a later turn should do. */
@@ -118,7 +187,9 @@ export class Shard implements RingSink {
     const confirmSeq = bytes.readDoubleLE(start + 7);
     const queueCount = bytes.readUInt16LE(start + 15);
     const blockStart = start + PUBLISH_HEADER_BYTES + queueCount * 4;
+    const isPersistent = (flags & PUBLISH_FLAG_PERSISTENT) !== 0 && this.store !== null;
     let message: StoredMessage | null = null;
+    let durableCount = 0;
     for (let i = 0; i < queueCount; i++) {
       const queue = this.queues.get(bytes.readUInt32LE(start + PUBLISH_HEADER_BYTES + i * 4));
       // A queue deleted after the network thread routed to it simply misses the message.
@@ -128,29 +199,72 @@ export class Shard implements RingSink {
         bytes.copy(block, 0, blockStart, end);
         message = new StoredMessage(block, (flags & PUBLISH_FLAG_PERSISTENT) !== 0);
       }
-      queue.enqueue(message);
+      const entry = queue.enqueue(message);
+      if (isPersistent && queue.spec.isDurable) {
+        // RabbitMQ's rule: only persistent messages in durable queues survive a restart.
+        entry.isLogged = true;
+        if (durableCount === this.durableQueueIds.length) this.growDurableScratch();
+        this.durableQueueIds[durableCount] = queue.queueId;
+        this.durableSeqs[durableCount] = entry.seq;
+        durableCount++;
+      }
       if (queue.consumers.length > 0) this.activate(queue);
     }
+    let needSeq = 0;
+    if (durableCount > 0) {
+      needSeq = this.store!.logMessage(
+        message!,
+        message!.block!,
+        this.durableQueueIds,
+        this.durableSeqs,
+        durableCount,
+      );
+      this.transactionMessages?.push(message!);
+    }
     if ((flags & PUBLISH_FLAG_CONFIRM) !== 0) {
-      if (this.confirmConnectionId !== connectionId || this.confirmChannelId !== channelId) {
-        this.flushConfirm();
-        this.confirmConnectionId = connectionId;
-        this.confirmChannelId = channelId;
-      }
-      this.confirmSeq = confirmSeq;
+      if (needSeq > 0) this.store!.log.requestSync();
+      this.pendingConfirms.push(needSeq, connectionId, channelId, confirmSeq);
     }
   }
 
-  private flushConfirm(): void {
-    if (this.confirmConnectionId < 0) return;
-    const outbox = this.outbox;
-    const at = outbox.begin(CONFIRM_BYTES);
-    const target = outbox.target;
-    target.writeUInt32LE(this.confirmConnectionId, at);
-    target.writeUInt16LE(this.confirmChannelId, at + 4);
-    target.writeDoubleLE(this.confirmSeq, at + 6);
-    outbox.end(EVT_CONFIRM, at, at + CONFIRM_BYTES);
-    this.confirmConnectionId = -1;
+  private growDurableScratch(): void {
+    const ids = new Uint32Array(this.durableQueueIds.length * 2);
+    ids.set(this.durableQueueIds);
+    this.durableQueueIds = ids;
+    const seqs = new Float64Array(this.durableSeqs.length * 2);
+    seqs.set(this.durableSeqs);
+    this.durableSeqs = seqs;
+  }
+
+  /**
+   * A committed transaction's publishes and settles for this shard, as one record of nested
+   * records: applied together and logged as one atomic log record, answered once durable.
+   */
+  private applyTransaction(bytes: Buffer, start: number, end: number): void {
+    const requestId = bytes.readUInt32LE(start);
+    const count = bytes.readUInt32LE(start + 4);
+    const store = this.store;
+    store?.beginTransaction();
+    this.transactionMessages = [];
+    let at = start + 8;
+    for (let i = 0; i < count; i++) {
+      const type = bytes[at]!;
+      const nestedBytes = bytes.readUInt32LE(at + 1);
+      const nestedStart = at + 5;
+      if (type === CMD_PUBLISH) this.publish(bytes, nestedStart, nestedStart + nestedBytes);
+      else if (type === CMD_SETTLE) this.settle(bytes, nestedStart);
+      else assert(false, `bad record ${type} in a transaction`);
+      at = nestedStart + nestedBytes;
+    }
+    assert(at === end, 'transaction record size');
+    const messages = this.transactionMessages;
+    this.transactionMessages = null;
+    if (store === null) {
+      this.reply(requestId, 0, 0);
+      return;
+    }
+    const needSeq = store.commitTransaction(messages);
+    this.replyWhenDurable(requestId, needSeq, 0);
   }
 
   private settle(bytes: Buffer, start: number): void {
@@ -164,10 +278,23 @@ export class Shard implements RingSink {
       const entry = channel.unacked.get(bytes.readDoubleLE(at));
       if (entry === undefined) continue;
       this.release(channel, entry);
-      if (action === SETTLE_REQUEUE) this.requeue(entry);
+      if (action === SETTLE_REQUEUE) {
+        this.requeue(entry);
+        continue;
+      }
       // SETTLE_ACK and SETTLE_DISCARD both drop the message (dead-lettering: issue #6).
-      else assert(action === SETTLE_ACK || action === 2, `bad settle action ${action}`);
+      assert(action === SETTLE_ACK || action === SETTLE_DISCARD, `bad settle action ${action}`);
+      this.forgetEntry(entry);
     }
+  }
+
+  /** A copy left its queue for good: the log learns it is settled. */
+  private forgetEntry(entry: QueueEntry): void {
+    if (!entry.isLogged) return;
+    const queue = entry.queue;
+    // A deleted queue's copies were settled by its deletion record.
+    if (queue.isDeleted) this.store!.forget(entry.message);
+    else this.store!.settle(entry.message, queue.queueId, entry.seq);
   }
 
   /** Forgets an unacked delivery on its channel and returns its consumer's credit. */
@@ -183,8 +310,12 @@ export class Shard implements RingSink {
 
   private requeue(entry: QueueEntry): void {
     const queue = entry.queue;
-    if (queue.isDeleted) return;
+    if (queue.isDeleted) {
+      this.forgetEntry(entry);
+      return;
+    }
     queue.requeue(entry);
+    if (entry.isLogged) this.store!.requeue(queue.queueId, entry.seq, entry.deliveryCount);
     if (queue.consumers.length > 0) this.activate(queue);
   }
 
@@ -230,7 +361,7 @@ export class Shard implements RingSink {
   private deliver(entry: QueueEntry, consumer: Consumer): void {
     const deliveryId = this.nextDeliveryId++;
     const channel = consumer.channel;
-    const block = entry.message.block;
+    const block = this.blockOf(entry);
     const outbox = this.outbox;
     const at = outbox.begin(DELIVER_HEADER_BYTES + block.length);
     const target = outbox.target;
@@ -245,7 +376,12 @@ export class Shard implements RingSink {
       (usesCredit ? DELIVER_FLAG_USED_CREDIT : 0);
     block.copy(target, at + DELIVER_HEADER_BYTES);
     outbox.end(EVT_DELIVER, at, at + DELIVER_HEADER_BYTES + block.length);
-    if (consumer.isNoAck) return;
+    if (consumer.isNoAck) {
+      this.forgetEntry(entry);
+      return;
+    }
+    // So a restart marks it redelivered if it is never acked (a hint: losing it is harmless).
+    if (entry.isLogged) this.store!.delivered(entry.queue.queueId, entry.seq);
     entry.deliveryId = deliveryId;
     entry.consumer = consumer;
     consumer.unackedCount++;
@@ -279,11 +415,30 @@ export class Shard implements RingSink {
   private control(requestId: number, request: ControlRequest): void {
     switch (request.op) {
       case 'queue.create': {
-        const existing = this.queues.get(request.queue.queueId);
-        if (existing === undefined)
-          this.queues.set(request.queue.queueId, new Queue(request.queue));
-        this.reply(requestId, 0, 0);
+        let queue = this.queues.get(request.queue.queueId);
+        let recovered = 0;
+        if (queue === undefined) {
+          queue = new Queue(request.queue);
+          this.queues.set(queue.queueId, queue);
+          // A durable queue coming back after a restart takes the copies its log kept.
+          if (this.store !== null && queue.spec.isDurable) {
+            for (const copy of this.store.claimRecovered(queue.queueId)) {
+              queue.restore(copy.message, copy.seq, copy.deliveryCount);
+              recovered++;
+            }
+          }
+        }
+        this.reply(requestId, 0, recovered);
         return;
+      }
+      case 'recovery.done':
+        // Whatever no durable queue claimed belongs to queues deleted while we were down.
+        this.store?.discardUnclaimed();
+        return this.reply(requestId, 0, 0);
+      case 'definition.put': {
+        if (this.store === null) return this.reply(requestId, 0, 0);
+        const needSeq = this.store.putDefinition(request.record as DefinitionRecord);
+        return this.replyWhenDurable(requestId, needSeq, 0);
       }
       case 'queue.delete': {
         const queue = this.queues.get(request.queueId);
@@ -296,16 +451,23 @@ export class Shard implements RingSink {
         if (request.isIfUnused && queue.consumers.length > 0) {
           return this.reply(requestId, PRECONDITION_FAILED, 0, `${name} in use`);
         }
-        const count = queue.readyCount;
-        queue.purge();
+        const ready = queue.purge();
         queue.isDeleted = true;
         for (const consumer of queue.consumers) this.dropConsumer(consumer);
         this.queues.delete(request.queueId);
-        return this.reply(requestId, 0, count);
+        if (queue.spec.isDurable && this.store !== null) {
+          // One record settles every copy; unacked ones are forgotten when they come back.
+          this.store.queueDeleted(queue.queueId);
+          for (const entry of ready) if (entry.isLogged) this.store.forget(entry.message);
+        }
+        return this.reply(requestId, 0, ready.length);
       }
       case 'queue.purge': {
         const queue = this.queues.get(request.queueId);
-        return this.reply(requestId, 0, queue === undefined ? 0 : queue.purge());
+        if (queue === undefined) return this.reply(requestId, 0, 0);
+        const purged = queue.purge();
+        for (const entry of purged) this.forgetEntry(entry);
+        return this.reply(requestId, 0, purged.length);
       }
       case 'queue.stats': {
         const queue = this.queues.get(request.queueId);
@@ -409,7 +571,7 @@ export class Shard implements RingSink {
     const entry = queue.take();
     if (entry === undefined) return this.reply(requestId, 0, 0);
     const deliveryId = this.nextDeliveryId++;
-    const block = entry.message.block;
+    const block = this.blockOf(entry);
     const outbox = this.outbox;
     const at = outbox.begin(GET_OK_HEADER_BYTES + block.length);
     const target = outbox.target;
@@ -419,10 +581,50 @@ export class Shard implements RingSink {
     target.writeUInt32LE(queue.readyCount, at + 13);
     block.copy(target, at + GET_OK_HEADER_BYTES);
     outbox.end(EVT_GET_OK, at, at + GET_OK_HEADER_BYTES + block.length);
-    if (isNoAck) return;
+    if (isNoAck) {
+      this.forgetEntry(entry);
+      return;
+    }
+    if (entry.isLogged) this.store!.delivered(queue.queueId, entry.seq);
     const channel = this.channelFor(connectionId, channelId);
     entry.deliveryId = deliveryId;
     channel.unacked.set(deliveryId, entry);
+  }
+
+  /** The message block of a copy, read back from the log when it was paged out. */
+  private blockOf(entry: QueueEntry): Buffer {
+    const message = entry.message;
+    if (message.block !== null) return message.block;
+    return this.store!.readBlock(message);
+  }
+
+  /**
+   * Compaction: re-appends every live message whose record is in `segment` (with only its live
+   * copies), so the old, mostly dead segment can go once the copies are durable.
+   */
+  private relocate(segment: number): void {
+    const store = this.store!;
+    const copies = new Map<StoredMessage, QueueEntry[]>();
+    const collect = (entry: QueueEntry) => {
+      const message = entry.message;
+      if (!entry.isLogged || message.segment !== segment || message.payloadOffset < 0) return;
+      let list = copies.get(message);
+      if (list === undefined) copies.set(message, (list = []));
+      list.push(entry);
+    };
+    for (const queue of this.queues.values()) queue.forEachReady(collect);
+    for (const channel of this.channels.values())
+      for (const entry of channel.unacked.values()) collect(entry);
+    for (const [message, entries] of copies) {
+      const block = message.block ?? store.readBlock(message);
+      for (let i = 0; i < entries.length; i++) {
+        if (i === this.durableQueueIds.length) this.growDurableScratch();
+        this.durableQueueIds[i] = entries[i]!.queue.queueId;
+        this.durableSeqs[i] = entries[i]!.seq;
+      }
+      store.relocateMessage(message, block, this.durableQueueIds, this.durableSeqs, entries.length);
+    }
+    store.relocateDefinitions(segment);
   }
 
   private setCreditLimited(channel: ShardChannel, isCreditLimited: boolean): void {

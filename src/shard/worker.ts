@@ -3,11 +3,12 @@
 // the ring when there is nothing to do. Nothing here busy-waits: on two cores a spinning shard
 // would starve the network thread.
 
+import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { assert } from '../util/index.js';
-import { RingOutbox } from '../util/index.js';
-import { RingReader, RingWriter } from '../util/index.js';
-import type { ShardWorkerData } from './pool.js';
+import { FileStorage, SegmentedLog } from '../log/index.js';
+import { assert, RingOutbox, RingReader, RingWriter } from '../util/index.js';
+import { MessageStore } from './message-store.js';
+import type { ShardReady, ShardWorkerData } from './pool.js';
 import { Shard } from './shard.js';
 
 /** Commands taken from the ring before the shard runs deliveries and yields to its event loop. */
@@ -19,7 +20,39 @@ const port = parentPort;
 
 const input = new RingReader(data.commandRing);
 const outbox = new RingOutbox(new RingWriter(data.eventRing), () => schedule());
-const shard = new Shard(data.shardIndex, outbox);
+
+// Recovery runs here, before the shard takes any command: every shard recovers its own log in
+// its own thread, so shards recover in parallel.
+let store: MessageStore | null = null;
+let ready: ShardReady = {
+  type: 'ready',
+  shardIndex: data.shardIndex,
+  report: null,
+  definitions: [],
+};
+if (data.dataDir !== null) {
+  const storage = new FileStorage(join(data.dataDir, 'shards', String(data.shardIndex)));
+  const opened = await SegmentedLog.open(
+    storage,
+    data.log,
+    (log) => (store = new MessageStore(log)),
+  );
+  const recovered: MessageStore = store!;
+  opened.log.onFatal = (error) => {
+    // A failed write or fdatasync: nothing after it can be trusted. Crash; recovery replays the log.
+    port.postMessage({ type: 'fatal', shardIndex: data.shardIndex, message: error.message });
+    setImmediate(() => {
+      throw error;
+    });
+  };
+  ready = {
+    type: 'ready',
+    shardIndex: data.shardIndex,
+    report: opened.report,
+    definitions: [...recovered.definitions.values()].map((entry) => entry.record),
+  };
+}
+const shard = new Shard(data.shardIndex, outbox, store);
 
 let isScheduled = false;
 let isSleeping = false;
@@ -53,10 +86,13 @@ function sleep(): void {
 }
 
 port.on('message', (message: { type: string }) => {
-  if (message.type === 'stop') {
+  if (message.type !== 'stop') return;
+  // Everything applied so far reaches the disk before the thread ends.
+  const closing = store === null ? Promise.resolve() : (store as MessageStore).log.close();
+  void closing.then(() => {
     port.close();
     process.exit(0);
-  }
+  });
 });
-port.postMessage({ type: 'ready', shardIndex: data.shardIndex });
+port.postMessage(ready);
 schedule();

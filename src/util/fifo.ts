@@ -49,6 +49,11 @@ export class Fifo<T> {
     return this.items[(this.head + index) & (this.items.length - 1)];
   }
 
+  forEach(visit: (item: T) => void): void {
+    for (let i = 0; i < this.count; i++)
+      visit(this.items[(this.head + i) & (this.items.length - 1)]!);
+  }
+
   clear(): void {
     this.items = new Array<T | undefined>(16);
     this.head = 0;

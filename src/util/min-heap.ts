@@ -52,6 +52,11 @@ export class MinHeap<T> {
     return top;
   }
 
+  /** Visits every item, in no particular order. */
+  forEach(visit: (item: T) => void): void {
+    for (const item of this.items) visit(item);
+  }
+
   /** Removes everything and returns it, in no particular order. */
   drain(): T[] {
     return this.items.splice(0, this.items.length);

@@ -6,7 +6,7 @@ import { AMQPClient } from '@cloudamqp/amqp-client';
 import amqp from 'amqplib';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { startBroker } from '../../dist/index.js';
-import { SHARD_COUNTS } from '../helpers/broker.js';
+import { SHARD_COUNTS, temporaryDataDir } from '../helpers/broker.js';
 import {
   EXTERNAL_PORT,
   nextEvent,
@@ -33,6 +33,7 @@ describe.skipIf(EXTERNAL_PORT !== null).each(SHARD_COUNTS)(
           bind: '127.0.0.1',
           shardCount,
           logLevel: 'silent',
+          dataDir: temporaryDataDir(),
         });
         let isClosed = false;
         try {
@@ -91,6 +92,7 @@ describe.skipIf(EXTERNAL_PORT !== null).each(SHARD_COUNTS)(
           bind: '127.0.0.1',
           shardCount,
           logLevel: 'silent',
+          dataDir: temporaryDataDir(),
           ringBytes: 1 << 20,
         });
         const second = await startBroker({
@@ -98,6 +100,7 @@ describe.skipIf(EXTERNAL_PORT !== null).each(SHARD_COUNTS)(
           bind: '127.0.0.1',
           shardCount,
           logLevel: 'silent',
+          dataDir: temporaryDataDir(),
           ringBytes: 1 << 20,
         });
         try {

@@ -1,15 +1,28 @@
 // Test helpers: start a Warren broker in-process on an ephemeral loopback port, from the built
-// package (dist/), exactly as a user of `import { startBroker } from 'warren'` would.
+// package (dist/), exactly as a user of `import { startBroker } from 'warren'` would. Each
+// broker gets its own temporary data directory, removed when it closes unless the test passed
+// its own (to restart a broker on the same data).
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startBroker, type BrokerOptions, type RunningBroker } from '../../dist/index.js';
 
 export type { RunningBroker };
 
 export interface TestBroker extends RunningBroker {
   url: string;
+  dataDir: string;
+}
+
+/** A fresh temporary directory for broker data. */
+export function temporaryDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'warren-test-'));
 }
 
 export async function startTestBroker(options: Partial<BrokerOptions> = {}): Promise<TestBroker> {
+  const isOwnDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? temporaryDataDir();
   const running = await startBroker({
     port: 0,
     bind: '127.0.0.1',
@@ -17,8 +30,17 @@ export async function startTestBroker(options: Partial<BrokerOptions> = {}): Pro
     logLevel: 'silent',
     ringBytes: 1 << 20,
     ...options,
+    dataDir,
   });
-  return { ...running, url: `amqp://guest:guest@127.0.0.1:${running.port}` };
+  return {
+    ...running,
+    dataDir,
+    url: `amqp://guest:guest@127.0.0.1:${running.port}`,
+    close: async () => {
+      await running.close();
+      if (isOwnDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Shard counts every end-to-end suite runs with: one shard, and several. */

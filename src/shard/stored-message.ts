@@ -1,0 +1,26 @@
+// A message as its shard holds it: the message block as received (one copy per shard, shared
+// by every queue of the shard it reached) and, when it is logged, where its record is and how
+// many of its durable queue copies are still unsettled. Shard thread only.
+
+export class StoredMessage {
+  /** The message block; null while paged out (then read back from the log). */
+  block: Buffer | null;
+  readonly blockBytes: number;
+  readonly isPersistent: boolean;
+  /** Logged messages only: the shard-wide id, 0 until logged. */
+  messageId = 0;
+  /** Segment of the record, 0 when not logged. */
+  segment = 0;
+  /** Offset of the record's payload in its segment; -1 inside a transaction record. */
+  payloadOffset = 0;
+  /** Bytes the log retains for this record (0 for messages inside a transaction record). */
+  payloadBytes = 0;
+  /** Unsettled durable copies; the record is released when this reaches 0. */
+  liveRefs = 0;
+
+  constructor(block: Buffer, isPersistent: boolean) {
+    this.block = block;
+    this.blockBytes = block.length;
+    this.isPersistent = isPersistent;
+  }
+}
