@@ -115,6 +115,20 @@ export const SETTINGS: Setting[] = [
     help: 'log segment size, bytes',
   },
   {
+    key: 'compactionMinBytes',
+    flag: 'compaction-min-bytes',
+    env: 'WARREN_COMPACTION_MIN_BYTES',
+    kind: 'integer',
+    help: 'compact mostly dead log segments once a shard log holds this many bytes',
+  },
+  {
+    key: 'queueMemoryBytes',
+    flag: 'queue-memory-bytes',
+    env: 'WARREN_QUEUE_MEMORY_BYTES',
+    kind: 'integer',
+    help: 'message bodies kept in memory; persistent ones beyond it are read back from the log',
+  },
+  {
     key: 'logLevel',
     flag: 'log-level',
     env: 'WARREN_LOG_LEVEL',

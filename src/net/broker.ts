@@ -121,7 +121,9 @@ export class Broker implements ShardEventSink, TopologyObserver {
         fsyncIntervalMs: options.fsyncIntervalMs,
         batchDelayMs: options.fsyncBatchDelayMs,
         segmentBytesMax: options.segmentBytesMax,
+        compactionMinBytes: options.compactionMinBytes,
       },
+      memoryBudgetBytes: Math.floor(options.queueMemoryBytes / options.shardCount),
       onShardFailure: (shardIndex, error) => this.onShardFailure(shardIndex, error),
     });
     this.links = this.threads.map(

@@ -43,6 +43,13 @@ export interface BrokerOptions {
   fsyncBatchDelayMs: number;
   /** Size at which a log segment is sealed and a new one started. */
   segmentBytesMax: number;
+  /** Compaction of mostly dead segments starts once a shard's log holds this many bytes. */
+  compactionMinBytes: number;
+  /**
+   * Message bodies held in memory across all queues; beyond it, bodies of persistent messages
+   * in durable queues are dropped and read back from the log when delivered.
+   */
+  queueMemoryBytes: number;
   /** Log to stderr: 'info', 'warn', 'error' or 'silent'. */
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
@@ -72,6 +79,8 @@ export function defaultOptions(): BrokerOptions {
     fsyncIntervalMs: 10,
     fsyncBatchDelayMs: 0,
     segmentBytesMax: 64 * 1024 * 1024,
+    compactionMinBytes: 256 * 1024 * 1024,
+    queueMemoryBytes: 256 * 1024 * 1024,
     logLevel: 'info',
   };
 }
@@ -90,6 +99,8 @@ export function resolveOptions(partial: Partial<BrokerOptions>): BrokerOptions {
   checkInteger('fsyncIntervalMs', options.fsyncIntervalMs, 1, 60_000);
   checkInteger('fsyncBatchDelayMs', options.fsyncBatchDelayMs, 0, 1000);
   checkInteger('segmentBytesMax', options.segmentBytesMax, 64 * 1024, 1 << 30);
+  checkInteger('compactionMinBytes', options.compactionMinBytes, 0, Number.MAX_SAFE_INTEGER);
+  checkInteger('queueMemoryBytes', options.queueMemoryBytes, 0, Number.MAX_SAFE_INTEGER);
   if (!['batch', 'interval', 'off'].includes(options.fsyncMode)) {
     throw new RangeError(
       `fsyncMode must be batch, interval or off, got ${String(options.fsyncMode)}`,

@@ -262,11 +262,12 @@ export class MessageStore {
     queueIds: Uint32Array,
     seqs: Float64Array,
     count: number,
-  ): void {
+  ): number {
     const oldSegment = message.segment;
     const oldBytes = message.payloadBytes;
-    this.logMessage(message, block, queueIds, seqs, count);
+    const seq = this.logMessage(message, block, queueIds, seqs, count);
     this.log.release(oldSegment, oldBytes);
+    return seq;
   }
 
   /** Compaction: writes the definitions whose records are in `segment` again. */

@@ -16,6 +16,8 @@ export interface ShardWorkerData {
   /** Where shard logs live (<dataDir>/shards/<index>); null keeps everything in memory. */
   dataDir: string | null;
   log: Partial<LogOptions>;
+  /** Bytes of queued message bodies this shard keeps in memory. */
+  memoryBudgetBytes: number;
 }
 
 /** What a shard reports when it has recovered and takes commands. */
@@ -40,6 +42,7 @@ export interface ShardPoolOptions {
   ringBytes: number;
   dataDir: string | null;
   log: Partial<LogOptions>;
+  memoryBudgetBytes: number;
   /** Called when a shard thread dies (a failed fdatasync, or a bug). */
   onShardFailure: (shardIndex: number, error: Error) => void;
 }
@@ -58,6 +61,7 @@ export async function startShardThreads(options: ShardPoolOptions): Promise<Shar
       eventRing,
       dataDir: options.dataDir,
       log: options.log,
+      memoryBudgetBytes: options.memoryBudgetBytes,
     };
     const worker = new Worker(workerUrl, { workerData: data, name: `warren-shard-${shardIndex}` });
     starting.push(

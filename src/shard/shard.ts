@@ -6,7 +6,7 @@
 // confirmed when the log append it needed is durable (at once when it needed none), in order.
 
 import { unpack } from 'msgpackr';
-import { assert } from '../util/index.js';
+import { assert, Fifo } from '../util/index.js';
 import type { RingOutbox } from '../util/index.js';
 import type { RingSink } from '../util/index.js';
 import type { DefinitionRecord, MessageStore } from './message-store.js';
@@ -76,11 +76,22 @@ export class Shard implements RingSink, ConfirmSink {
   private readonly creditLimitedChannels = new Set<ShardChannel>();
   private nextDeliveryId = 1;
   private readonly replyTextBytes = Buffer.allocUnsafe(1024);
+  /** Bytes of queued message blocks held in memory. */
+  bodyBytesInMemory = 0;
+  private readonly memoryBudgetBytes: number;
+  /** Logged messages whose blocks could be paged out, oldest first. */
+  private readonly pageable = new Fifo<StoredMessage>();
 
-  constructor(shardIndex: number, outbox: RingOutbox, store: MessageStore | null) {
+  constructor(
+    shardIndex: number,
+    outbox: RingOutbox,
+    store: MessageStore | null,
+    memoryBudgetBytes = Infinity,
+  ) {
     this.shardIndex = shardIndex;
     this.outbox = outbox;
     this.store = store;
+    this.memoryBudgetBytes = memoryBudgetBytes;
     if (store !== null) {
       store.log.onDurable = (durableSeq) => this.onDurable(durableSeq);
       store.log.onCompact = (segment) => this.relocate(segment);
@@ -134,6 +145,8 @@ export class Shard implements RingSink, ConfirmSink {
     if (store !== null) {
       store.flushRefs();
       store.log.flush();
+      this.prunePageable();
+      if (this.bodyBytesInMemory > this.memoryBudgetBytes) this.pageOut();
     }
     if (this.pendingConfirms.length > 0) this.pendingConfirms.drain(this.durableSeq, this);
     this.outbox.flush();
@@ -198,7 +211,9 @@ export class Shard implements RingSink, ConfirmSink {
         const block = Buffer.allocUnsafe(end - blockStart);
         bytes.copy(block, 0, blockStart, end);
         message = new StoredMessage(block, (flags & PUBLISH_FLAG_PERSISTENT) !== 0);
+        this.bodyBytesInMemory += block.length;
       }
+      message.copies++;
       const entry = queue.enqueue(message);
       if (isPersistent && queue.spec.isDurable) {
         // RabbitMQ's rule: only persistent messages in durable queues survive a restart.
@@ -212,14 +227,15 @@ export class Shard implements RingSink, ConfirmSink {
     }
     let needSeq = 0;
     if (durableCount > 0) {
-      needSeq = this.store!.logMessage(
+      message!.appendSeq = needSeq = this.store!.logMessage(
         message!,
         message!.block!,
         this.durableQueueIds,
         this.durableSeqs,
         durableCount,
       );
-      this.transactionMessages?.push(message!);
+      if (this.transactionMessages !== null) this.transactionMessages.push(message!);
+      else this.pageable.push(message!);
     }
     if ((flags & PUBLISH_FLAG_CONFIRM) !== 0) {
       if (needSeq > 0) this.store!.log.requestSync();
@@ -288,13 +304,48 @@ export class Shard implements RingSink, ConfirmSink {
     }
   }
 
-  /** A copy left its queue for good: the log learns it is settled. */
+  /** A copy left its queue for good: the log learns it is settled, and memory is counted down. */
   private forgetEntry(entry: QueueEntry): void {
+    const message = entry.message;
+    if (--message.copies === 0 && message.block !== null)
+      this.bodyBytesInMemory -= message.blockBytes;
     if (!entry.isLogged) return;
     const queue = entry.queue;
     // A deleted queue's copies were settled by its deletion record.
-    if (queue.isDeleted) this.store!.forget(entry.message);
-    else this.store!.settle(entry.message, queue.queueId, entry.seq);
+    if (queue.isDeleted) this.store!.forget(message);
+    else this.store!.settle(message, queue.queueId, entry.seq);
+  }
+
+  /**
+   * Keeps queued bodies within the memory budget: bodies of logged messages whose records are
+   * durable are dropped, newest first (they will be delivered last), and read back from the log
+   * when delivered. Like RabbitMQ's lazy and v2 classic queues, a deep queue then costs little
+   * more than its index in memory.
+   */
+  private pageOut(): void {
+    const pageable = this.pageable;
+    const durableSeq = this.durableSeq;
+    while (this.bodyBytesInMemory > this.memoryBudgetBytes) {
+      const message = pageable.peekLast();
+      // Not on disk yet: keep it (and everything older waits behind it) for a later turn.
+      if (message === undefined || message.appendSeq > durableSeq) return;
+      pageable.pop();
+      if (message.block === null || message.copies === 0 || message.payloadOffset < 0) continue;
+      message.block = null;
+      this.bodyBytesInMemory -= message.blockBytes;
+    }
+  }
+
+  /** Forgets consumed messages at the old end of the pageable list, so it tracks live ones. */
+  private prunePageable(): void {
+    const pageable = this.pageable;
+    for (
+      let message = pageable.peek();
+      message !== undefined && message.copies === 0;
+      message = pageable.peek()
+    ) {
+      pageable.shift();
+    }
   }
 
   /** Forgets an unacked delivery on its channel and returns its consumer's credit. */
@@ -423,7 +474,12 @@ export class Shard implements RingSink, ConfirmSink {
           // A durable queue coming back after a restart takes the copies its log kept.
           if (this.store !== null && queue.spec.isDurable) {
             for (const copy of this.store.claimRecovered(queue.queueId)) {
-              queue.restore(copy.message, copy.seq, copy.deliveryCount);
+              const message = copy.message;
+              if (message.copies++ === 0) {
+                this.bodyBytesInMemory += message.blockBytes;
+                if (message.payloadOffset >= 0) this.pageable.push(message);
+              }
+              queue.restore(message, copy.seq, copy.deliveryCount);
               recovered++;
             }
           }
@@ -455,11 +511,9 @@ export class Shard implements RingSink, ConfirmSink {
         queue.isDeleted = true;
         for (const consumer of queue.consumers) this.dropConsumer(consumer);
         this.queues.delete(request.queueId);
-        if (queue.spec.isDurable && this.store !== null) {
-          // One record settles every copy; unacked ones are forgotten when they come back.
-          this.store.queueDeleted(queue.queueId);
-          for (const entry of ready) if (entry.isLogged) this.store.forget(entry.message);
-        }
+        // One record settles every durable copy; unacked ones are forgotten when they come back.
+        if (queue.spec.isDurable && this.store !== null) this.store.queueDeleted(queue.queueId);
+        for (const entry of ready) this.forgetEntry(entry);
         return this.reply(requestId, 0, ready.length);
       }
       case 'queue.purge': {
@@ -622,7 +676,19 @@ export class Shard implements RingSink, ConfirmSink {
         this.durableQueueIds[i] = entries[i]!.queue.queueId;
         this.durableSeqs[i] = entries[i]!.seq;
       }
-      store.relocateMessage(message, block, this.durableQueueIds, this.durableSeqs, entries.length);
+      message.appendSeq = store.relocateMessage(
+        message,
+        block,
+        this.durableQueueIds,
+        this.durableSeqs,
+        entries.length,
+      );
+      if (message.block === null) {
+        // Its new record is not on disk yet: hold the body until it is, then it may page out again.
+        message.block = block;
+        this.bodyBytesInMemory += message.blockBytes;
+        this.pageable.push(message);
+      }
     }
     store.relocateDefinitions(segment);
   }

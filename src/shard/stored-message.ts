@@ -17,6 +17,10 @@ export class StoredMessage {
   payloadBytes = 0;
   /** Unsettled durable copies; the record is released when this reaches 0. */
   liveRefs = 0;
+  /** The log append that wrote it; its block may be paged out once that is durable. */
+  appendSeq = 0;
+  /** Queue copies (durable or not) still holding it; its memory is freed at 0. */
+  copies = 0;
 
   constructor(block: Buffer, isPersistent: boolean) {
     this.block = block;

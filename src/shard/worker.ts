@@ -52,7 +52,7 @@ if (data.dataDir !== null) {
     definitions: [...recovered.definitions.values()].map((entry) => entry.record),
   };
 }
-const shard = new Shard(data.shardIndex, outbox, store);
+const shard = new Shard(data.shardIndex, outbox, store, data.memoryBudgetBytes);
 
 let isScheduled = false;
 let isSleeping = false;

@@ -34,6 +34,22 @@ export class Fifo<T> {
     return this.count === 0 ? undefined : this.items[this.head];
   }
 
+  peekLast(): T | undefined {
+    return this.count === 0
+      ? undefined
+      : this.items[(this.head + this.count - 1) & (this.items.length - 1)];
+  }
+
+  /** Removes and returns the newest item. */
+  pop(): T | undefined {
+    if (this.count === 0) return undefined;
+    const slot = (this.head + this.count - 1) & (this.items.length - 1);
+    const item = this.items[slot];
+    this.items[slot] = undefined;
+    this.count--;
+    return item;
+  }
+
   shift(): T | undefined {
     if (this.count === 0) return undefined;
     const item = this.items[this.head];
