@@ -8,7 +8,7 @@
 import { pack, unpack } from 'msgpackr';
 import { assert } from '../util/index.js';
 import type { SegmentedLog } from '../log/index.js';
-import { StoredMessage } from './stored-message.js';
+import { BLOCK_OVERHEAD_BYTES, StoredMessage } from './stored-message.js';
 import {
   LOG_DEFINITION,
   LOG_DELIVERED,
@@ -89,8 +89,15 @@ export class MessageStore {
   /** Collects a transaction's records instead of appending them, while set. */
   private transaction: Buffer[] | null = null;
 
-  constructor(log: SegmentedLog) {
+  /** Bodies recovery may keep in memory; the rest stay in the log. */
+  private readonly recoveryBudgetBytes: number;
+  private recoveredMemoryBytes = 0;
+  /** Set from construction until the network thread has claimed the recovered queues. */
+  private isRecovering = true;
+
+  constructor(log: SegmentedLog, recoveryBudgetBytes = Infinity) {
     this.log = log;
+    this.recoveryBudgetBytes = recoveryBudgetBytes;
   }
 
   // ---------------------------------------------------------------- writing
@@ -159,6 +166,14 @@ export class MessageStore {
 
   private dropRef(message: LoggedMessage): void {
     message.liveRefs--;
+    if (
+      message.liveRefs === 0 &&
+      this.isRecovering &&
+      message instanceof StoredMessage &&
+      message.block !== null
+    ) {
+      this.recoveredMemoryBytes -= message.memoryBytes;
+    }
     assert(
       message.liveRefs >= 0,
       `message ${message.messageId} settled more often than it was stored`,
@@ -375,7 +390,18 @@ export class MessageStore {
     const messageId = bytes.readDoubleLE(start);
     const count = bytes.readUInt16LE(start + 8);
     const blockStart = start + MESSAGE_HEADER_BYTES + count * REF_BYTES;
-    const message = new StoredMessage(Buffer.from(bytes.subarray(blockStart, end)), true);
+    // Past the memory budget, recovered bodies stay in the log and are read back on delivery
+    // (the oldest are replayed first, so the ones delivered first stay in memory).
+    const blockBytes = end - blockStart;
+    const isKept =
+      payloadOffset < 0 ||
+      this.recoveredMemoryBytes + blockBytes + BLOCK_OVERHEAD_BYTES <= this.recoveryBudgetBytes;
+    const message = new StoredMessage(
+      isKept ? Buffer.from(bytes.subarray(blockStart, end)) : null,
+      true,
+      blockBytes,
+    );
+    if (isKept) this.recoveredMemoryBytes += message.memoryBytes;
     message.messageId = messageId;
     message.segment = segment;
     message.payloadOffset = payloadOffset;
@@ -430,6 +456,7 @@ export class MessageStore {
 
   /** Drops what no queue claimed (queues deleted while the broker was down). */
   discardUnclaimed(): void {
+    this.isRecovering = false;
     for (const [queueId, copies] of this.recovered) {
       for (const copy of copies.values()) this.dropRef(copy.message);
       this.queueDeleted(queueId);

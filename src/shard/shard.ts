@@ -211,7 +211,7 @@ export class Shard implements RingSink, ConfirmSink {
         const block = Buffer.allocUnsafe(end - blockStart);
         bytes.copy(block, 0, blockStart, end);
         message = new StoredMessage(block, (flags & PUBLISH_FLAG_PERSISTENT) !== 0);
-        this.bodyBytesInMemory += block.length;
+        this.bodyBytesInMemory += message.memoryBytes;
       }
       message.copies++;
       const entry = queue.enqueue(message);
@@ -308,7 +308,7 @@ export class Shard implements RingSink, ConfirmSink {
   private forgetEntry(entry: QueueEntry): void {
     const message = entry.message;
     if (--message.copies === 0 && message.block !== null)
-      this.bodyBytesInMemory -= message.blockBytes;
+      this.bodyBytesInMemory -= message.memoryBytes;
     if (!entry.isLogged) return;
     const queue = entry.queue;
     // A deleted queue's copies were settled by its deletion record.
@@ -332,7 +332,7 @@ export class Shard implements RingSink, ConfirmSink {
       pageable.pop();
       if (message.block === null || message.copies === 0 || message.payloadOffset < 0) continue;
       message.block = null;
-      this.bodyBytesInMemory -= message.blockBytes;
+      this.bodyBytesInMemory -= message.memoryBytes;
     }
   }
 
@@ -476,7 +476,7 @@ export class Shard implements RingSink, ConfirmSink {
             for (const copy of this.store.claimRecovered(queue.queueId)) {
               const message = copy.message;
               if (message.copies++ === 0) {
-                this.bodyBytesInMemory += message.blockBytes;
+                if (message.block !== null) this.bodyBytesInMemory += message.memoryBytes;
                 if (message.payloadOffset >= 0) this.pageable.push(message);
               }
               queue.restore(message, copy.seq, copy.deliveryCount);
@@ -686,7 +686,7 @@ export class Shard implements RingSink, ConfirmSink {
       if (message.block === null) {
         // Its new record is not on disk yet: hold the body until it is, then it may page out again.
         message.block = block;
-        this.bodyBytesInMemory += message.blockBytes;
+        this.bodyBytesInMemory += message.memoryBytes;
         this.pageable.push(message);
       }
     }

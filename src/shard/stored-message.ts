@@ -2,6 +2,9 @@
 // by every queue of the shard it reached) and, when it is logged, where its record is and how
 // many of its durable queue copies are still unsettled. Shard thread only.
 
+/** What a block costs in memory beyond its bytes: the Buffer object that holds them. */
+export const BLOCK_OVERHEAD_BYTES = 96;
+
 export class StoredMessage {
   /** The message block; null while paged out (then read back from the log). */
   block: Buffer | null;
@@ -22,9 +25,15 @@ export class StoredMessage {
   /** Queue copies (durable or not) still holding it; its memory is freed at 0. */
   copies = 0;
 
-  constructor(block: Buffer, isPersistent: boolean) {
+  /** A null block means "in the log only" (recovery beyond the memory budget). */
+  constructor(block: Buffer | null, isPersistent: boolean, blockBytes = block?.length ?? 0) {
     this.block = block;
-    this.blockBytes = block.length;
+    this.blockBytes = blockBytes;
     this.isPersistent = isPersistent;
+  }
+
+  /** Memory its block takes while held. */
+  get memoryBytes(): number {
+    return this.blockBytes + BLOCK_OVERHEAD_BYTES;
   }
 }

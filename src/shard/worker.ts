@@ -35,7 +35,7 @@ if (data.dataDir !== null) {
   const opened = await SegmentedLog.open(
     storage,
     data.log,
-    (log) => (store = new MessageStore(log)),
+    (log) => (store = new MessageStore(log, data.memoryBudgetBytes)),
   );
   const recovered: MessageStore = store!;
   opened.log.onFatal = (error) => {

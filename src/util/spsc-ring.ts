@@ -6,7 +6,10 @@
 //
 // Wake-ups are explicit and once per batch: the reader sleeps with Atomics.waitAsync on the write
 // position and the writer calls wakeReader() after a batch. A wake costs tens of microseconds,
-// so per-record notifies would cost more than the records themselves.
+// so per-record notifies would cost more than the records themselves. A "sleeping" flag is set
+// and cleared only by the side that sleeps; the other side only reads it and notifies. (If the
+// waker cleared it, a wake meant for records already consumed could clear it between the
+// sleeper's last look and its wait, and every later wake would then be skipped.)
 
 import { assert } from './assert.js';
 
@@ -47,6 +50,11 @@ function alignedRecordBytes(payloadBytes: number): number {
 
 class RingView {
   protected readonly control: Int32Array;
+
+  /** The control words (positions and sleep flags), for the wait helpers. */
+  get controlWords(): Int32Array {
+    return this.control;
+  }
   /** The data region; writers fill payloads here at the offsets `reserve()` returns. */
   readonly bytes: Buffer;
   readonly capacityBytes: number;
@@ -69,6 +77,22 @@ class RingView {
       (Atomics.load(this.control, WRITE_POSITION) - Atomics.load(this.control, READ_POSITION)) >>> 0
     );
   }
+}
+
+/**
+ * Keeps a pending wait's promise referenced by its ring until it settles (nothing else holds
+ * it), then clears the sleeper's flag: the sleeper is awake.
+ */
+function holdUntilSettled(
+  holder: RingView & { pendingWait: Promise<unknown> | null },
+  promise: Promise<unknown>,
+  flagIndex: number,
+): Promise<void> {
+  holder.pendingWait = promise;
+  return promise.then(() => {
+    holder.pendingWait = null;
+    Atomics.store(holder.controlWords, flagIndex, 0);
+  });
 }
 
 /** The producing side. Owned by exactly one thread. */
@@ -154,7 +178,7 @@ export class RingWriter extends RingView {
   wakeReader(): void {
     if (this.recordsSinceWake === 0) return;
     this.recordsSinceWake = 0;
-    if (Atomics.compareExchange(this.control, READER_SLEEPING, 1, 0) === 1) {
+    if (Atomics.load(this.control, READER_SLEEPING) === 1) {
       Atomics.notify(this.control, WRITE_POSITION);
     }
   }
@@ -172,8 +196,15 @@ export class RingWriter extends RingView {
       return Promise.resolve();
     }
     const waiting = Atomics.waitAsync(this.control, READ_POSITION, readPosition);
-    return waiting.async ? waiting.value.then(() => undefined) : Promise.resolve();
+    if (!waiting.async) {
+      Atomics.store(this.control, WRITER_WAITING, 0);
+      return Promise.resolve();
+    }
+    return holdUntilSettled(this, waiting.value, WRITER_WAITING);
   }
+
+  /** The pending wait, held strongly: see holdUntilSettled. */
+  pendingWait: Promise<unknown> | null = null;
 }
 
 /** The consuming side. Owned by exactly one thread. */
@@ -223,7 +254,7 @@ export class RingReader extends RingView {
     }
     this.readPosition = position;
     Atomics.store(this.control, READ_POSITION, position | 0);
-    if (Atomics.compareExchange(this.control, WRITER_WAITING, 1, 0) === 1) {
+    if (Atomics.load(this.control, WRITER_WAITING) === 1) {
       Atomics.notify(this.control, READ_POSITION);
     }
     return delivered;
@@ -241,6 +272,13 @@ export class RingReader extends RingView {
       return Promise.resolve();
     }
     const waiting = Atomics.waitAsync(this.control, WRITE_POSITION, writePosition);
-    return waiting.async ? waiting.value.then(() => undefined) : Promise.resolve();
+    if (!waiting.async) {
+      Atomics.store(this.control, READER_SLEEPING, 0);
+      return Promise.resolve();
+    }
+    return holdUntilSettled(this, waiting.value, READER_SLEEPING);
   }
+
+  /** The pending wait, held strongly: see holdUntilSettled. */
+  pendingWait: Promise<unknown> | null = null;
 }

@@ -4,15 +4,12 @@
 // publisher, and that every committed transaction is there whole. Unconfirmed messages may or
 // may not survive, but never twice. WARREN_CRASH_ROUNDS sets the rounds (default 3).
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { temporaryDataDir } from '../helpers/broker.js';
+import { type BrokerProcess, spawnBroker, stopBroker } from '../helpers/process-broker.js';
 
-const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../dist/main.js');
 const ROUNDS = Number(process.env['WARREN_CRASH_ROUNDS'] ?? 3);
 const QUEUES = ['crash.a', 'crash.b', 'crash.c', 'crash.d'];
 const PUBLISHERS_PER_QUEUE = 2;
@@ -26,47 +23,14 @@ function random(seed: number): () => number {
   };
 }
 
-interface Broker {
-  child: ChildProcess;
-  port: number;
-}
+type Broker = BrokerProcess;
 
 function startBroker(dataDir: string): Promise<Broker> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        MAIN,
-        '--port',
-        '0',
-        '--bind',
-        '127.0.0.1',
-        '--shards',
-        '2',
-        '--data-dir',
-        dataDir,
-        '--log-level',
-        'error',
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /amqp:\/\/[^:]+:(\d+)/.exec(output);
-      if (match !== null) resolve({ child, port: Number(match[1]) });
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`broker exited with ${code} before it was ready`)),
-    );
-  });
+  return spawnBroker(dataDir, ['--shards', '2']);
 }
 
 function kill(broker: Broker): Promise<void> {
-  return new Promise((resolve) => {
-    broker.child.once('exit', () => resolve());
-    broker.child.kill('SIGKILL');
-  });
+  return stopBroker(broker, 'SIGKILL');
 }
 
 /** Publishes until the connection dies; records what was confirmed and what was only sent. */
@@ -156,9 +120,7 @@ describe('kill -9 while publishing with confirms and transactions', () => {
   let broker: Broker | null = null;
   afterAll(async () => {
     // A failed assertion leaves the current broker running: it must not outlive the test.
-    if (broker !== null && broker.child.exitCode === null && broker.child.signalCode === null) {
-      await kill(broker);
-    }
+    if (broker !== null) await kill(broker);
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -6,6 +6,7 @@ import { rmSync } from 'node:fs';
 import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestBroker, temporaryDataDir, type TestBroker } from '../helpers/broker.js';
+import { type BrokerProcess, spawnBroker, stopBroker } from '../helpers/process-broker.js';
 
 const SMALL = {
   queueMemoryBytes: 64 * 1024,
@@ -92,4 +93,52 @@ describe('queues deeper than the memory budget', () => {
       await connection.close();
     },
   );
+});
+
+// Regression: draining a deep, paged-out queue used to stall for good (a lost ring wake-up).
+// It showed only with the client in another process, so the broker runs as its own process.
+describe('draining a paged-out queue from another process', () => {
+  let broker: BrokerProcess | null = null;
+  let dataDir = '';
+  afterEach(async () => {
+    if (broker !== null) await stopBroker(broker, 'SIGTERM');
+    broker = null;
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('drains 200,000 messages without stalling', { timeout: 30_000 }, async () => {
+    dataDir = temporaryDataDir();
+    broker = await spawnBroker(dataDir, [
+      '--shards',
+      '1',
+      '--queue-memory-bytes',
+      String(4 * 1024 * 1024),
+    ]);
+    const connection = await amqp.connect(broker.url);
+    const publisher = await connection.createConfirmChannel();
+    await publisher.assertQueue('paging.drain', { durable: true });
+    const total = 200_000;
+    const body = Buffer.alloc(100, 7);
+    for (let i = 0; i < total; i++) {
+      if (!publisher.sendToQueue('paging.drain', body, { persistent: true })) {
+        await new Promise((resolve) => publisher.once('drain', resolve));
+      }
+    }
+    await publisher.waitForConfirms();
+    const consumerConnection = await amqp.connect(broker.url);
+    const consumer = await consumerConnection.createChannel();
+    await consumer.prefetch(2000);
+    let received = 0;
+    await new Promise<void>((resolve) => {
+      void consumer.consume('paging.drain', (message) => {
+        if (message === null) return;
+        received++;
+        if (received % 100 === 0) consumer.ack(message, true);
+        if (received === total) resolve();
+      });
+    });
+    expect(received).toBe(total);
+    await consumerConnection.close();
+    await connection.close();
+  });
 });

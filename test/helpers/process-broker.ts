@@ -1,0 +1,60 @@
+// Runs the broker as its own process (dist/main.js), as `npm start` does, for tests where the
+// client must not share the broker's thread (timing-sensitive paths, kill -9).
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../dist/main.js');
+
+export interface BrokerProcess {
+  child: ChildProcess;
+  port: number;
+  url: string;
+}
+
+/** Starts the broker on an ephemeral loopback port and resolves once it prints its ready line. */
+export function spawnBroker(dataDir: string, extraArgs: string[] = []): Promise<BrokerProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        MAIN,
+        '--port',
+        '0',
+        '--bind',
+        '127.0.0.1',
+        '--data-dir',
+        dataDir,
+        '--log-level',
+        'error',
+        ...extraArgs,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /amqp:\/\/[^:]+:(\d+)/.exec(output);
+      if (match !== null) {
+        const port = Number(match[1]);
+        resolve({ child, port, url: `amqp://guest:guest@127.0.0.1:${port}` });
+      }
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`broker exited with ${code} before it was ready`)),
+    );
+  });
+}
+
+/** Ends the process with a signal and waits for it (no-op if it already ended). */
+export function stopBroker(
+  broker: BrokerProcess,
+  signal: NodeJS.Signals = 'SIGKILL',
+): Promise<void> {
+  if (broker.child.exitCode !== null || broker.child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    broker.child.once('exit', () => resolve());
+    broker.child.kill(signal);
+  });
+}
