@@ -80,6 +80,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
   private nextConsumerIdValue = 1;
   private readonly view = new MessageBlockView();
   private isStopping = false;
+  private isFlushScheduled = false;
 
   constructor(options: BrokerOptions) {
     this.options = options;
@@ -321,8 +322,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
 
   /** After a socket's input was processed: flush output, wake shards, apply ring backpressure. */
   afterSocketInput(connection: Connection): void {
-    this.flushDirty();
-    for (let i = 0; i < this.links.length; i++) this.links[i]!.flush();
+    this.scheduleFlush();
     if (this.isAnyLinkBlocked() && !connection.isReadPaused) {
       // A full command ring: stop reading this client until the shard catches up.
       connection.isReadPaused = true;
@@ -346,9 +346,25 @@ export class Broker implements ShardEventSink, TopologyObserver {
   }
 
   private afterShardEvents(): void {
+    this.scheduleFlush();
+  }
+
+  /**
+   * Flushes client sockets and wakes shards once per event-loop turn, after every socket read
+   * and ring batch of the turn: one write per connection and one wake per shard, however many
+   * inputs fed them (syscalls, not bytes, are what loopback traffic costs).
+   */
+  private scheduleFlush(): void {
+    if (this.isFlushScheduled) return;
+    this.isFlushScheduled = true;
+    setImmediate(this.flushAll);
+  }
+
+  private readonly flushAll = (): void => {
+    this.isFlushScheduled = false;
     this.flushDirty();
     for (let i = 0; i < this.links.length; i++) this.links[i]!.flush();
-  }
+  };
 
   flushDirty(): void {
     const dirty = this.dirtyConnections;

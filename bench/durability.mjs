@@ -1,0 +1,332 @@
+#!/usr/bin/env node
+// Durability benchmark (issue #3), Warren next to RabbitMQ on this machine in the same run:
+//   - persistent 1 KiB publishes with confirms to durable queues, 1 and 16 publishers:
+//     confirmed msgs/s and publish-to-confirm latency (hdr-histogram-js);
+//   - memory per queued message with 1,000,000 persistent 100 B messages queued (broker RSS);
+//   - recovery time of those 1,000,000 messages after a restart.
+// Runs alternate Warren and RabbitMQ (W R W R ...), several each; the table shows medians and
+// the ratio Warren / RabbitMQ. Results go to bench/results/durability.json and .md.
+//
+//   npm run bench:durability -- [--runs 3] [--seconds 5] [--messages 1000000] [--skip-rabbitmq]
+//
+// RabbitMQ comes from Debian's package on a private side node (scripts/rabbitmq-side-node.sh).
+// Both brokers fdatasync before confirming (Warren's default fsync mode is batch).
+
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import amqp from 'amqplib';
+import hdr from 'hdr-histogram-js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: flags } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '5' },
+    messages: { type: 'string', default: '1000000' },
+    'skip-rabbitmq': { type: 'boolean', default: false },
+  },
+});
+const RUNS = Number(flags.runs);
+const SECONDS = Number(flags.seconds);
+const QUEUED_MESSAGES = Number(flags.messages);
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function rssBytesOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024;
+}
+
+// ---------------------------------------------------------------- brokers
+
+class WarrenBroker {
+  name = 'warren';
+  async start() {
+    this.dataDir ??= mkdtempSync(join(tmpdir(), 'warren-bench-'));
+    const startedMs = Date.now();
+    this.child = spawn(
+      process.execPath,
+      [
+        join(root, 'dist/main.js'),
+        '--port',
+        '0',
+        '--bind',
+        '127.0.0.1',
+        '--data-dir',
+        this.dataDir,
+        '--log-level',
+        'error',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    this.port = await new Promise((resolve, reject) => {
+      let output = '';
+      this.child.stdout.on('data', (chunk) => {
+        output += chunk;
+        const match = /amqp:\/\/[^:]+:(\d+)/.exec(output);
+        if (match) resolve(Number(match[1]));
+      });
+      this.child.once('exit', (code) => reject(new Error(`warren exited with ${code}`)));
+    });
+    this.url = `amqp://guest:guest@127.0.0.1:${this.port}`;
+    return Date.now() - startedMs;
+  }
+  rssBytes() {
+    return rssBytesOf(this.child.pid);
+  }
+  async stop() {
+    await new Promise((resolve) => {
+      this.child.once('exit', resolve);
+      this.child.kill('SIGTERM');
+    });
+  }
+  async destroy() {
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+class RabbitBroker {
+  name = 'rabbitmq';
+  script = join(root, 'scripts/rabbitmq-side-node.sh');
+  async start() {
+    const startedMs = Date.now();
+    this.url = execFileSync(this.script, ['start'], { encoding: 'utf8' }).trim();
+    return Date.now() - startedMs;
+  }
+  rssBytes() {
+    const pid = execFileSync('pgrep', ['-f', 'beam.smp.*warren-rabbitmq-side'], {
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n')[0];
+    return rssBytesOf(Number(pid));
+  }
+  async stop() {
+    execFileSync(this.script, ['stop']);
+    await sleep(1000);
+  }
+  async destroy() {}
+}
+
+// ---------------------------------------------------------------- scenarios
+
+async function resetQueues(url, names) {
+  const connection = await amqp.connect(url);
+  const channel = await connection.createChannel();
+  for (const name of names) {
+    await channel.assertQueue(name, { durable: true });
+    await channel.purgeQueue(name);
+  }
+  await connection.close();
+}
+
+/** Persistent 1 KiB publishes with confirms for SECONDS; a bounded window per publisher. */
+async function confirmedPublishing(url, publishers, queues, window) {
+  const names = Array.from({ length: queues }, (_, i) => `bench.durable.${i}`);
+  await resetQueues(url, names);
+  const histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  const body = Buffer.alloc(1024, 42);
+  let confirmed = 0;
+  const deadline = Date.now() + SECONDS * 1000;
+  const startedMs = Date.now();
+  await Promise.all(
+    Array.from({ length: publishers }, async (_, index) => {
+      const connection = await amqp.connect(url);
+      const channel = await connection.createConfirmChannel();
+      const queue = names[index % queues];
+      let inFlight = 0;
+      await new Promise((resolve) => {
+        const pump = () => {
+          while (inFlight < window && Date.now() < deadline) {
+            inFlight++;
+            const sentNs = process.hrtime.bigint();
+            channel.sendToQueue(queue, body, { persistent: true }, () => {
+              histogram.recordValue(Number((process.hrtime.bigint() - sentNs) / 1000n));
+              inFlight--;
+              confirmed++;
+              if (Date.now() < deadline) pump();
+              else if (inFlight === 0) resolve();
+            });
+          }
+        };
+        pump();
+      });
+      await connection.close();
+    }),
+  );
+  const elapsedMs = Date.now() - startedMs;
+  await resetQueues(url, names);
+  return {
+    msgsPerSecond: Math.round((confirmed / elapsedMs) * 1000),
+    p50Ms: histogram.getValueAtPercentile(50) / 1000,
+    p99Ms: histogram.getValueAtPercentile(99) / 1000,
+  };
+}
+
+/** Fills one durable queue with QUEUED_MESSAGES persistent 100 B messages, with confirms. */
+async function fill(url) {
+  await resetQueues(url, ['bench.deep']);
+  const connection = await amqp.connect(url);
+  const channel = await connection.createConfirmChannel();
+  const body = Buffer.alloc(100, 7);
+  let sent = 0;
+  let confirmed = 0;
+  await new Promise((resolve) => {
+    const pump = () => {
+      while (sent - confirmed < 1000 && sent < QUEUED_MESSAGES) {
+        sent++;
+        channel.sendToQueue('bench.deep', body, { persistent: true }, () => {
+          confirmed++;
+          if (confirmed === QUEUED_MESSAGES) resolve();
+          else pump();
+        });
+      }
+    };
+    pump();
+  });
+  await connection.close();
+}
+
+async function queueDepth(url) {
+  const connection = await amqp.connect(url);
+  const channel = await connection.createChannel();
+  const { messageCount } = await channel.checkQueue('bench.deep');
+  await connection.close();
+  return messageCount;
+}
+
+/** RSS per queued message, then the time a restart takes until the queue is back in full. */
+async function deepQueue(broker) {
+  // A fresh process, so earlier scenarios' memory does not blur the baseline.
+  await broker.stop();
+  await broker.start();
+  await sleep(1000);
+  const before = broker.rssBytes();
+  await fill(broker.url);
+  await sleep(2000);
+  const after = broker.rssBytes();
+  await broker.stop();
+  const startedMs = Date.now();
+  await broker.start();
+  // RabbitMQ may finish recovering a queue after the node reports ready: wait for the count.
+  while ((await queueDepth(broker.url)) < QUEUED_MESSAGES) await sleep(50);
+  const recoveryMs = Date.now() - startedMs;
+  const rssAfterRecovery = broker.rssBytes();
+  await resetQueues(broker.url, ['bench.deep']);
+  return {
+    bytesPerQueuedMessage: Math.round((after - before) / QUEUED_MESSAGES),
+    rssWithQueueMiB: Math.round(after / 1048576),
+    recoveryMs,
+    rssAfterRecoveryMiB: Math.round(rssAfterRecovery / 1048576),
+  };
+}
+
+const SCENARIOS = [
+  {
+    name: 'persistent 1 KiB, confirms, 1 publisher',
+    run: (broker) => confirmedPublishing(broker.url, 1, 1, 256),
+  },
+  {
+    name: 'persistent 1 KiB, confirms, 16 publishers',
+    run: (broker) => confirmedPublishing(broker.url, 16, 4, 64),
+  },
+  {
+    name: `${QUEUED_MESSAGES} persistent 100 B queued, then restart`,
+    run: (broker) => deepQueue(broker),
+  },
+];
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function machine() {
+  let rabbitVersion = 'not run';
+  try {
+    rabbitVersion = execFileSync('dpkg-query', ['-W', '-f=${Version}', 'rabbitmq-server'], {
+      encoding: 'utf8',
+    });
+  } catch {
+    // not installed
+  }
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    rabbitmq: rabbitVersion,
+    date: new Date().toISOString(),
+  };
+}
+
+async function main() {
+  const brokers = [new WarrenBroker()];
+  if (!flags['skip-rabbitmq']) brokers.push(new RabbitBroker());
+  const results = {};
+  for (const broker of brokers) await broker.start();
+  try {
+    for (const scenario of SCENARIOS) {
+      results[scenario.name] = {};
+      for (let run = 0; run < RUNS; run++) {
+        for (const broker of brokers) {
+          const outcome = await scenario.run(broker);
+          (results[scenario.name][broker.name] ??= []).push(outcome);
+          console.log(
+            `${scenario.name} | ${broker.name} | run ${run + 1}: ${JSON.stringify(outcome)}`,
+          );
+        }
+      }
+    }
+  } finally {
+    for (const broker of brokers) {
+      await broker.stop().catch(() => undefined);
+      await broker.destroy();
+    }
+  }
+  const summary = {};
+  const lines = [
+    '| scenario | measure | Warren | RabbitMQ | Warren / RabbitMQ |',
+    '|---|---|---|---|---|',
+  ];
+  for (const [scenario, byBroker] of Object.entries(results)) {
+    summary[scenario] = {};
+    for (const measure of Object.keys(byBroker.warren[0])) {
+      const warren = median(byBroker.warren.map((outcome) => outcome[measure]));
+      const rabbit =
+        byBroker.rabbitmq === undefined
+          ? null
+          : median(byBroker.rabbitmq.map((outcome) => outcome[measure]));
+      summary[scenario][measure] = { warren, rabbitmq: rabbit };
+      const ratio = rabbit === null || rabbit === 0 ? '' : `${(warren / rabbit).toFixed(2)}×`;
+      lines.push(`| ${scenario} | ${measure} | ${warren} | ${rabbit ?? ''} | ${ratio} |`);
+    }
+  }
+  const report = { machine: machine(), runs: RUNS, seconds: SECONDS, results, summary };
+  mkdirSync(join(root, 'bench/results'), { recursive: true });
+  writeFileSync(
+    join(root, 'bench/results/durability.json'),
+    `${JSON.stringify(report, null, 2)}\n`,
+  );
+  const info = report.machine;
+  const markdown = [
+    `Machine: ${info.cpus} × ${info.cpuModel}, ${info.memoryGiB} GiB RAM, Node ${info.node}, RabbitMQ ${info.rabbitmq}; ${info.date}. Medians of ${RUNS} alternating runs.`,
+    '',
+    ...lines,
+    '',
+  ].join('\n');
+  writeFileSync(join(root, 'bench/results/durability.md'), markdown);
+  console.log(`\n${markdown}`);
+}
+
+await main();
