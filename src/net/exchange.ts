@@ -135,7 +135,7 @@ class DirectIndex implements BindingIndex {
 }
 
 class FanoutIndex implements BindingIndex {
-  private readonly all: Binding[] = [];
+  protected readonly all: Binding[] = [];
 
   add(binding: Binding): void {
     this.all.push(binding);
@@ -183,19 +183,13 @@ class TopicIndex implements BindingIndex {
   }
 }
 
-class HeadersIndex implements BindingIndex {
-  private readonly all: Binding[] = [];
-
-  add(binding: Binding): void {
-    this.all.push(binding);
-  }
-
-  remove(binding: Binding): void {
-    const at = this.all.indexOf(binding);
-    if (at >= 0) this.all.splice(at, 1);
-  }
-
-  match(_routingKey: string, headers: HeadersSource, collector: MatchCollector<Binding>): void {
+/** Every binding is a candidate: the headers decide (decoded once per publish, if at all). */
+class HeadersIndex extends FanoutIndex {
+  override match(
+    _routingKey: string,
+    headers: HeadersSource,
+    collector: MatchCollector<Binding>,
+  ): void {
     if (this.all.length === 0) return;
     const table = headers.headers();
     for (const binding of this.all) {
