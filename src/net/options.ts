@@ -80,7 +80,7 @@ export function defaultOptions(): BrokerOptions {
     fsyncBatchDelayMs: 0,
     segmentBytesMax: 64 * 1024 * 1024,
     compactionMinBytes: 256 * 1024 * 1024,
-    queueMemoryBytes: 256 * 1024 * 1024,
+    queueMemoryBytes: 32 * 1024 * 1024,
     logLevel: 'info',
   };
 }

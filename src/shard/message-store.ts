@@ -8,6 +8,7 @@
 import { pack, unpack } from 'msgpackr';
 import { assert } from '../util/index.js';
 import type { SegmentedLog } from '../log/index.js';
+import { QueueEntry } from './queue.js';
 import { BLOCK_OVERHEAD_BYTES, StoredMessage } from './stored-message.js';
 import {
   LOG_DEFINITION,
@@ -25,7 +26,6 @@ import {
 
 /** Where a logged message lives and how many of its durable queue copies are unsettled. */
 export interface LoggedMessage {
-  messageId: number;
   /** 0 when not logged. */
   segment: number;
   /** Offset of the record's payload in its segment. */
@@ -34,12 +34,8 @@ export interface LoggedMessage {
   liveRefs: number;
 }
 
-/** A queue copy as recovery found it. */
-export interface RecoveredCopy {
-  seq: number;
-  deliveryCount: number;
-  message: StoredMessage;
-}
+/** A queue copy as recovery finds it: the queue entry it becomes, built once. */
+export type RecoveredCopy = QueueEntry;
 
 /** A durable definition (exchange, queue, binding, user, vhost, permission) as plain data. */
 export interface DefinitionRecord {
@@ -114,17 +110,18 @@ export class MessageStore {
     count: number,
   ): number {
     const payloadBytes = MESSAGE_HEADER_BYTES + count * REF_BYTES + block.length;
-    if (message.messageId === 0) message.messageId = this.nextMessageId++;
+    // Ids only tell records apart in the log (a relocated copy gets a new one); memory keeps none.
+    const messageId = this.nextMessageId++;
     if (this.transaction !== null) {
       const payload = Buffer.allocUnsafe(payloadBytes);
-      this.writeMessage(payload, 0, message.messageId, queueIds, seqs, count, block);
+      this.writeMessage(payload, 0, messageId, queueIds, seqs, count, block);
       this.transaction.push(nested(LOG_MESSAGE, payload));
       message.liveRefs = count;
       return 0;
     }
     const log = this.log;
     const at = log.beginAppend(payloadBytes);
-    this.writeMessage(log.batch, at, message.messageId, queueIds, seqs, count, block);
+    this.writeMessage(log.batch, at, messageId, queueIds, seqs, count, block);
     const seq = log.endAppend(LOG_MESSAGE, payloadBytes);
     message.segment = log.lastSegment;
     message.payloadOffset = log.lastPayloadOffset;
@@ -176,7 +173,7 @@ export class MessageStore {
     }
     assert(
       message.liveRefs >= 0,
-      `message ${message.messageId} settled more often than it was stored`,
+      `a message in segment ${message.segment} settled more often than it was stored`,
     );
     // A message held only inside an uncommitted transaction record has no segment yet.
     if (message.liveRefs === 0 && message.segment !== 0)
@@ -398,11 +395,9 @@ export class MessageStore {
       this.recoveredMemoryBytes + blockBytes + BLOCK_OVERHEAD_BYTES <= this.recoveryBudgetBytes;
     const message = new StoredMessage(
       isKept ? Buffer.from(bytes.subarray(blockStart, end)) : null,
-      true,
       blockBytes,
     );
     if (isKept) this.recoveredMemoryBytes += message.memoryBytes;
-    message.messageId = messageId;
     message.segment = segment;
     message.payloadOffset = payloadOffset;
     message.payloadBytes = payloadBytes;
@@ -420,7 +415,9 @@ export class MessageStore {
       const earlier = copies.get(seq);
       // A copy compaction made before the crash: the newer record wins, the older one is freed.
       if (earlier !== undefined) this.dropRef(earlier.message);
-      copies.set(seq, { seq, deliveryCount: earlier?.deliveryCount ?? 0, message });
+      const copy = new QueueEntry(message, seq);
+      copy.deliveryCount = earlier?.deliveryCount ?? 0;
+      copies.set(seq, copy);
       message.liveRefs++;
     }
     if (message.liveRefs === 0) this.log.release(segment, payloadBytes);

@@ -15,7 +15,7 @@ export class ShardChannel {
   readonly connectionId: number;
   readonly channelId: number;
   /** Unacked deliveries by delivery id, in delivery order (Map keeps insertion order). */
-  readonly unacked = new Map<number, QueueEntry>();
+  readonly unacked = new Map<number, Delivery>();
   /**
    * Set while the channel has a basic.qos global=true limit. The network thread owns that limit
    * and hands each shard credit: one delivery in ack mode to this channel's consumers per unit.
@@ -72,22 +72,37 @@ export class Consumer {
   }
 }
 
-/** One queued copy of a message in one queue; it becomes the delivery record when delivered. */
+/**
+ * One queued copy of a message in one queue: kept as small as possible, since a deep queue holds
+ * millions of them. What a delivery needs besides (queue, consumer, delivery id) lives in a
+ * Delivery, made only while the copy is unacked.
+ */
 export class QueueEntry {
   readonly message: StoredMessage;
-  readonly queue: Queue;
+  /** The copy's place in its queue (arrival order); requeues return it there. */
   readonly seq: number;
   /** How many times this copy was delivered before; > 0 means redelivered. */
   deliveryCount = 0;
-  deliveryId = 0;
-  consumer: Consumer | null = null;
-  /** Whether this copy is in the log (a persistent message in a durable queue). */
-  isLogged = false;
 
-  constructor(message: StoredMessage, queue: Queue, seq: number) {
+  constructor(message: StoredMessage, seq: number) {
     this.message = message;
-    this.queue = queue;
     this.seq = seq;
+  }
+}
+
+/** An unacked delivery (or basic.get in ack mode): which copy, from where, to whom. */
+export class Delivery {
+  readonly entry: QueueEntry;
+  readonly queue: Queue;
+  /** null for basic.get. */
+  readonly consumer: Consumer | null;
+  readonly deliveryId: number;
+
+  constructor(entry: QueueEntry, queue: Queue, consumer: Consumer | null, deliveryId: number) {
+    this.entry = entry;
+    this.queue = queue;
+    this.consumer = consumer;
+    this.deliveryId = deliveryId;
   }
 }
 
@@ -117,26 +132,20 @@ export class Queue {
   }
 
   enqueue(message: StoredMessage): QueueEntry {
-    const entry = new QueueEntry(message, this, this.nextSeq++);
+    const entry = new QueueEntry(message, this.nextSeq++);
     this.ready.push(entry);
     return entry;
   }
 
   /** Puts back a copy recovery found; call in seq order before any enqueue(). */
-  restore(message: StoredMessage, seq: number, deliveryCount: number): QueueEntry {
-    const entry = new QueueEntry(message, this, seq);
-    entry.deliveryCount = deliveryCount;
-    entry.isLogged = true;
+  restore(entry: QueueEntry): void {
     this.ready.push(entry);
-    this.nextSeq = seq + 1;
-    return entry;
+    this.nextSeq = entry.seq + 1;
   }
 
   /** Puts a delivered entry back in its original place, marked as delivered once more. */
   requeue(entry: QueueEntry): void {
     entry.deliveryCount++;
-    entry.deliveryId = 0;
-    entry.consumer = null;
     this.returned.push(entry);
   }
 

@@ -11,7 +11,7 @@ import type { RingOutbox } from '../util/index.js';
 import type { RingSink } from '../util/index.js';
 import type { DefinitionRecord, MessageStore } from './message-store.js';
 import { type ConfirmSink, PendingConfirms } from './pending-confirms.js';
-import { Consumer, Queue, type QueueEntry, ShardChannel } from './queue.js';
+import { Consumer, Delivery, Queue, type QueueEntry, ShardChannel } from './queue.js';
 import { StoredMessage } from './stored-message.js';
 import {
   CMD_CONNECTION_FLOW,
@@ -79,7 +79,9 @@ export class Shard implements RingSink, ConfirmSink {
   /** Bytes of queued message blocks held in memory. */
   bodyBytesInMemory = 0;
   private readonly memoryBudgetBytes: number;
-  /** Logged messages whose blocks could be paged out, oldest first. */
+  /** Logged messages whose records are not durable yet, oldest first. */
+  private readonly awaitingDurability = new Fifo<StoredMessage>();
+  /** Logged messages whose records are durable: their blocks may be paged out, newest first. */
   private readonly pageable = new Fifo<StoredMessage>();
 
   constructor(
@@ -158,6 +160,7 @@ export class Shard implements RingSink, ConfirmSink {
 
   /** The log made appends up to `durableSeq` durable: confirm what waited for them. */
   private onDurable(durableSeq: number): void {
+    this.markDurable(durableSeq);
     this.pendingConfirms.drain(durableSeq, this);
     const replies = this.durableReplies;
     while (replies.length > 0 && replies[0]!.needSeq <= durableSeq) {
@@ -210,14 +213,13 @@ export class Shard implements RingSink, ConfirmSink {
       if (message === null) {
         const block = Buffer.allocUnsafe(end - blockStart);
         bytes.copy(block, 0, blockStart, end);
-        message = new StoredMessage(block, (flags & PUBLISH_FLAG_PERSISTENT) !== 0);
+        message = new StoredMessage(block);
         this.bodyBytesInMemory += message.memoryBytes;
       }
       message.copies++;
       const entry = queue.enqueue(message);
       if (isPersistent && queue.spec.isDurable) {
         // RabbitMQ's rule: only persistent messages in durable queues survive a restart.
-        entry.isLogged = true;
         if (durableCount === this.durableQueueIds.length) this.growDurableScratch();
         this.durableQueueIds[durableCount] = queue.queueId;
         this.durableSeqs[durableCount] = entry.seq;
@@ -235,7 +237,7 @@ export class Shard implements RingSink, ConfirmSink {
         durableCount,
       );
       if (this.transactionMessages !== null) this.transactionMessages.push(message!);
-      else this.pageable.push(message!);
+      else this.awaitingDurability.push(message!);
     }
     if ((flags & PUBLISH_FLAG_CONFIRM) !== 0) {
       if (needSeq > 0) this.store!.log.requestSync();
@@ -291,26 +293,33 @@ export class Shard implements RingSink, ConfirmSink {
     if (channel === undefined) return;
     let at = start + SETTLE_HEADER_BYTES;
     for (let i = 0; i < count; i++, at += 8) {
-      const entry = channel.unacked.get(bytes.readDoubleLE(at));
-      if (entry === undefined) continue;
-      this.release(channel, entry);
+      const delivery = channel.unacked.get(bytes.readDoubleLE(at));
+      if (delivery === undefined) continue;
+      this.release(channel, delivery);
       if (action === SETTLE_REQUEUE) {
-        this.requeue(entry);
+        this.requeue(delivery.queue, delivery.entry);
         continue;
       }
       // SETTLE_ACK and SETTLE_DISCARD both drop the message (dead-lettering: issue #6).
       assert(action === SETTLE_ACK || action === SETTLE_DISCARD, `bad settle action ${action}`);
-      this.forgetEntry(entry);
+      this.forgetEntry(delivery.queue, delivery.entry);
     }
   }
 
+  /**
+   * Whether a copy is in the log: a logged message (only persistent ones are) in a durable queue.
+   * A persistent message is logged for every durable queue it reaches, so this is exact.
+   */
+  private isLogged(queue: Queue, entry: QueueEntry): boolean {
+    return queue.spec.isDurable && entry.message.segment !== 0;
+  }
+
   /** A copy left its queue for good: the log learns it is settled, and memory is counted down. */
-  private forgetEntry(entry: QueueEntry): void {
+  private forgetEntry(queue: Queue, entry: QueueEntry): void {
     const message = entry.message;
     if (--message.copies === 0 && message.block !== null)
       this.bodyBytesInMemory -= message.memoryBytes;
-    if (!entry.isLogged) return;
-    const queue = entry.queue;
+    if (!this.isLogged(queue, entry)) return;
     // A deleted queue's copies were settled by its deletion record.
     if (queue.isDeleted) this.store!.forget(message);
     else this.store!.settle(message, queue.queueId, entry.seq);
@@ -324,16 +333,29 @@ export class Shard implements RingSink, ConfirmSink {
    */
   private pageOut(): void {
     const pageable = this.pageable;
-    const durableSeq = this.durableSeq;
     while (this.bodyBytesInMemory > this.memoryBudgetBytes) {
-      const message = pageable.peekLast();
-      // Not on disk yet: keep it (and everything older waits behind it) for a later turn.
-      if (message === undefined || message.appendSeq > durableSeq) return;
-      pageable.pop();
+      const message = pageable.pop();
+      if (message === undefined) return;
       if (message.block === null || message.copies === 0 || message.payloadOffset < 0) continue;
+      // Rewritten by compaction and not yet durable there: it comes back when it is.
+      if (message.appendSeq > this.durableSeq) continue;
       message.block = null;
       this.bodyBytesInMemory -= message.memoryBytes;
     }
+  }
+
+  /** Messages whose records became durable may now be paged out. */
+  private markDurable(durableSeq: number): void {
+    const awaiting = this.awaitingDurability;
+    for (
+      let message = awaiting.peek();
+      message !== undefined && message.appendSeq <= durableSeq;
+      message = awaiting.peek()
+    ) {
+      awaiting.shift();
+      if (message.copies > 0 && message.block !== null) this.pageable.push(message);
+    }
+    if (this.bodyBytesInMemory > this.memoryBudgetBytes) this.pageOut();
   }
 
   /** Forgets consumed messages at the old end of the pageable list, so it tracks live ones. */
@@ -349,9 +371,9 @@ export class Shard implements RingSink, ConfirmSink {
   }
 
   /** Forgets an unacked delivery on its channel and returns its consumer's credit. */
-  private release(channel: ShardChannel, entry: QueueEntry): void {
-    channel.unacked.delete(entry.deliveryId);
-    const consumer = entry.consumer;
+  private release(channel: ShardChannel, delivery: Delivery): void {
+    channel.unacked.delete(delivery.deliveryId);
+    const consumer = delivery.consumer;
     if (consumer !== null) {
       consumer.unackedCount--;
       channel.consumerUnackedCount--;
@@ -359,14 +381,14 @@ export class Shard implements RingSink, ConfirmSink {
     }
   }
 
-  private requeue(entry: QueueEntry): void {
-    const queue = entry.queue;
+  private requeue(queue: Queue, entry: QueueEntry): void {
     if (queue.isDeleted) {
-      this.forgetEntry(entry);
+      this.forgetEntry(queue, entry);
       return;
     }
     queue.requeue(entry);
-    if (entry.isLogged) this.store!.requeue(queue.queueId, entry.seq, entry.deliveryCount);
+    if (this.isLogged(queue, entry))
+      this.store!.requeue(queue.queueId, entry.seq, entry.deliveryCount);
     if (queue.consumers.length > 0) this.activate(queue);
   }
 
@@ -404,12 +426,12 @@ export class Shard implements RingSink, ConfirmSink {
         return true;
       }
       if (this.outbox.isBlocked) return false;
-      this.deliver(queue.take()!, consumer);
+      this.deliver(queue, queue.take()!, consumer);
     }
     return false;
   }
 
-  private deliver(entry: QueueEntry, consumer: Consumer): void {
+  private deliver(queue: Queue, entry: QueueEntry, consumer: Consumer): void {
     const deliveryId = this.nextDeliveryId++;
     const channel = consumer.channel;
     const block = this.blockOf(entry);
@@ -428,16 +450,14 @@ export class Shard implements RingSink, ConfirmSink {
     block.copy(target, at + DELIVER_HEADER_BYTES);
     outbox.end(EVT_DELIVER, at, at + DELIVER_HEADER_BYTES + block.length);
     if (consumer.isNoAck) {
-      this.forgetEntry(entry);
+      this.forgetEntry(queue, entry);
       return;
     }
     // So a restart marks it redelivered if it is never acked (a hint: losing it is harmless).
-    if (entry.isLogged) this.store!.delivered(entry.queue.queueId, entry.seq);
-    entry.deliveryId = deliveryId;
-    entry.consumer = consumer;
+    if (this.isLogged(queue, entry)) this.store!.delivered(queue.queueId, entry.seq);
     consumer.unackedCount++;
     channel.consumerUnackedCount++;
-    channel.unacked.set(deliveryId, entry);
+    channel.unacked.set(deliveryId, new Delivery(entry, queue, consumer, deliveryId));
   }
 
   private reply(requestId: number, replyCode: number, value: number, replyText = ''): void {
@@ -479,7 +499,7 @@ export class Shard implements RingSink, ConfirmSink {
                 if (message.block !== null) this.bodyBytesInMemory += message.memoryBytes;
                 if (message.payloadOffset >= 0) this.pageable.push(message);
               }
-              queue.restore(message, copy.seq, copy.deliveryCount);
+              queue.restore(copy);
               recovered++;
             }
           }
@@ -513,14 +533,14 @@ export class Shard implements RingSink, ConfirmSink {
         this.queues.delete(request.queueId);
         // One record settles every durable copy; unacked ones are forgotten when they come back.
         if (queue.spec.isDurable && this.store !== null) this.store.queueDeleted(queue.queueId);
-        for (const entry of ready) this.forgetEntry(entry);
+        for (const entry of ready) this.forgetEntry(queue, entry);
         return this.reply(requestId, 0, ready.length);
       }
       case 'queue.purge': {
         const queue = this.queues.get(request.queueId);
         if (queue === undefined) return this.reply(requestId, 0, 0);
         const purged = queue.purge();
-        for (const entry of purged) this.forgetEntry(entry);
+        for (const entry of purged) this.forgetEntry(queue, entry);
         return this.reply(requestId, 0, purged.length);
       }
       case 'queue.stats': {
@@ -601,13 +621,13 @@ export class Shard implements RingSink, ConfirmSink {
 
   /** Requeues every unacked delivery of a channel, oldest first. */
   private requeueAll(channel: ShardChannel): void {
-    for (const entry of channel.unacked.values()) {
-      const consumer = entry.consumer;
+    for (const delivery of channel.unacked.values()) {
+      const consumer = delivery.consumer;
       if (consumer !== null) {
         consumer.unackedCount--;
         channel.consumerUnackedCount--;
       }
-      this.requeue(entry);
+      this.requeue(delivery.queue, delivery.entry);
     }
     channel.unacked.clear();
     for (const consumer of channel.consumers) this.activate(consumer.queue);
@@ -636,13 +656,12 @@ export class Shard implements RingSink, ConfirmSink {
     block.copy(target, at + GET_OK_HEADER_BYTES);
     outbox.end(EVT_GET_OK, at, at + GET_OK_HEADER_BYTES + block.length);
     if (isNoAck) {
-      this.forgetEntry(entry);
+      this.forgetEntry(queue, entry);
       return;
     }
-    if (entry.isLogged) this.store!.delivered(queue.queueId, entry.seq);
+    if (this.isLogged(queue, entry)) this.store!.delivered(queue.queueId, entry.seq);
     const channel = this.channelFor(connectionId, channelId);
-    entry.deliveryId = deliveryId;
-    channel.unacked.set(deliveryId, entry);
+    channel.unacked.set(deliveryId, new Delivery(entry, queue, null, deliveryId));
   }
 
   /** The message block of a copy, read back from the log when it was paged out. */
@@ -658,23 +677,25 @@ export class Shard implements RingSink, ConfirmSink {
    */
   private relocate(segment: number): void {
     const store = this.store!;
-    const copies = new Map<StoredMessage, QueueEntry[]>();
-    const collect = (entry: QueueEntry) => {
+    const copies = new Map<StoredMessage, [Queue, QueueEntry][]>();
+    const collect = (queue: Queue, entry: QueueEntry) => {
       const message = entry.message;
-      if (!entry.isLogged || message.segment !== segment || message.payloadOffset < 0) return;
+      if (!this.isLogged(queue, entry) || message.segment !== segment || message.payloadOffset < 0)
+        return;
       let list = copies.get(message);
       if (list === undefined) copies.set(message, (list = []));
-      list.push(entry);
+      list.push([queue, entry]);
     };
-    for (const queue of this.queues.values()) queue.forEachReady(collect);
-    for (const channel of this.channels.values())
-      for (const entry of channel.unacked.values()) collect(entry);
+    for (const queue of this.queues.values()) queue.forEachReady((entry) => collect(queue, entry));
+    for (const channel of this.channels.values()) {
+      for (const delivery of channel.unacked.values()) collect(delivery.queue, delivery.entry);
+    }
     for (const [message, entries] of copies) {
       const block = message.block ?? store.readBlock(message);
       for (let i = 0; i < entries.length; i++) {
         if (i === this.durableQueueIds.length) this.growDurableScratch();
-        this.durableQueueIds[i] = entries[i]!.queue.queueId;
-        this.durableSeqs[i] = entries[i]!.seq;
+        this.durableQueueIds[i] = entries[i]![0].queueId;
+        this.durableSeqs[i] = entries[i]![1].seq;
       }
       message.appendSeq = store.relocateMessage(
         message,
@@ -687,8 +708,8 @@ export class Shard implements RingSink, ConfirmSink {
         // Its new record is not on disk yet: hold the body until it is, then it may page out again.
         message.block = block;
         this.bodyBytesInMemory += message.memoryBytes;
-        this.pageable.push(message);
       }
+      this.awaitingDurability.push(message);
     }
     store.relocateDefinitions(segment);
   }

@@ -9,9 +9,6 @@ export class StoredMessage {
   /** The message block; null while paged out (then read back from the log). */
   block: Buffer | null;
   readonly blockBytes: number;
-  readonly isPersistent: boolean;
-  /** Logged messages only: the shard-wide id, 0 until logged. */
-  messageId = 0;
   /** Segment of the record, 0 when not logged. */
   segment = 0;
   /** Offset of the record's payload in its segment; -1 inside a transaction record. */
@@ -26,10 +23,9 @@ export class StoredMessage {
   copies = 0;
 
   /** A null block means "in the log only" (recovery beyond the memory budget). */
-  constructor(block: Buffer | null, isPersistent: boolean, blockBytes = block?.length ?? 0) {
+  constructor(block: Buffer | null, blockBytes = block?.length ?? 0) {
     this.block = block;
     this.blockBytes = blockBytes;
-    this.isPersistent = isPersistent;
   }
 
   /** Memory its block takes while held. */
