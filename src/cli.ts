@@ -5,8 +5,11 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import {
   clearPermission,
+  exportDefinitions,
+  importDefinitions,
   deleteUser,
   deleteVhost,
   putUser,
@@ -18,7 +21,7 @@ import {
 import { defaultOptions } from './net/index.js';
 import type { Definitions } from './net/index.js';
 
-const COMMANDS = ['users', 'vhosts', 'permissions'];
+const COMMANDS = ['users', 'vhosts', 'permissions', 'definitions'];
 
 const HELP = `Usage:
   warren [broker options]                 run the broker (see warren --help)
@@ -29,6 +32,8 @@ const HELP = `Usage:
   warren permissions list
   warren permissions set <vhost> <user> <configure> <write> <read>
   warren permissions clear <vhost> <user>
+  warren definitions export [--file <out.json>]   the broker's durable definitions, as RabbitMQ's JSON
+  warren definitions import <file.json>           merged into the definitions file, applied at start
 Options for these commands: --definitions <file> (or WARREN_DEFINITIONS); the default is
 <data dir>/definitions.json, with the data dir from --data-dir or WARREN_DATA_DIR (./data).
 A new file starts with RabbitMQ's defaults: user guest/guest (administrator) and vhost '/'.
@@ -64,8 +69,21 @@ function need(args: string[], count: number, usage: string): string[] {
   return args;
 }
 
-function run(argv: string[]): void {
+async function run(argv: string[]): Promise<void> {
   const args = [...argv];
+  if (args[0] === 'definitions' && args[1] === 'export') {
+    // Read from the data directory's log (before definitionsPath() consumes --data-dir).
+    const out = takeOption(args, 'file');
+    const dataDir =
+      takeOption(args, 'data-dir') ?? process.env['WARREN_DATA_DIR'] ?? defaultOptions().dataDir;
+    const text = `${JSON.stringify(await exportDefinitions(dataDir), null, 2)}\n`;
+    if (out === undefined) process.stdout.write(text);
+    else {
+      writeFileSync(out, text);
+      process.stdout.write(`definitions written to ${out}\n`);
+    }
+    return;
+  }
   const path = definitionsPath(args);
   const [command, action, ...rest] = args;
   const definitions = seeded(path);
@@ -150,13 +168,22 @@ function run(argv: string[]): void {
       return;
     }
   }
+  if (command === 'definitions' && action === 'import') {
+    const [file] = need(rest, 1, 'definitions import <file.json>') as [string];
+    const incoming = JSON.parse(readFileSync(file, 'utf8')) as Definitions;
+    writeDefinitionsFile(path, importDefinitions(definitions, incoming));
+    process.stdout.write(
+      `definitions from ${file} merged into ${path}; the broker applies them when it starts\n`,
+    );
+    return;
+  }
   throw new Error(HELP);
 }
 
 const first = process.argv[2];
 if (first !== undefined && COMMANDS.includes(first)) {
   try {
-    run(process.argv.slice(2));
+    await run(process.argv.slice(2));
   } catch (error) {
     process.stderr.write(`warren: ${(error as Error).message}\n`);
     process.exit(2);

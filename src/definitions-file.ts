@@ -4,8 +4,10 @@
 
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { hashPassword } from './net/index.js';
+import type { FieldTable } from './codec/index.js';
+import { hashPassword, WARREN_VERSION } from './net/index.js';
 import type { Definitions } from './net/index.js';
+import { readDurableDefinitions } from './shard/api.js';
 
 export function readDefinitionsFile(path: string): Definitions {
   if (!existsSync(path)) return {};
@@ -80,4 +82,121 @@ export function clearPermission(definitions: Definitions, vhost: string, user: s
     (permission) => !(permission.user === user && permission.vhost === vhost),
   );
   return definitions.permissions.length !== before;
+}
+
+/**
+ * Reads the durable definitions a stopped or running broker keeps in `<dataDir>/shards/0`,
+ * without changing anything there, and returns them in RabbitMQ's definitions JSON format.
+ */
+export async function exportDefinitions(dataDir: string): Promise<Definitions> {
+  const records = await readDurableDefinitions(dataDir);
+  const definitions: Required<
+    Pick<Definitions, 'users' | 'vhosts' | 'permissions' | 'exchanges' | 'queues' | 'bindings'>
+  > & { rabbit_version: string; product_name: string; product_version: string } = {
+    rabbit_version: '3.13.0',
+    product_name: 'Warren',
+    product_version: WARREN_VERSION,
+    users: [],
+    vhosts: [],
+    permissions: [],
+    exchanges: [],
+    queues: [],
+    bindings: [],
+  };
+  for (const { kind, value } of records) {
+    const entry = value as Record<string, unknown>;
+    if (kind === 'vhost') definitions.vhosts.push({ name: entry['name'] as string });
+    if (kind === 'user') {
+      definitions.users.push({
+        name: entry['name'] as string,
+        password_hash: entry['passwordHash'] as string,
+        hashing_algorithm: entry['hashingAlgorithm'] as string,
+        tags: entry['tags'] as string[],
+      });
+    }
+    if (kind === 'permission') {
+      const { vhost, user, configure, write, read } = entry as Record<string, string>;
+      definitions.permissions.push({
+        user: user!,
+        vhost: vhost!,
+        configure: configure!,
+        write: write!,
+        read: read!,
+      });
+    }
+    if (kind === 'exchange') {
+      definitions.exchanges.push({
+        name: entry['name'] as string,
+        vhost: entry['vhost'] as string,
+        type: entry['type'] as string,
+        durable: true,
+        auto_delete: entry['autoDelete'] as boolean,
+        internal: entry['internal'] as boolean,
+        arguments: entry['arguments'] as FieldTable,
+      });
+    }
+    if (kind === 'queue') {
+      definitions.queues.push({
+        name: entry['name'] as string,
+        vhost: entry['vhost'] as string,
+        durable: true,
+        auto_delete: entry['autoDelete'] as boolean,
+        arguments: entry['arguments'] as FieldTable,
+      });
+    }
+    if (kind === 'binding') {
+      definitions.bindings.push({
+        source: entry['source'] as string,
+        vhost: entry['vhost'] as string,
+        destination: entry['destination'] as string,
+        destination_type: entry['destinationType'] as 'queue' | 'exchange',
+        routing_key: entry['routingKey'] as string,
+        arguments: entry['arguments'] as FieldTable,
+      });
+    }
+  }
+  return definitions;
+}
+
+/**
+ * Merges a definitions file into the one the broker loads at start (`<dataDir>/definitions.json`
+ * by default): entries with the same identity are replaced, the rest kept.
+ */
+export function importDefinitions(target: Definitions, incoming: Definitions): Definitions {
+  const merge = <T>(
+    existing: T[] | undefined,
+    added: T[] | undefined,
+    key: (item: T) => string,
+  ): T[] => {
+    const byKey = new Map<string, T>();
+    for (const item of existing ?? []) byKey.set(key(item), item);
+    for (const item of added ?? []) byKey.set(key(item), item);
+    return [...byKey.values()];
+  };
+  return {
+    ...target,
+    users: merge(target.users, incoming.users, (user) => user.name),
+    vhosts: merge(target.vhosts, incoming.vhosts, (vhost) => vhost.name),
+    permissions: merge(
+      target.permissions,
+      incoming.permissions,
+      (entry) => `${entry.vhost}\u0000${entry.user}`,
+    ),
+    exchanges: merge(
+      target.exchanges,
+      incoming.exchanges,
+      (entry) => `${entry.vhost}\u0000${entry.name}`,
+    ),
+    queues: merge(target.queues, incoming.queues, (entry) => `${entry.vhost}\u0000${entry.name}`),
+    bindings: merge(target.bindings, incoming.bindings, (entry) =>
+      [
+        entry.vhost,
+        entry.source,
+        entry.destination_type,
+        entry.destination,
+        entry.routing_key ?? '',
+        JSON.stringify(entry.arguments ?? {}),
+      ].join('\u0000'),
+    ),
+  };
 }

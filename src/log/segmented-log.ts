@@ -38,6 +38,11 @@ export interface LogOptions {
   lazyFlushMs: number;
   /** Compaction starts once the log holds at least this many bytes. */
   compactionMinBytes: number;
+  /**
+   * Reads the log without changing it: no torn tail is cut and no segment is started (for tools
+   * that inspect a data directory, even while a broker uses it). Such a log takes no appends.
+   */
+  isReadOnly: boolean;
 }
 
 export const DEFAULT_LOG_OPTIONS: LogOptions = {
@@ -48,6 +53,7 @@ export const DEFAULT_LOG_OPTIONS: LogOptions = {
   batchBytesMax: 4 * 1024 * 1024,
   lazyFlushMs: 200,
   compactionMinBytes: 128 * 1024 * 1024,
+  isReadOnly: false,
 };
 
 /** What recovery hands each valid record to, in log order. Bytes are valid during the call. */
@@ -148,6 +154,13 @@ export class SegmentedLog {
     const log = new SegmentedLog(storage, { ...DEFAULT_LOG_OPTIONS, ...options });
     // A visitor that keeps records alive (retain) needs the log before recovery runs.
     const report = await log.recover(typeof visitor === 'function' ? visitor(log) : visitor);
+    if (log.options.isReadOnly) {
+      // Everything a reader wanted went to the visitor; nothing more will be read or written.
+      log.isClosed = true;
+      for (const file of log.files.values()) file.close();
+      log.files.clear();
+      return { log, report };
+    }
     log.startSegment(Math.max(0, ...storage.list()) + 1);
     if (options.fsyncMode === 'interval') {
       log.timer = setInterval(() => log.onIntervalTick(), log.options.fsyncIntervalMs);
@@ -202,7 +215,7 @@ export class SegmentedLog {
         if (isNewest && size < SEGMENT_HEADER_BYTES) {
           // Created but never written before the crash: nothing to keep.
           report.truncatedBytes += size;
-          await file.truncate(0);
+          if (!this.options.isReadOnly) await file.truncate(0);
           this.deletableAfterSeq.set(segment, 0);
           continue;
         }
@@ -223,7 +236,7 @@ export class SegmentedLog {
         if (next < 0 && isNewest) {
           // Nothing valid after the damage in the newest segment: a write torn by a crash.
           report.truncatedBytes += size - at;
-          await file.truncate(at);
+          if (!this.options.isReadOnly) await file.truncate(at);
           break;
         }
         report.corruptions.push({

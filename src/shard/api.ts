@@ -10,4 +10,5 @@ export {
   type ShardReady,
 } from './pool.js';
 export type { DefinitionRecord } from './message-store.js';
+export { readDurableDefinitions } from './durable-definitions.js';
 export type { LogOptions, RecoveryReport, FsyncMode } from '../log/index.js';

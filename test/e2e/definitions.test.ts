@@ -131,4 +131,62 @@ describe('definitions', () => {
       }
     },
   );
+
+  it(
+    'exports the durable definitions as RabbitMQ JSON and imports them into another data dir',
+    { timeout: 30_000 },
+    async () => {
+      dataDir = temporaryDataDir();
+      const source = join(dataDir, 'source');
+      const target = join(dataDir, 'target');
+      const run = (...args: string[]) =>
+        execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+      const first = await spawnBroker(source);
+      try {
+        const connection = await amqp.connect(first.url);
+        const channel = await connection.createChannel();
+        await channel.assertExchange('export.topic', 'topic', { durable: true });
+        await channel.assertQueue('export.q', { durable: true, arguments: { 'x-max-length': 10 } });
+        await channel.assertQueue('export.transient', { durable: false });
+        await channel.bindQueue('export.q', 'export.topic', 'a.#');
+        await connection.close();
+        // Exported while the broker runs: the tool only reads the log.
+        const exported = JSON.parse(run('definitions', 'export', '--data-dir', source)) as {
+          queues: { name: string; arguments: object }[];
+          exchanges: { name: string; type: string }[];
+          bindings: { source: string; destination: string; routing_key: string }[];
+          users: { name: string; password_hash: string }[];
+        };
+        expect(exported.queues).toEqual([
+          expect.objectContaining({ name: 'export.q', arguments: { 'x-max-length': 10 } }),
+        ]);
+        expect(exported.exchanges).toEqual([
+          expect.objectContaining({ name: 'export.topic', type: 'topic' }),
+        ]);
+        expect(exported.bindings).toEqual([
+          expect.objectContaining({
+            source: 'export.topic',
+            destination: 'export.q',
+            routing_key: 'a.#',
+          }),
+        ]);
+        expect(exported.users.map((user) => user.name)).toEqual(['guest']);
+        writeFileSync(join(dataDir, 'exported.json'), JSON.stringify(exported));
+      } finally {
+        await stopBroker(first, 'SIGTERM');
+      }
+      run('definitions', 'import', join(dataDir, 'exported.json'), '--data-dir', target);
+      const second = await spawnBroker(target);
+      try {
+        const connection = await amqp.connect(second.url);
+        const channel = await connection.createConfirmChannel();
+        channel.publish('export.topic', 'a.b', Buffer.from('routed'), { persistent: true });
+        await channel.waitForConfirms();
+        expect((await channel.checkQueue('export.q')).messageCount).toBe(1);
+        await connection.close();
+      } finally {
+        await stopBroker(second, 'SIGTERM');
+      }
+    },
+  );
 });
