@@ -207,11 +207,10 @@ async function queueDepth(url) {
 
 /** RSS per queued message, then the time a restart takes until the queue is back in full. */
 async function deepQueue(broker) {
-  // A fresh process, so earlier scenarios' memory does not blur the baseline.
+  // A fresh process, so earlier scenarios' memory does not blur the figure.
   await broker.stop();
   await broker.start();
   await sleep(1000);
-  const before = broker.rssBytes();
   await fill(broker.url);
   await sleep(2000);
   const after = broker.rssBytes();
@@ -224,7 +223,6 @@ async function deepQueue(broker) {
   const rssAfterRecovery = broker.rssBytes();
   await resetQueues(broker.url, ['bench.deep']);
   return {
-    bytesPerQueuedMessage: Math.round((after - before) / QUEUED_MESSAGES),
     rssWithQueueMiB: Math.round(after / 1048576),
     recoveryMs,
     rssAfterRecoveryMiB: Math.round(rssAfterRecovery / 1048576),
