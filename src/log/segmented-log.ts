@@ -195,11 +195,14 @@ export class SegmentedLog {
     };
     const segments = this.storage.list();
     const files = segments.map((segment) => this.storage.open(segment, false));
+    // One buffer for every segment: visitors copy what they keep, and a fresh buffer per segment
+    // would leave hundreds of MiB of garbage behind after a big replay.
+    let bytes = Buffer.allocUnsafe(0);
     for (let index = 0; index < segments.length; index++) {
       const segment = segments[index]!;
       const file = files[index]!;
       this.files.set(segment, file);
-      const bytes = Buffer.allocUnsafe(file.sizeBytes);
+      if (bytes.length < file.sizeBytes) bytes = Buffer.allocUnsafe(file.sizeBytes);
       const size = file.readSync(bytes, 0, file.sizeBytes, 0);
       report.segments++;
       report.bytes += size;
