@@ -115,6 +115,11 @@ export class SegmentedLog {
 
   /** Number of records appended so far. */
   appendSeq = 0;
+  // Sampled by management: cycles run, time spent in them, bytes written.
+  syncCycles = 0;
+  syncMsTotal = 0;
+  syncMsMax = 0;
+  bytesWritten = 0;
   /** Every record up to this number is durable (per fsyncMode). */
   durableSeq = 0;
   /** Where the last appended record's payload is. */
@@ -429,6 +434,7 @@ export class SegmentedLog {
     const seq = this.appendSeq;
     const hasNewSegment = this.hasNewSegment;
     this.hasNewSegment = false;
+    const startedMs = performance.now();
     try {
       for (const write of writes) await write.file.write([write.bytes], write.position);
       if (this.options.fsyncMode !== 'off') {
@@ -456,6 +462,11 @@ export class SegmentedLog {
     ) {
       this.spareBatch = Buffer.from(last.bytes.buffer, 0, BATCH_INITIAL_BYTES);
     }
+    const elapsedMs = performance.now() - startedMs;
+    this.syncCycles++;
+    this.syncMsTotal += elapsedMs;
+    if (elapsedMs > this.syncMsMax) this.syncMsMax = elapsedMs;
+    for (const write of writes) this.bytesWritten += write.bytes.length;
     this.durableSeq = seq;
     this.isCycleRunning = false;
     this.onDurable(seq);

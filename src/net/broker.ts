@@ -17,6 +17,7 @@ import {
   stopShardThreads,
   type DefinitionRecord,
   type QueueSpec,
+  type ShardStats,
   type ShardThread,
 } from '../shard/api.js';
 import { AccessControl } from './access-control.js';
@@ -81,6 +82,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
   private readonly view = new MessageBlockView();
   private isStopping = false;
   private isFlushScheduled = false;
+  private statsRequestId = 0;
 
   constructor(options: BrokerOptions) {
     this.options = options;
@@ -454,6 +456,47 @@ export class Broker implements ShardEventSink, TopologyObserver {
 
   bindingChanged(binding: Binding, isPresent: boolean): void {
     this.journal?.binding(binding, isPresent);
+  }
+
+  /**
+   * Sampled counters from every shard (queue depths, totals, log syncs), asked over the control
+   * plane so the data path never carries statistics. For management and metrics.
+   */
+  shardStats(): Promise<ShardStats[]> {
+    return Promise.all(
+      this.threads.map(
+        (thread) =>
+          new Promise<ShardStats>((resolve) => {
+            const requestId = ++this.statsRequestId;
+            const onMessage = (message: {
+              type: string;
+              requestId?: number;
+              stats?: ShardStats;
+            }) => {
+              if (message.type !== 'stats' || message.requestId !== requestId) return;
+              thread.worker.off('message', onMessage);
+              resolve(message.stats!);
+            };
+            thread.worker.on('message', onMessage);
+            thread.worker.postMessage({ type: 'stats', requestId });
+          }),
+      ),
+    );
+  }
+
+  /** Bytes waiting in each shard's command and event rings (occupancy). */
+  ringOccupancy(): {
+    shardIndex: number;
+    commandRingBytes: number;
+    eventRingBytes: number;
+    ringBytes: number;
+  }[] {
+    return this.links.map((link) => ({
+      shardIndex: link.shardIndex,
+      commandRingBytes: link.outbox.ringUsedBytes,
+      eventRingBytes: link.eventRingUsedBytes,
+      ringBytes: this.options.ringBytes,
+    }));
   }
 
   /** Calls back once every definition change made so far is durable. */

@@ -4,3 +4,8 @@ export { Broker, startBroker, WARREN_VERSION, type RunningBroker } from './broke
 export { type BrokerOptions, defaultOptions, resolveOptions } from './options.js';
 export { hashPassword } from './access-control.js';
 export type { Definitions } from './definitions.js';
+export type { ShardStats, QueueStats } from '../shard/api.js';
+export { QueueRecord, Exchange, Binding } from './exchange.js';
+export type { Connection } from './connection.js';
+export type { Channel } from './channel.js';
+export type { VirtualHost } from './vhost.js';

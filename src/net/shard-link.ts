@@ -147,6 +147,10 @@ export class ShardLink implements RingSink {
     return this.pending.size;
   }
 
+  get eventRingUsedBytes(): number {
+    return this.events.usedBytes();
+  }
+
   stop(): void {
     this.isStopped = true;
   }

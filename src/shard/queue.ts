@@ -121,6 +121,11 @@ export class Queue {
   isDeleted = false;
   /** Set while the queue sits in the shard's list of queues to dispatch. */
   isActive = false;
+  // Counters sampled by management (plain increments, read by stats requests).
+  publishedCount = 0;
+  deliveredCount = 0;
+  ackedCount = 0;
+  unackedCount = 0;
 
   constructor(spec: QueueSpec) {
     this.queueId = spec.queueId;
@@ -132,6 +137,7 @@ export class Queue {
   }
 
   enqueue(message: StoredMessage): QueueEntry {
+    this.publishedCount++;
     const entry = new QueueEntry(message, this.nextSeq++);
     this.ready.push(entry);
     return entry;

@@ -141,3 +141,32 @@ export class MessageBlockView {
     return this;
   }
 }
+
+/** One queue's sampled counters (totals since the queue was created in this shard). */
+export interface QueueStats {
+  queueId: number;
+  ready: number;
+  unacked: number;
+  consumers: number;
+  published: number;
+  delivered: number;
+  acked: number;
+}
+
+/** What a shard reports when asked (over postMessage: the control plane). */
+export interface ShardStats {
+  shardIndex: number;
+  queues: QueueStats[];
+  bodyBytesInMemory: number;
+  pendingConfirms: number;
+  log: {
+    appendSeq: number;
+    durableSeq: number;
+    syncCycles: number;
+    syncMsTotal: number;
+    syncMsMax: number;
+    bytesWritten: number;
+    segments: number;
+    totalBytes: number;
+  } | null;
+}

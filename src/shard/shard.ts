@@ -12,6 +12,7 @@ import type { RingSink } from '../util/index.js';
 import type { DefinitionRecord, MessageStore } from './message-store.js';
 import { type ConfirmSink, PendingConfirms } from './pending-confirms.js';
 import { Consumer, Delivery, Queue, type QueueEntry, ShardChannel } from './queue.js';
+import type { QueueStats, ShardStats } from './records.js';
 import { StoredMessage } from './stored-message.js';
 import {
   CMD_CONNECTION_FLOW,
@@ -191,6 +192,42 @@ export class Shard implements RingSink, ConfirmSink {
     outbox.end(EVT_CONFIRM, at, at + CONFIRM_BYTES);
   }
 
+  /** Sampled counters for management: read on request, never pushed per message. */
+  stats(): ShardStats {
+    const queues: QueueStats[] = [];
+    for (const queue of this.queues.values()) {
+      queues.push({
+        queueId: queue.queueId,
+        ready: queue.readyCount,
+        unacked: queue.unackedCount,
+        consumers: queue.consumers.length,
+        published: queue.publishedCount,
+        delivered: queue.deliveredCount,
+        acked: queue.ackedCount,
+      });
+    }
+    const log = this.store?.log ?? null;
+    return {
+      shardIndex: this.shardIndex,
+      queues,
+      bodyBytesInMemory: this.bodyBytesInMemory,
+      pendingConfirms: this.pendingConfirms.length,
+      log:
+        log === null
+          ? null
+          : {
+              appendSeq: log.appendSeq,
+              durableSeq: log.durableSeq,
+              syncCycles: log.syncCycles,
+              syncMsTotal: log.syncMsTotal,
+              syncMsMax: log.syncMsMax,
+              bytesWritten: log.bytesWritten,
+              segments: log.openSegmentCount,
+              totalBytes: log.totalBytes,
+            },
+    };
+  }
+
   /** Whether there is delivery work left that a later turn should do. */
   hasDispatchWork(): boolean {
     return this.activeQueues.length > 0 && !this.outbox.isBlocked;
@@ -302,6 +339,7 @@ export class Shard implements RingSink, ConfirmSink {
       }
       // SETTLE_ACK and SETTLE_DISCARD both drop the message (dead-lettering: issue #6).
       assert(action === SETTLE_ACK || action === SETTLE_DISCARD, `bad settle action ${action}`);
+      delivery.queue.ackedCount++;
       this.forgetEntry(delivery.queue, delivery.entry);
     }
   }
@@ -373,6 +411,7 @@ export class Shard implements RingSink, ConfirmSink {
   /** Forgets an unacked delivery on its channel and returns its consumer's credit. */
   private release(channel: ShardChannel, delivery: Delivery): void {
     channel.unacked.delete(delivery.deliveryId);
+    delivery.queue.unackedCount--;
     const consumer = delivery.consumer;
     if (consumer !== null) {
       consumer.unackedCount--;
@@ -433,6 +472,7 @@ export class Shard implements RingSink, ConfirmSink {
 
   private deliver(queue: Queue, entry: QueueEntry, consumer: Consumer): void {
     const deliveryId = this.nextDeliveryId++;
+    queue.deliveredCount++;
     const channel = consumer.channel;
     const block = this.blockOf(entry);
     const outbox = this.outbox;
@@ -457,6 +497,7 @@ export class Shard implements RingSink, ConfirmSink {
     if (this.isLogged(queue, entry)) this.store!.delivered(queue.queueId, entry.seq);
     consumer.unackedCount++;
     channel.consumerUnackedCount++;
+    queue.unackedCount++;
     channel.unacked.set(deliveryId, new Delivery(entry, queue, consumer, deliveryId));
   }
 
@@ -627,6 +668,7 @@ export class Shard implements RingSink, ConfirmSink {
         consumer.unackedCount--;
         channel.consumerUnackedCount--;
       }
+      delivery.queue.unackedCount--;
       this.requeue(delivery.queue, delivery.entry);
     }
     channel.unacked.clear();
@@ -645,6 +687,7 @@ export class Shard implements RingSink, ConfirmSink {
     const entry = queue.take();
     if (entry === undefined) return this.reply(requestId, 0, 0);
     const deliveryId = this.nextDeliveryId++;
+    queue.deliveredCount++;
     const block = this.blockOf(entry);
     const outbox = this.outbox;
     const at = outbox.begin(GET_OK_HEADER_BYTES + block.length);
@@ -661,6 +704,7 @@ export class Shard implements RingSink, ConfirmSink {
     }
     if (this.isLogged(queue, entry)) this.store!.delivered(queue.queueId, entry.seq);
     const channel = this.channelFor(connectionId, channelId);
+    queue.unackedCount++;
     channel.unacked.set(deliveryId, new Delivery(entry, queue, null, deliveryId));
   }
 

@@ -85,7 +85,11 @@ function sleep(): void {
   });
 }
 
-port.on('message', (message: { type: string }) => {
+port.on('message', (message: { type: string; requestId?: number }) => {
+  if (message.type === 'stats') {
+    port.postMessage({ type: 'stats', requestId: message.requestId, stats: shard.stats() });
+    return;
+  }
   if (message.type !== 'stop') return;
   // Everything applied so far reaches the disk before the thread ends.
   const closing = store === null ? Promise.resolve() : (store as MessageStore).log.close();
