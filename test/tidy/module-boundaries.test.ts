@@ -17,7 +17,8 @@ const ALLOWED: Record<string, string[]> = {
   shard: ['codec', 'log', 'util'],
   net: ['codec', 'util', 'shard'],
   mgmt: ['util', 'shard', 'net'],
-  '.': ['codec', 'util', 'net', 'shard', 'log', 'mgmt'],
+  perf: ['codec', 'util'],
+  '.': ['codec', 'util', 'net', 'shard', 'log', 'mgmt', 'perf'],
 };
 
 /** The one file of a folder others may import. */
