@@ -40,6 +40,8 @@ import {
   type QueueDefinition,
 } from './definition-journal.js';
 
+/** A connection's input share per event-loop turn (a few hundred KiB of frames). */
+const INPUT_BYTES_PER_TURN = 128 * 1024;
 const RESOURCE_LOCKED = 405;
 const PRECONDITION_FAILED = 406;
 
@@ -76,6 +78,9 @@ export class Broker implements ShardEventSink, TopologyObserver {
   private server: Server | null = null;
   private ticker: NodeJS.Timeout | null = null;
   private readonly readPausedConnections = new Set<Connection>();
+  /** Connections that brought input this turn, and those whose share ran out. */
+  private readonly turnInputConnections: Connection[] = [];
+  private readonly turnPausedConnections: Connection[] = [];
   private nextConnectionId = 1;
   private nextQueueIdValue = 1;
   private nextConsumerIdValue = 1;
@@ -322,9 +327,21 @@ export class Broker implements ShardEventSink, TopologyObserver {
 
   // ---------------------------------------------------------------- flow
 
-  /** After a socket's input was processed: flush output, wake shards, apply ring backpressure. */
-  afterSocketInput(connection: Connection): void {
+  /**
+   * After a socket's input was processed: flush output, wake shards, apply ring backpressure,
+   * and cap the turn's input. libuv reads a busy socket up to 32 times per poll, so one
+   * publisher could fill a whole turn with publishes while deliveries wait in the shard rings;
+   * past its share a connection waits for the next turn (RabbitMQ's credit flow, in spirit).
+   */
+  afterSocketInput(connection: Connection, byteCount: number): void {
     this.scheduleFlush();
+    if (connection.inputBytesThisTurn === 0) this.turnInputConnections.push(connection);
+    connection.inputBytesThisTurn += byteCount;
+    if (connection.inputBytesThisTurn >= INPUT_BYTES_PER_TURN && !connection.isTurnPaused) {
+      connection.isTurnPaused = true;
+      connection.socket.pause();
+      this.turnPausedConnections.push(connection);
+    }
     if (this.isAnyLinkBlocked() && !connection.isReadPaused) {
       // A full command ring: stop reading this client until the shard catches up.
       connection.isReadPaused = true;
@@ -342,7 +359,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
     if (this.isAnyLinkBlocked()) return;
     for (const connection of this.readPausedConnections) {
       connection.isReadPaused = false;
-      connection.socket.resume();
+      if (connection.mayResumeReading) connection.socket.resume();
     }
     this.readPausedConnections.clear();
   }
@@ -366,7 +383,21 @@ export class Broker implements ShardEventSink, TopologyObserver {
     this.isFlushScheduled = false;
     this.flushDirty();
     for (let i = 0; i < this.links.length; i++) this.links[i]!.flush();
+    this.startNextInputTurn();
   };
+
+  private startNextInputTurn(): void {
+    const taken = this.turnInputConnections;
+    for (let i = 0; i < taken.length; i++) taken[i]!.inputBytesThisTurn = 0;
+    taken.length = 0;
+    const paused = this.turnPausedConnections;
+    for (let i = 0; i < paused.length; i++) {
+      const connection = paused[i]!;
+      connection.isTurnPaused = false;
+      if (connection.mayResumeReading) connection.socket.resume();
+    }
+    paused.length = 0;
+  }
 
   flushDirty(): void {
     const dirty = this.dirtyConnections;

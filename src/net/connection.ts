@@ -91,6 +91,10 @@ export class Connection implements FrameSink {
   isDirty = false;
   isDeliveryPaused = false;
   isReadPaused = false;
+  /** Input bytes taken this event-loop turn; see Broker.afterSocketInput. */
+  inputBytesThisTurn = 0;
+  /** Reading stopped until the next turn: it used its share of this one. */
+  isTurnPaused = false;
 
   private state = State.AwaitingHeader;
   private readonly reader = new FrameReader(FRAME_MIN_SIZE);
@@ -137,7 +141,12 @@ export class Connection implements FrameSink {
       if (!(error instanceof ConnectionError)) throw error;
       this.fail(error);
     }
-    this.broker.afterSocketInput(this);
+    this.broker.afterSocketInput(this, chunk.length);
+  }
+
+  /** Reading may go on unless something else holds it: a full ring or a closing connection. */
+  get mayResumeReading(): boolean {
+    return !this.isReadPaused && !this.isTurnPaused && this.state !== State.Closed;
   }
 
   /** Checks the 8-byte protocol header; returns the bytes after it, or null. */
