@@ -23,6 +23,8 @@ export interface PerfOptions {
   durationSeconds: number;
   /** 0 = unlimited. */
   messagesPerProducer: number;
+  /** Stop once consumers received this many in all (PerfTest's --cmessages); 0 = no limit. */
+  consumerMessages: number;
   isPersistent: boolean;
   /** Most unconfirmed publishes per producer; 0 = no publisher confirms. */
   confirmWindow: number;
@@ -78,6 +80,11 @@ const FLAGS = {
   rate: { type: 'string', value: 'N', help: 'messages per second per producer; 0 = unlimited' },
   duration: { type: 'string', value: 'SECONDS', help: 'run time (default 10; 0 with --messages)' },
   messages: { type: 'string', value: 'N', help: 'messages per producer, then stop when consumed' },
+  'consumer-messages': {
+    type: 'string',
+    value: 'N',
+    help: 'stop once consumers received N in all (e.g. draining a queue)',
+  },
   persistent: { type: 'boolean', help: 'publish with delivery_mode 2' },
   confirm: { type: 'string', value: 'N', help: 'publisher confirms, at most N unconfirmed each' },
   autoack: { type: 'boolean', help: 'consume with no-ack' },
@@ -157,14 +164,18 @@ export function parsePerfOptions(argv: readonly string[]): PerfOptions {
   const uri = text('uri') ?? DEFAULT_URI;
   parseAmqpUri(uri);
   const messagesPerProducer = integer('messages', 0, 1, Number.MAX_SAFE_INTEGER);
+  const consumerMessages = integer('consumer-messages', 0, 1, Number.MAX_SAFE_INTEGER);
+  const isCounted = messagesPerProducer > 0 || consumerMessages > 0;
   const durationSeconds = decimal(
     'duration',
-    messagesPerProducer > 0 ? 0 : DEFAULT_DURATION_SECONDS,
+    isCounted ? 0 : DEFAULT_DURATION_SECONDS,
     0,
     DURATION_SECONDS_MAX,
   );
-  if (durationSeconds === 0 && messagesPerProducer === 0) {
-    throw new UsageError('--duration 0 needs --messages N (or the run would never end)');
+  if (durationSeconds === 0 && !isCounted) {
+    throw new UsageError(
+      '--duration 0 needs --messages N or --consumer-messages N (or the run would never end)',
+    );
   }
   const queueFlag = text('queue');
   const queuePatternFlag = text('queue-pattern');
@@ -195,6 +206,7 @@ export function parsePerfOptions(argv: readonly string[]): PerfOptions {
     ratePerSecond: decimal('rate', 0, 0, 1e9),
     durationSeconds,
     messagesPerProducer,
+    consumerMessages,
     isPersistent: flag('persistent'),
     confirmWindow: integer('confirm', 0, 1, CONFIRM_WINDOW_MAX),
     isAutoAck: flag('autoack'),
@@ -234,6 +246,9 @@ function checkCombinations(
     throw new UsageError(
       '--messages counts what each producer sends; with --producers 0 use --duration',
     );
+  }
+  if (options.consumerMessages > 0 && options.consumerCount === 0) {
+    throw new UsageError('--consumer-messages needs consumers');
   }
   if (options.isAutoAck && options.multiAckEvery > 0) {
     throw new UsageError('--multi-ack has no effect with --autoack; give one of them');

@@ -316,7 +316,9 @@ export class PerfRun {
               `of ${this.plan.expectedReceivedCount} expected`,
           );
         }
-        isEveryMessageDone = options.messagesPerProducer > 0 && this.isEveryMessageDone();
+        isEveryMessageDone =
+          (options.messagesPerProducer > 0 || options.consumerMessages > 0) &&
+          this.isEveryMessageDone();
         return isEveryMessageDone;
       },
       Infinity,
@@ -327,6 +329,9 @@ export class PerfRun {
 
   private isEveryMessageDone(): boolean {
     const sum = this.sumCounters((thread) => thread.counters);
+    if (this.options.consumerMessages > 0) {
+      return sum.receivedCount >= this.options.consumerMessages;
+    }
     if (sum.producersDoneCount < this.options.producerCount) return false;
     if (sum.outstandingConfirmCount > 0) return false;
     if (this.options.consumerCount === 0) return true;
