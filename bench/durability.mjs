@@ -12,16 +12,13 @@
 // RabbitMQ comes from Debian's package on a private side node (scripts/rabbitmq-side-node.sh).
 // Both brokers fdatasync before confirming (Warren's default fsync mode is batch).
 
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
 import hdr from 'hdr-histogram-js';
+import { machine, machineLine, median, RabbitBroker, root, sleep, WarrenBroker } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: flags } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
@@ -33,86 +30,6 @@ const { values: flags } = parseArgs({
 const RUNS = Number(flags.runs);
 const SECONDS = Number(flags.seconds);
 const QUEUED_MESSAGES = Number(flags.messages);
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function rssBytesOf(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024;
-}
-
-// ---------------------------------------------------------------- brokers
-
-class WarrenBroker {
-  name = 'warren';
-  async start() {
-    this.dataDir ??= mkdtempSync(join(tmpdir(), 'warren-bench-'));
-    const startedMs = Date.now();
-    this.child = spawn(
-      process.execPath,
-      [
-        join(root, 'dist/main.js'),
-        '--port',
-        '0',
-        '--bind',
-        '127.0.0.1',
-        '--data-dir',
-        this.dataDir,
-        '--log-level',
-        'error',
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    this.port = await new Promise((resolve, reject) => {
-      let output = '';
-      this.child.stdout.on('data', (chunk) => {
-        output += chunk;
-        const match = /amqp:\/\/[^:]+:(\d+)/.exec(output);
-        if (match) resolve(Number(match[1]));
-      });
-      this.child.once('exit', (code) => reject(new Error(`warren exited with ${code}`)));
-    });
-    this.url = `amqp://guest:guest@127.0.0.1:${this.port}`;
-    return Date.now() - startedMs;
-  }
-  rssBytes() {
-    return rssBytesOf(this.child.pid);
-  }
-  async stop() {
-    await new Promise((resolve) => {
-      this.child.once('exit', resolve);
-      this.child.kill('SIGTERM');
-    });
-  }
-  async destroy() {
-    rmSync(this.dataDir, { recursive: true, force: true });
-  }
-}
-
-class RabbitBroker {
-  name = 'rabbitmq';
-  script = join(root, 'scripts/rabbitmq-side-node.sh');
-  async start() {
-    const startedMs = Date.now();
-    this.url = execFileSync(this.script, ['start'], { encoding: 'utf8' }).trim();
-    return Date.now() - startedMs;
-  }
-  rssBytes() {
-    const pid = execFileSync('pgrep', ['-f', 'beam.smp.*warren-rabbitmq-side'], {
-      encoding: 'utf8',
-    })
-      .trim()
-      .split('\n')[0];
-    return rssBytesOf(Number(pid));
-  }
-  async stop() {
-    execFileSync(this.script, ['stop']);
-    await sleep(1000);
-  }
-  async destroy() {}
-}
 
 // ---------------------------------------------------------------- scenarios
 
@@ -244,30 +161,6 @@ const SCENARIOS = [
   },
 ];
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
-function machine() {
-  let rabbitVersion = 'not run';
-  try {
-    rabbitVersion = execFileSync('dpkg-query', ['-W', '-f=${Version}', 'rabbitmq-server'], {
-      encoding: 'utf8',
-    });
-  } catch {
-    // not installed
-  }
-  return {
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? 'unknown',
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
-    rabbitmq: rabbitVersion,
-    date: new Date().toISOString(),
-  };
-}
-
 async function main() {
   const brokers = [new WarrenBroker()];
   if (!flags['skip-rabbitmq']) brokers.push(new RabbitBroker());
@@ -318,7 +211,7 @@ async function main() {
   );
   const info = report.machine;
   const markdown = [
-    `Machine: ${info.cpus} × ${info.cpuModel}, ${info.memoryGiB} GiB RAM, Node ${info.node}, RabbitMQ ${info.rabbitmq}; ${info.date}. Medians of ${RUNS} alternating runs.`,
+    `Machine: ${machineLine(info)}. Medians of ${RUNS} alternating runs.`,
     '',
     ...lines,
     '',
