@@ -4,6 +4,7 @@
 // overwritten: when the slab fills, a new slab is allocated and only the untaken bytes move.
 // Integer writers do not range-check (values wrap like Uint8Array stores); strings and tables do.
 
+import { copyBytes } from './copy-bytes.js';
 import { INTERNAL_ERROR } from './constants.js';
 import { ConnectionError } from './errors.js';
 import { writeFieldTable, type FieldTable } from './field-table.js';
@@ -241,8 +242,7 @@ export class ByteWriter {
   /** Copies `buffer[start, end)` into the output. */
   bytes(buffer: Uint8Array, start = 0, end = buffer.length): void {
     const offset = this.reserve(end - start);
-    if (Buffer.isBuffer(buffer)) buffer.copy(this.slab, offset, start, end);
-    else this.slab.set(buffer.subarray(start, end), offset);
+    copyBytes(buffer, this.slab, offset, start, end);
   }
 
   /** Writes a field table with its 32-bit length prefix; see field-table.ts for the mapping. */

@@ -6,6 +6,7 @@ export * from './constants.js';
 export * from './errors.js';
 export { ByteReader, decodeFieldTable } from './byte-reader.js';
 export { ByteWriter, encodeFieldTable } from './byte-writer.js';
+export { copyBytes } from './copy-bytes.js';
 export {
   Decimal,
   FIELD_TABLE_DEPTH_MAX,

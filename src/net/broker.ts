@@ -386,11 +386,22 @@ export class Broker implements ShardEventSink, TopologyObserver {
     this.startNextInputTurn();
   };
 
+  /**
+   * Heavy publishers wait while deliveries wait: a shard's event ring not yet drained means
+   * consumers are behind, and more input would only grow the queues (fanout multiplies it).
+   * The next turn that finds the rings drained lets them read again.
+   */
+  private isBehindOnEvents(): boolean {
+    for (let i = 0; i < this.links.length; i++) if (this.links[i]!.hasPendingEvents) return true;
+    return false;
+  }
+
   private startNextInputTurn(): void {
     const taken = this.turnInputConnections;
     for (let i = 0; i < taken.length; i++) taken[i]!.inputBytesThisTurn = 0;
     taken.length = 0;
     const paused = this.turnPausedConnections;
+    if (paused.length === 0 || this.isBehindOnEvents()) return;
     for (let i = 0; i < paused.length; i++) {
       const connection = paused[i]!;
       connection.isTurnPaused = false;

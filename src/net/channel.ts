@@ -6,6 +6,7 @@
 
 import {
   type AmqpMethod,
+  copyBytes,
   decodeContentHeader,
   decodeMethod,
   readDeliveryMode,
@@ -220,7 +221,7 @@ export class Channel implements SettledDeliverySink {
     if (propertiesBytes > this.properties.length) {
       this.properties = Buffer.allocUnsafe(Math.max(propertiesBytes, this.properties.length * 2));
     }
-    bytes.copy(this.properties, 0, header.propertiesStart, end);
+    copyBytes(bytes, this.properties, 0, header.propertiesStart, end);
     this.propertiesBytes = propertiesBytes;
     this.bodyBytesExpected = header.bodySize;
     this.bodyBytesReceived = 0;
@@ -260,7 +261,7 @@ export class Channel implements SettledDeliverySink {
     if (this.bodyBytesReceived === 0 && this.body.length < this.bodyBytesExpected) {
       this.body = Buffer.allocUnsafe(this.bodyBytesExpected);
     }
-    bytes.copy(this.body, this.bodyBytesReceived, start, end);
+    copyBytes(bytes, this.body, this.bodyBytesReceived, start, end);
     this.bodyBytesReceived = received;
     if (received === this.bodyBytesExpected) {
       this.contentState = ContentState.Method;
@@ -289,7 +290,7 @@ export class Channel implements SettledDeliverySink {
     if ((bits & 2) !== 0) {
       throw connectionError(NOT_IMPLEMENTED, 'immediate=true', CLASS_BASIC, METHOD_BASIC_PUBLISH);
     }
-    this.headBytes = bytes.copy(this.head, 0, start + 2, at);
+    this.headBytes = copyBytes(bytes, this.head, 0, start + 2, at);
     this.exchangeName =
       exchangeLength === 0
         ? ''

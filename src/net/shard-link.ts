@@ -5,6 +5,7 @@
 // queue.declare without reordering anything.
 
 import { pack } from 'msgpackr';
+import { copyBytes } from '../codec/index.js';
 import {
   CMD_CONNECTION_FLOW,
   CMD_CONTROL,
@@ -83,11 +84,11 @@ export function writePublishRecord(
   target.writeUInt16LE(queueCount, start + 15);
   let at = start + PUBLISH_HEADER_BYTES;
   for (let i = 0; i < queueCount; i++, at += 4) target.writeUInt32LE(queueIds[i]!, at);
-  at += head.copy(target, at, 0, headBytes);
+  at += copyBytes(head, target, at, 0, headBytes);
   target.writeUInt32LE(propertiesBytes, at);
   at += 4;
-  at += properties.copy(target, at, 0, propertiesBytes);
-  at += body.copy(target, at, bodyStart, bodyEnd);
+  at += copyBytes(properties, target, at, 0, propertiesBytes);
+  at += copyBytes(body, target, at, bodyStart, bodyEnd);
   return at;
 }
 
@@ -346,6 +347,11 @@ export class ShardLink implements RingSink {
     assert(handler !== undefined, `reply to unknown request ${requestId}`);
     this.pending.delete(requestId);
     return handler;
+  }
+
+  /** Events wait in the shard's ring: this thread is behind on deliveries and replies. */
+  get hasPendingEvents(): boolean {
+    return !this.isStopped && this.events.hasRecords();
   }
 
   private schedule(): void {
