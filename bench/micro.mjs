@@ -11,7 +11,7 @@
 //
 //   npm run bench:micro -- [--quick] [--no-write] [--only frames,topic]
 //
-// Writes bench/results/micro.json and micro.md unless --no-write. About 60 s, --quick about 10 s.
+// Writes bench/results/micro.json and micro.md unless --no-write. About 50 s, --quick about 10 s.
 // Imports log and net/topic-trie directly (STYLE.md lets bench import codec and util only): the
 // point is to measure those internals alone.
 
