@@ -32,6 +32,11 @@ case $action in
       else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >&2; fi
     fi
     mkdir -p "$HOME" "$RABBITMQ_MNESIA_BASE" "$RABBITMQ_LOG_BASE"
+    # Already running (an earlier start): use it rather than fail on the taken ports.
+    if [ -f "$HOME/.erlang.cookie" ] && $bin/rabbitmqctl status > /dev/null 2>&1; then
+      echo "amqp://guest:guest@127.0.0.1:$port"
+      exit 0
+    fi
     echo '[].' > "$RABBITMQ_ENABLED_PLUGINS_FILE"
     # Loopback only; guest may connect from loopback as on any default node.
     printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users.guest = true\n' "$port" > "$RABBITMQ_CONFIG_FILE.conf"
