@@ -89,6 +89,20 @@ export interface ChannelConsumer extends ConsumerRecord {
   tagBytes: Buffer;
 }
 
+/**
+ * The queue ids of one publish for one shard, grown to the widest fanout seen. The network
+ * thread is single-threaded and a publish is written before the next one starts, so one array
+ * serves every channel.
+ */
+let queueIdScratch = new Uint32Array(1024);
+
+function queueIdScratchFor(queueCount: number): Uint32Array {
+  if (queueIdScratch.length < queueCount) {
+    queueIdScratch = new Uint32Array(Math.max(queueCount, queueIdScratch.length * 2));
+  }
+  return queueIdScratch;
+}
+
 export class Channel implements SettledDeliverySink {
   readonly channelId: number;
   readonly connection: Connection;
@@ -134,7 +148,6 @@ export class Channel implements SettledDeliverySink {
   /** Shards this channel has consumed from or fetched from (bit per shard). */
   private touchedShards = 0;
   private lastDeclaredQueue = '';
-  private readonly queueIdScratch = new Uint32Array(1024);
   // Per-shard scratch for batching settles into one record per shard.
   private readonly settleIds: Float64Array[];
   private readonly settleCounts: Int32Array;
@@ -395,7 +408,7 @@ export class Channel implements SettledDeliverySink {
   ): void {
     const links = this.connection.broker.links;
     const connectionId = this.connection.connectionId;
-    const ids = this.queueIdScratch;
+    const ids = queueIdScratchFor(queues.length);
     if (queues.length === 1) {
       const queue = queues[0]!;
       ids[0] = queue.queueId;
@@ -421,7 +434,7 @@ export class Channel implements SettledDeliverySink {
       const shardIndex = 31 - Math.clz32(remaining);
       remaining &= ~(1 << shardIndex);
       let count = 0;
-      for (let i = 0; i < queues.length && count < ids.length; i++) {
+      for (let i = 0; i < queues.length; i++) {
         const queue = queues[i]!;
         if (queue.shardIndex === shardIndex) ids[count++] = queue.queueId;
       }
@@ -548,9 +561,9 @@ export class Channel implements SettledDeliverySink {
     const links = this.connection.broker.links;
     const connectionId = this.connection.connectionId;
     const records: Buffer[][] = links.map(() => []);
-    const ids = this.queueIdScratch;
     for (const held of publishes) {
       const queues = held.queues.filter((queue) => !queue.isDeleted);
+      const ids = queueIdScratchFor(queues.length);
       if (queues.length === 0) {
         // RabbitMQ returns unroutable mandatory messages at commit, before commit-ok.
         if (held.isMandatory) {

@@ -13,6 +13,7 @@ import {
   type AmqplibConfirmChannel,
   amqplibChannel,
   amqplibConfirmChannel,
+  amqplibTx,
   nextEvent,
   rejectionOf,
   replyCodeOf,
@@ -97,6 +98,37 @@ describe.each(SHARD_COUNTS)('exchanges (%i shards)', (shardCount) => {
         });
       },
       T,
+    );
+
+    it(
+      'fanout to more than 1,024 queues: each gets its copy, with and without a transaction',
+      async () => {
+        // One shard's queue-id list used to stop at 1,024 (the rest were silently not routed).
+        const connection = await clients.amqplib();
+        const channel = await amqplibConfirmChannel(connection);
+        const exchange = uniqueName('x.wide');
+        await channel.assertExchange(exchange, 'fanout', { durable: false });
+        const queues: string[] = [];
+        const declares = Array.from({ length: 1100 }, async (_, index) => {
+          const { queue } = await channel.assertQueue(uniqueName(`q.wide.${index}`), {
+            exclusive: true,
+          });
+          await channel.bindQueue(queue, exchange, '');
+          queues.push(queue);
+        });
+        await Promise.all(declares);
+        channel.publish(exchange, '', Buffer.from('plain'));
+        await channel.waitForConfirms();
+        const tx = await connection.createChannel();
+        await amqplibTx.select(tx);
+        tx.publish(exchange, '', Buffer.from('in tx'));
+        await amqplibTx.commit(tx);
+        const counts = await Promise.all(
+          queues.map(async (queue) => (await channel.checkQueue(queue)).messageCount),
+        );
+        expect(counts.filter((count) => count !== 2)).toEqual([]);
+      },
+      T * 2,
     );
 
     it(

@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+// Tuning sweeps (issue #4): the same warren-perf loads against Warren with each shard count and
+// each fsync setting, so the README's tuning guide rests on numbers from this machine.
+// Writes bench/results/sweep.json and sweep.md.
+//
+//   npm run bench:sweep -- [--runs 2] [--seconds 6]
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { machine, machineLine, median, root, runPerf, WarrenBroker } from './lib.mjs';
+
+const { values: flags } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '2' },
+    seconds: { type: 'string', default: '6' },
+  },
+});
+const RUNS = Number(flags.runs);
+const SECONDS = String(Number(flags.seconds));
+
+const LOADS = [
+  {
+    name: 'persistent 1 KiB, confirms, 16 producers → 4 queues',
+    rate: 'confirmedPerSecond',
+    args: [
+      '--size',
+      '1024',
+      '--persistent',
+      '--durable',
+      '--confirm',
+      '256',
+      '--producers',
+      '16',
+    ].concat(['--consumers', '4', '--queues', '4', '--multi-ack', '100', '--prefetch', '1000']),
+  },
+  {
+    name: 'persistent 1 KiB, confirms, 1 producer',
+    rate: 'confirmedPerSecond',
+    args: ['--size', '1024', '--persistent', '--durable', '--confirm', '256'].concat([
+      '--multi-ack',
+      '100',
+      '--prefetch',
+      '1000',
+    ]),
+  },
+  {
+    name: 'transient 256 B, 4 queues × 4 producers/consumers',
+    rate: 'receivedPerSecond',
+    args: ['--size', '256', '--queues', '4', '--producers', '4', '--consumers', '4'].concat([
+      '--multi-ack',
+      '100',
+      '--prefetch',
+      '1000',
+    ]),
+  },
+];
+
+const shardCounts = [...new Set([1, 2, Math.max(3, availableParallelism())])];
+const SETTINGS = [
+  ...shardCounts.map((shards) => ({
+    name: `--shards ${shards}`,
+    args: ['--shards', String(shards)],
+  })),
+  { name: '--fsync batch (default)', args: ['--fsync', 'batch'] },
+  {
+    name: '--fsync batch --fsync-batch-delay-ms 2',
+    args: ['--fsync', 'batch', '--fsync-batch-delay-ms', '2'],
+  },
+  {
+    name: '--fsync interval (--fsync-interval-ms 10)',
+    args: ['--fsync', 'interval', '--fsync-interval-ms', '10'],
+  },
+  { name: '--fsync off', args: ['--fsync', 'off'] },
+];
+
+async function main() {
+  const rows = [];
+  for (const setting of SETTINGS) {
+    const broker = new WarrenBroker(setting.args);
+    await broker.start();
+    try {
+      for (const load of LOADS) {
+        const runs = [];
+        for (let run = 0; run < RUNS; run++) {
+          const summary = await runPerf(broker.url, ['--duration', SECONDS, ...load.args]);
+          runs.push({
+            msgsPerSecond: Math.round(summary.rates[load.rate]),
+            confirmP99Ms: summary.latency.confirm?.p99Ms ?? null,
+            e2eP99Ms: summary.latency.endToEnd?.p99Ms ?? null,
+          });
+          console.log(
+            `${setting.name} | ${load.name} | run ${run + 1}: ${JSON.stringify(runs.at(-1))}`,
+          );
+        }
+        rows.push({
+          setting: setting.name,
+          load: load.name,
+          runs,
+          msgsPerSecond: median(runs.map((run) => run.msgsPerSecond)),
+          confirmP99Ms: median(runs.map((run) => run.confirmP99Ms)),
+          e2eP99Ms: median(runs.map((run) => run.e2eP99Ms)),
+        });
+      }
+    } finally {
+      await broker.stop();
+      await broker.destroy();
+    }
+  }
+  const info = machine();
+  const directory = join(root, 'bench/results');
+  mkdirSync(directory, { recursive: true });
+  writeFileSync(
+    join(directory, 'sweep.json'),
+    `${JSON.stringify({ machine: info, runs: RUNS, seconds: Number(SECONDS), rows }, null, 2)}\n`,
+  );
+  const format = (value) => (value === null ? '' : value.toLocaleString('en'));
+  const markdown = [
+    `Machine: ${machineLine(info)}. Warren only; medians of ${RUNS} runs of ${SECONDS} s.`,
+    '',
+    '| setting | load | msg/s | confirm p99 ms | e2e p99 ms |',
+    '|---|---|---|---|---|',
+    ...rows.map(
+      (row) =>
+        `| ${row.setting} | ${row.load} | ${format(row.msgsPerSecond)} | ${format(row.confirmP99Ms)} | ${format(row.e2eP99Ms)} |`,
+    ),
+    '',
+  ].join('\n');
+  writeFileSync(join(directory, 'sweep.md'), markdown);
+  console.log(`\n${markdown}`);
+}
+
+await main();
