@@ -10,7 +10,7 @@ export interface Setting {
   key: keyof BrokerOptions;
   flag: string;
   env: string;
-  kind: 'integer' | 'string' | 'path' | 'level' | 'fsync';
+  kind: 'integer' | 'decimal' | 'string' | 'path' | 'level' | 'fsync';
   help: string;
 }
 
@@ -129,6 +129,20 @@ export const SETTINGS: Setting[] = [
     help: 'message bodies kept in memory; persistent ones beyond it are read back from the log',
   },
   {
+    key: 'memoryHighWatermark',
+    flag: 'memory-high-watermark',
+    env: 'WARREN_MEMORY_HIGH_WATERMARK',
+    kind: 'decimal',
+    help: 'memory alarm (blocks publishers): fraction of RAM if <= 1 (default 0.4), else bytes',
+  },
+  {
+    key: 'diskFreeLimitBytes',
+    flag: 'disk-free-limit',
+    env: 'WARREN_DISK_FREE_LIMIT',
+    kind: 'integer',
+    help: 'disk alarm (blocks publishers) below this many free bytes on the data dir (default 50 MB)',
+  },
+  {
     key: 'logLevel',
     flag: 'log-level',
     env: 'WARREN_LOG_LEVEL',
@@ -146,6 +160,13 @@ function convert(setting: Setting, raw: unknown, source: string): unknown {
     const isDigits = typeof raw === 'string' && /^\s*\d+\s*$/.test(raw);
     if (!isNumber && !isDigits)
       throw new Error(`${source}: expected an integer, got '${String(raw)}'`);
+    return isNumber ? raw : Number(String(raw).trim());
+  }
+  if (setting.kind === 'decimal') {
+    const isNumber = typeof raw === 'number' && Number.isFinite(raw);
+    const isDecimal = typeof raw === 'string' && /^\s*(\d+\.?\d*|\.\d+)\s*$/.test(raw);
+    if (!isNumber && !isDecimal)
+      throw new Error(`${source}: expected a number, got '${String(raw)}'`);
     return isNumber ? raw : Number(String(raw).trim());
   }
   if (setting.kind === 'fsync') {

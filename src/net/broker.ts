@@ -3,6 +3,12 @@
 // client frames and keeps queue lifecycles (auto-delete, exclusive, deletion with consumers)
 // in one place. Network thread only.
 
+import {
+  type AlarmLimits,
+  type AlarmResource,
+  alarmReason,
+  ResourceAlarms,
+} from './resource-alarms.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -87,6 +93,10 @@ export class Broker implements ShardEventSink, TopologyObserver {
   private readonly view = new MessageBlockView();
   private isStopping = false;
   private isFlushScheduled = false;
+  /** Memory or disk alarm in effect: connections that publish stop being read. */
+  isPublishBlocked = false;
+  alarmReasonText = '';
+  private alarms: ResourceAlarms | null = null;
   private statsRequestId = 0;
 
   constructor(options: BrokerOptions) {
@@ -103,7 +113,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
         exchange_exchange_bindings: true,
         'basic.nack': true,
         consumer_cancel_notify: true,
-        'connection.blocked': false,
+        'connection.blocked': true,
         authentication_failure_close: true,
         per_consumer_qos: true,
       },
@@ -160,6 +170,15 @@ export class Broker implements ShardEventSink, TopologyObserver {
     this.logRecovery(Date.now() - startedMs);
     this.ticker = setInterval(() => this.tick(), 1000);
     this.ticker.unref();
+    this.alarms = new ResourceAlarms(
+      {
+        memoryHighWatermark: options.memoryHighWatermark,
+        diskFreeLimitBytes: options.diskFreeLimitBytes,
+      },
+      options.dataDir,
+      (active) => this.onAlarmsChanged(active),
+    );
+    await this.alarms.start();
     const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -278,6 +297,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
     if (this.isStopping) return;
     this.isStopping = true;
     if (this.ticker !== null) clearInterval(this.ticker);
+    this.alarms?.stop();
     const server = this.server;
     const closed =
       server === null
@@ -309,6 +329,41 @@ export class Broker implements ShardEventSink, TopologyObserver {
 
   onConnectionOpened(connection: Connection): void {
     this.log('debug', `connection ${connection.name} opened by user '${connection.userName}'`);
+    if (this.isPublishBlocked) connection.notifyBlocked(this.alarmReasonText);
+  }
+
+  // ---------------------------------------------------------------- resource alarms
+
+  /** The alarms in effect (empty when none): 'memory', 'disk'. */
+  get activeAlarms(): ReadonlySet<AlarmResource> {
+    return this.alarms?.active ?? new Set();
+  }
+
+  get alarmLimits(): Readonly<AlarmLimits> | null {
+    return this.alarms?.currentLimits ?? null;
+  }
+
+  /** Changes the memory watermark or disk limit at run time; resolves after a fresh sample. */
+  async setAlarmLimits(limits: Partial<AlarmLimits>): Promise<void> {
+    if (this.alarms === null) throw new Error('the broker is not started');
+    await this.alarms.setLimits(limits);
+  }
+
+  private onAlarmsChanged(active: ReadonlySet<AlarmResource>): void {
+    const wasBlocked = this.isPublishBlocked;
+    this.isPublishBlocked = active.size > 0;
+    this.alarmReasonText = alarmReason(active);
+    if (this.isPublishBlocked) {
+      this.log('warn', `resource alarm: ${this.alarmReasonText}; publishers are blocked`);
+    } else {
+      this.log('info', 'resource alarms cleared; publishers may publish again');
+    }
+    if (this.isPublishBlocked === wasBlocked) return;
+    for (const connection of this.connections.values()) {
+      if (this.isPublishBlocked) connection.notifyBlocked(this.alarmReasonText);
+      else connection.unblockAfterAlarm();
+    }
+    this.flushDirty();
   }
 
   onConnectionClosed(connection: Connection): void {

@@ -183,7 +183,13 @@ export class Channel implements SettledDeliverySink {
       this.methodKey = bytes.readUInt32BE(start);
       if (this.methodKey >>> 16 === CLASS_BASIC) {
         const methodId = this.methodKey & 0xffff;
-        if (methodId === METHOD_BASIC_PUBLISH && this.beginPublish(bytes, start + 4, end)) return;
+        if (methodId === METHOD_BASIC_PUBLISH) {
+          const connection = this.connection;
+          if (connection.broker.isPublishBlocked) {
+            connection.blockForAlarm(connection.broker.alarmReasonText);
+          }
+          if (this.beginPublish(bytes, start + 4, end)) return;
+        }
         if (methodId === METHOD_BASIC_ACK && end - start === 13) {
           const deliveryTag =
             bytes.readUInt32BE(start + 4) * 0x1_0000_0000 + bytes.readUInt32BE(start + 8);

@@ -95,6 +95,10 @@ export class Connection implements FrameSink {
   inputBytesThisTurn = 0;
   /** Reading stopped until the next turn: it used its share of this one. */
   isTurnPaused = false;
+  /** Reading stopped because it published during a resource alarm (RabbitMQ's 'blocked'). */
+  isAlarmBlocked = false;
+  /** connection.blocked was sent and connection.unblocked is owed. */
+  private isBlockedNotified = false;
 
   private state = State.AwaitingHeader;
   private readonly reader = new FrameReader(FRAME_MIN_SIZE);
@@ -146,7 +150,43 @@ export class Connection implements FrameSink {
 
   /** Reading may go on unless something else holds it: a full ring or a closing connection. */
   get mayResumeReading(): boolean {
-    return !this.isReadPaused && !this.isTurnPaused && this.state !== State.Closed;
+    return (
+      !this.isReadPaused &&
+      !this.isTurnPaused &&
+      !this.isAlarmBlocked &&
+      this.state !== State.Closed
+    );
+  }
+
+  // ---------------------------------------------------------------- resource alarms
+
+  /** An alarm went off: clients that understand connection.blocked hear it now. */
+  notifyBlocked(reason: string): void {
+    if (!this.isOpen || !this.capabilities.connectionBlocked || this.isBlockedNotified) return;
+    this.isBlockedNotified = true;
+    this.sendMethod(0, { method: 'connection.blocked', reason });
+  }
+
+  /**
+   * It published during an alarm: stop reading it until the alarm clears. The rest of the
+   * chunk in hand is still processed; consumers on other connections keep draining.
+   */
+  blockForAlarm(reason: string): void {
+    if (this.isAlarmBlocked) return;
+    this.isAlarmBlocked = true;
+    this.socket.pause();
+    this.notifyBlocked(reason);
+  }
+
+  /** Every alarm cleared: read again and tell the client. */
+  unblockAfterAlarm(): void {
+    if (this.isBlockedNotified) {
+      this.isBlockedNotified = false;
+      if (this.isOpen) this.sendMethod(0, { method: 'connection.unblocked' });
+    }
+    if (!this.isAlarmBlocked) return;
+    this.isAlarmBlocked = false;
+    if (this.mayResumeReading) this.socket.resume();
   }
 
   /** Checks the 8-byte protocol header; returns the bytes after it, or null. */

@@ -50,6 +50,13 @@ export interface BrokerOptions {
    * in durable queues are dropped and read back from the log when delivered.
    */
   queueMemoryBytes: number;
+  /**
+   * Memory alarm: publishing stops while the process RSS is at or above this; a fraction of
+   * RAM when at most 1 (RabbitMQ's vm_memory_high_watermark), otherwise bytes.
+   */
+  memoryHighWatermark: number;
+  /** Disk alarm: publishing stops while the data directory's free space is below this. */
+  diskFreeLimitBytes: number;
   /** Log to stderr: 'info', 'warn', 'error' or 'silent'. */
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
@@ -81,6 +88,8 @@ export function defaultOptions(): BrokerOptions {
     segmentBytesMax: 64 * 1024 * 1024,
     compactionMinBytes: 256 * 1024 * 1024,
     queueMemoryBytes: 32 * 1024 * 1024,
+    memoryHighWatermark: 0.4,
+    diskFreeLimitBytes: 50_000_000,
     logLevel: 'info',
   };
 }
@@ -101,6 +110,12 @@ export function resolveOptions(partial: Partial<BrokerOptions>): BrokerOptions {
   checkInteger('segmentBytesMax', options.segmentBytesMax, 64 * 1024, 1 << 30);
   checkInteger('compactionMinBytes', options.compactionMinBytes, 0, Number.MAX_SAFE_INTEGER);
   checkInteger('queueMemoryBytes', options.queueMemoryBytes, 0, Number.MAX_SAFE_INTEGER);
+  checkInteger('diskFreeLimitBytes', options.diskFreeLimitBytes, 0, Number.MAX_SAFE_INTEGER);
+  if (!(Number.isFinite(options.memoryHighWatermark) && options.memoryHighWatermark > 0)) {
+    throw new RangeError(
+      `memoryHighWatermark must be a fraction of RAM (0 < x <= 1) or bytes, got ${options.memoryHighWatermark}`,
+    );
+  }
   if (!['batch', 'interval', 'off'].includes(options.fsyncMode)) {
     throw new RangeError(
       `fsyncMode must be batch, interval or off, got ${String(options.fsyncMode)}`,
