@@ -9,3 +9,8 @@ export { QueueRecord, Exchange, Binding } from './exchange.js';
 export type { Connection } from './connection.js';
 export type { Channel } from './channel.js';
 export type { VirtualHost } from './vhost.js';
+export type { User, Permission } from './access-control.js';
+export type { ConsumerRecord } from './exchange.js';
+export type { ChannelConsumer } from './channel.js';
+export * as operations from './operations.js';
+export { OperationError, type GetAckMode, type MessagePropertiesJson } from './operations.js';
