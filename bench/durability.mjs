@@ -62,6 +62,8 @@ class WarrenBroker {
         this.dataDir,
         '--log-level',
         'error',
+        // RabbitMQ's management plugin may hold 15672 on this machine.
+        '--no-mgmt',
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
