@@ -340,7 +340,8 @@ export function publish(
   }
   const properties = toBasicProperties(propertiesJson);
   const writer = new ByteWriter(256);
-  encodeProperties(writer, properties);
+  // Headers the codec cannot encode (a number out of range, say) refuse the publish.
+  asOperation(() => encodeProperties(writer, properties));
   const propertiesBytes = writer.take();
   const exchangeBytes = Buffer.from(exchange.name, 'utf8');
   const routingKeyBytes = Buffer.from(routingKey, 'utf8');
