@@ -374,7 +374,8 @@
       context.moveTo(left, y);
       context.lineTo(width, y);
       context.stroke();
-      context.fillText(formatNumber((max * line) / 4), 2, y + 4);
+      const tick = (max * line) / 4;
+      context.fillText(formatNumber(max >= 10 ? Math.round(tick) : tick), 2, y + 4);
     }
     const step = (width - left) / Math.max(1, HISTORY_POINTS - 1);
     for (const [key, color] of series) {
