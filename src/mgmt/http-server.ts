@@ -143,6 +143,8 @@ function send(res: uWS.HttpResponse, state: { isDone: boolean }, reply: HttpRepl
     res.writeHeader('Content-Type', reply.contentType);
     res.writeHeader('Cache-Control', 'no-cache');
     for (const [name, value] of Object.entries(reply.headers ?? {})) res.writeHeader(name, value);
-    res.end(reply.body);
+    // Close after each reply: uWS cannot close idle keep-alive sockets on shutdown, and one
+    // would keep the process alive for its 10 s idle timeout after close().
+    res.end(reply.body, true);
   });
 }
