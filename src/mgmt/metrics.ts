@@ -17,10 +17,38 @@ class MetricsText {
   private readonly declared = new Set<string>();
 
   add(name: string, type: 'gauge' | 'counter', help: string, value: number, labels: Labels = {}) {
-    if (!this.declared.has(name)) {
-      this.declared.add(name);
-      this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    }
+    this.declare(name, type, help);
+    this.sample(name, value, labels);
+  }
+
+  /** A histogram from per-bucket counts (the last beyond every bound), in seconds. */
+  histogram(
+    name: string,
+    help: string,
+    labels: Labels,
+    boundsMs: readonly number[],
+    counts: readonly number[],
+    sumMs: number,
+  ) {
+    this.declare(name, 'histogram', help);
+    let cumulative = 0;
+    boundsMs.forEach((boundMs, index) => {
+      cumulative += counts[index] ?? 0;
+      this.sample(`${name}_bucket`, cumulative, { ...labels, le: boundMs / 1000 });
+    });
+    cumulative += counts[boundsMs.length] ?? 0;
+    this.sample(`${name}_bucket`, cumulative, { ...labels, le: '+Inf' });
+    this.sample(`${name}_sum`, sumMs / 1000, labels);
+    this.sample(`${name}_count`, cumulative, labels);
+  }
+
+  private declare(name: string, type: string, help: string) {
+    if (this.declared.has(name)) return;
+    this.declared.add(name);
+    this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  }
+
+  private sample(name: string, value: number, labels: Labels) {
     const entries = Object.entries(labels);
     const labelText =
       entries.length === 0
@@ -236,6 +264,14 @@ export async function renderMetrics(broker: Broker, sampler: StatsSampler): Prom
       'fdatasync cycles per second (sampled)',
       sampler.syncRate(shard.shardIndex),
       labels,
+    );
+    text.histogram(
+      'warren_shard_fsync_cycle_seconds',
+      'Duration of each group-commit cycle (write and fdatasync)',
+      labels,
+      log.syncMsBucketBounds,
+      log.syncMsBucketCounts,
+      log.syncMsTotal,
     );
   }
 

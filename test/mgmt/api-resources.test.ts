@@ -521,6 +521,19 @@ describe.each([1, 3])('management API resources (%i shards)', (shardCount) => {
       );
       expect(text).toContain('warren_shard_command_ring_used_bytes{shard="0"}');
       expect(text).toContain('warren_shard_fsyncs_total{shard="0"}');
+      // The cycle histogram counts every cycle: its +Inf bucket and _count equal the total.
+      const valueOf = (series: string) =>
+        Number(
+          text
+            .split('\n')
+            .find((line) => line.startsWith(`${series} `))
+            ?.split(' ')[1],
+        );
+      const cycles = valueOf('warren_shard_fsyncs_total{shard="0"}');
+      expect(cycles).toBeGreaterThan(0);
+      expect(valueOf('warren_shard_fsync_cycle_seconds_bucket{shard="0",le="+Inf"}')).toBe(cycles);
+      expect(valueOf('warren_shard_fsync_cycle_seconds_count{shard="0"}')).toBe(cycles);
+      expect(text).toContain('# TYPE warren_shard_fsync_cycle_seconds histogram');
       expect(text).toContain('rabbitmq_process_resident_memory_bytes');
       await api(broker, 'DELETE', `/api/queues/${ROOT}/metered`);
     },
