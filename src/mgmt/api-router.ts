@@ -13,6 +13,7 @@ import { clientRoutes } from './routes/clients.js';
 import { exchangeRoutes } from './routes/exchanges.js';
 import { overviewRoutes } from './routes/overview.js';
 import { queueRoutes } from './routes/queues.js';
+import { selectColumns } from './pagination.js';
 import type { StatsSampler } from './stats-sampler.js';
 
 interface CompiledRoute {
@@ -92,7 +93,7 @@ export class ApiRouter {
 
   async handle(request: HttpRequest): Promise<HttpReply> {
     try {
-      return this.toHttp(await this.dispatch(request));
+      return this.toHttp(await this.dispatch(request), request);
     } catch (error) {
       if (error instanceof HttpError) return errorReply(error);
       if (error instanceof OperationError) return errorReply(fromOperationError(error));
@@ -136,12 +137,12 @@ export class ApiRouter {
     return found.route.handle(context);
   }
 
-  private toHttp(reply: ApiReply): HttpReply {
+  private toHttp(reply: ApiReply, request: HttpRequest): HttpReply {
     if (reply.json !== undefined) {
       return {
         status: reply.status,
         contentType: 'application/json',
-        body: toJson(reply.json),
+        body: toJson(selectColumns(reply.json, request.query)),
         ...(reply.headers === undefined ? {} : { headers: reply.headers }),
       };
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { listReply } from './pagination.js';
+import { listReply, selectColumns } from './pagination.js';
 
 const items = ['b', 'a', 'c', 'ab'].map((name, index) => ({ name, depth: { messages: index } }));
 
@@ -25,6 +25,19 @@ describe('listReply', () => {
     });
     const regex = listReply(items, new URLSearchParams('page=1&name=^a$&use_regex=true'));
     expect((regex as { items: unknown[] }).items).toEqual([items[1]]);
+  });
+
+  it('keeps only the columns asked for, nested ones included', () => {
+    const query = new URLSearchParams('columns=name,depth.messages,missing');
+    expect(selectColumns(items.slice(0, 1), query)).toEqual([
+      { name: 'b', depth: { messages: 0 } },
+    ]);
+    expect(selectColumns(items[1], new URLSearchParams('columns=name'))).toEqual({ name: 'a' });
+    const page = listReply(items, new URLSearchParams('page=1&page_size=1'));
+    expect(selectColumns(page, new URLSearchParams('columns=name'))).toMatchObject({
+      items: [{ name: 'b' }],
+      total_count: 4,
+    });
   });
 
   it('refuses bad page parameters and regexes with a 400', () => {

@@ -84,3 +84,38 @@ export function listReply<T extends { name?: unknown }>(
     total_count: items.length,
   };
 }
+
+/** Keeps only the listed (dotted) fields of an object, as RabbitMQ's `columns` parameter does. */
+function pick(item: unknown, columns: string[]): unknown {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) return item;
+  const result: Record<string, unknown> = {};
+  for (const column of columns) {
+    const value = fieldAt(item, column);
+    if (value === undefined) continue;
+    const keys = column.split('.');
+    let target = result;
+    for (const key of keys.slice(0, -1)) {
+      target[key] ??= {};
+      target = target[key] as Record<string, unknown>;
+    }
+    target[keys[keys.length - 1]!] = value;
+  }
+  return result;
+}
+
+/** Applies `columns=a,b.c` to a reply: an object, a list, or a page object's items. */
+export function selectColumns(value: unknown, query: URLSearchParams): unknown {
+  const text = query.get('columns');
+  if (text === null || text === '') return value;
+  const columns = text.split(',').filter((column) => column !== '');
+  if (Array.isArray(value)) return value.map((item) => pick(item, columns));
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    Array.isArray((value as { items?: unknown }).items)
+  ) {
+    const page = value as { items: unknown[] };
+    return { ...page, items: page.items.map((item) => pick(item, columns)) };
+  }
+  return pick(value, columns);
+}
