@@ -67,6 +67,7 @@ export function exchangeOrThrow(broker: Broker, vhostName: string, name: string)
 
 /** Creates a vhost; resolves once it is durable. Returns whether it is new. */
 export async function putVhost(broker: Broker, name: string): Promise<boolean> {
+  if (name === '') throw new OperationError(BAD_REQUEST, 'vhost name must not be empty');
   const isNew = !broker.vhosts.has(name);
   broker.addVhost(name);
   await whenDurable(broker);
@@ -142,6 +143,7 @@ export async function declareQueue(
   spec: QueueSpec,
 ): Promise<boolean> {
   const vhost = vhostOrThrow(broker, vhostName);
+  if (name === '') throw new OperationError(BAD_REQUEST, 'queue name must not be empty');
   if (name.startsWith('amq.')) {
     throw new OperationError(
       ACCESS_REFUSED,

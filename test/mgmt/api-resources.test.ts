@@ -308,6 +308,9 @@ describe.each([1, 3])('management API resources (%i shards)', (shardCount) => {
       expect((inequivalent.body as { reason: string }).reason).toContain(
         "inequivalent arg 'durable'",
       );
+      for (const path of [`/api/queues/${ROOT}/`, '/api/vhosts/', '/api/users/']) {
+        expect((await api(broker, 'PUT', path, { body: {} })).status, path).toBe(400);
+      }
       const reserved = await api(broker, 'DELETE', `/api/exchanges/${ROOT}/amq.direct`);
       expect(reserved.status).toBe(403);
       const badGet = await api(broker, 'POST', `/api/queues/${ROOT}/strict/get`, {

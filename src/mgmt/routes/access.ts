@@ -153,6 +153,7 @@ export const accessRoutes: Route[] = [
     async handle(context) {
       const name = context.params['user'] ?? '';
       const body = jsonBody(context);
+      if (name === '') throw badRequest('user name must not be empty');
       const access = context.broker.access;
       const isNew = access.getUser(name) === undefined;
       const tags = parseTags(body['tags']);
