@@ -94,7 +94,11 @@ export function startHttpServer(
         reply,
         (error: unknown) => {
           onUnexpectedError(error as Error);
-          reply(textReply(500, 'internal error'));
+          reply({
+            status: 500,
+            contentType: 'application/json',
+            body: JSON.stringify({ error: 'internal_server_error', reason: String(error) }),
+          });
         },
       );
     };

@@ -103,6 +103,20 @@ describe.skipIf(isChromiumMissing)('management UI in headless Chromium', () => {
         expect((await channel.checkQueue('ui-queue')).messageCount).toBe(0);
         await page.screenshot({ path: join(ARTIFACTS, 'mgmt-queue-purged.png'), fullPage: true });
 
+        // Publish from the default exchange's page; the queue's page counts it.
+        await page.click('nav a[data-page=exchanges]');
+        await page.click('#exchanges-table a[href="#/exchanges/%2F/amq.default"]');
+        await page.fill('#publish input[name=routing_key]', 'ui-queue');
+        await page.fill('#publish textarea[name=payload]', 'from the browser');
+        await page.click('#publish button[type=submit]');
+        await expect
+          .poll(() => page.textContent('#publish-result'), { timeout: 10_000 })
+          .toBe('Message published.');
+        await page.goto(`${base}#/queues/%2F/ui-queue`);
+        await expect
+          .poll(() => page.textContent('#queue-messages .value'), { timeout: 15_000 })
+          .toBe('1');
+
         await page.click('nav a[data-page=admin]');
         await page.waitForSelector('#users-table tr[data-name="guest"]', { timeout: 10_000 });
         await page.fill('#add-vhost input[name=vhost]', 'from-ui');
