@@ -371,6 +371,12 @@ describe.each([1, 3])('management API resources (%i shards)', (shardCount) => {
     async () => {
       expect((await api(broker, 'PUT', '/api/vhosts/shop')).status).toBe(201);
       expect((await api(broker, 'PUT', '/api/vhosts/shop')).status).toBe(204);
+      // The creator gets full permissions there, as RabbitMQ grants them.
+      expect((await api(broker, 'GET', '/api/permissions/shop/guest')).body).toMatchObject({
+        configure: '.*',
+        write: '.*',
+        read: '.*',
+      });
       expect((await api(broker, 'GET', '/api/vhosts/shop')).body).toMatchObject({
         name: 'shop',
         messages: 0,

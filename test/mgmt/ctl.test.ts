@@ -84,10 +84,6 @@ describe('warren ctl', () => {
       expect((await ctl('add', 'vhost', 'ctl-vhost')).code).toBe(0);
       expect((await ctl('add', 'user', 'dora', 'dora-secret', 'management')).code).toBe(0);
       expect((await ctl('set', 'permissions', 'ctl-vhost', 'dora', '.*', '.*', '.*')).code).toBe(0);
-      // Declaring needs permissions in the vhost, administrators included (as RabbitMQ).
-      expect((await ctl('set', 'permissions', 'ctl-vhost', 'guest', '.*', '.*', '.*')).code).toBe(
-        0,
-      );
       expect((await ctl('list', 'vhosts')).stdout).toContain('ctl-vhost');
       expect((await ctl('list', 'users')).stdout).toMatch(/dora\s+management/);
       expect((await ctl('list', 'permissions')).stdout).toMatch(/ctl-vhost\s+dora\s+\.\*/);

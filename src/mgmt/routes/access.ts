@@ -110,9 +110,18 @@ export const accessRoutes: Route[] = [
     access: 'administrator',
     async handle(context) {
       jsonBody(context);
-      return createdOrUpdated(
-        await operations.putVhost(context.broker, context.params['vhost'] ?? ''),
-      );
+      const name = context.params['vhost'] ?? '';
+      const isNew = await operations.putVhost(context.broker, name);
+      if (isNew) {
+        // RabbitMQ's API gives whoever creates a vhost full permissions in it.
+        context.broker.access.setPermission(name, context.principal.name, {
+          configure: '.*',
+          write: '.*',
+          read: '.*',
+        });
+        await operations.whenDurable(context.broker);
+      }
+      return createdOrUpdated(isNew);
     },
   },
   {
