@@ -3,12 +3,12 @@
 // them unchanged. Pure formatting: no request handling, no access checks.
 
 import { hostname } from 'node:os';
-import type {
-  Binding,
-  Channel,
-  ChannelConsumer,
-  Connection,
-  Exchange,
+import {
+  type Binding,
+  type Channel,
+  type ChannelConsumer,
+  type Connection,
+  type Exchange,
   QueueRecord,
 } from '../net/index.js';
 import type { StatsSampler } from './stats-sampler.js';
@@ -106,7 +106,7 @@ export function bindingView(binding: Binding): Record<string, unknown> {
     source: binding.source.name,
     vhost: binding.source.vhost,
     destination: destination.name,
-    destination_type: 'consumers' in destination ? 'queue' : 'exchange',
+    destination_type: destination instanceof QueueRecord ? 'queue' : 'exchange',
     routing_key: binding.routingKey,
     arguments: binding.arguments,
     properties_key: propertiesKey(binding.routingKey, binding.arguments),

@@ -266,6 +266,28 @@ describe.each([1, 3])('management API resources (%i shards)', (shardCount) => {
       });
       expect(none.body).toEqual([]);
 
+      const toExchange = await api(broker, 'POST', `/api/bindings/${ROOT}/e/events/e/amq.fanout`, {
+        body: { routing_key: 'audit.#' },
+      });
+      expect(toExchange.status).toBe(201);
+      const incoming = await api(
+        broker,
+        'GET',
+        `/api/exchanges/${ROOT}/amq.fanout/bindings/destination`,
+      );
+      expect(incoming.body).toEqual([
+        expect.objectContaining({
+          source: 'events',
+          destination: 'amq.fanout',
+          destination_type: 'exchange',
+          routing_key: 'audit.#',
+        }),
+      ]);
+      expect(
+        (await api(broker, 'DELETE', `/api/bindings/${ROOT}/e/events/e/amq.fanout/audit.%23`))
+          .status,
+      ).toBe(204);
+
       const unbound = await api(broker, 'DELETE', `/api/bindings/${ROOT}/e/events/q/audit/user.*`);
       expect(unbound.status).toBe(204);
       const again = await api(broker, 'DELETE', `/api/bindings/${ROOT}/e/events/q/audit/user.*`);
