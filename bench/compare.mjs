@@ -141,6 +141,11 @@ const LOAD_SCENARIOS = [
 /** A fresh broker process, so earlier scenarios' memory does not blur the figure. */
 async function freshBroker(broker) {
   await broker.stop();
+  // Warren also starts on an empty data dir: replaying earlier scenarios' log would blur it.
+  if (broker instanceof WarrenBroker) {
+    await broker.destroy();
+    broker.dataDir = undefined;
+  }
   await broker.start();
   await sleep(1500);
 }

@@ -44,8 +44,8 @@ export class WarrenBroker {
         '0',
         '--bind',
         '127.0.0.1',
-        '--mgmt-port',
-        '0',
+        // Like the RabbitMQ side node, which runs without its management plugin.
+        '--no-mgmt',
         '--data-dir',
         this.dataDir,
         '--log-level',

@@ -395,6 +395,7 @@ async function main() {
       bind: '127.0.0.1',
       shardCount: 2,
       logLevel: 'silent',
+      isMgmtEnabled: false,
       dataDir,
     });
     warrenUrl = `amqp://guest:guest@127.0.0.1:${warren.port}`;

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `warren` command. Without a subcommand it runs the broker (as `npm start` does); the
 // users, vhosts and permissions subcommands edit the definitions file the broker loads at start
-// (--definitions / WARREN_DEFINITIONS, default <data dir>/definitions.json).
+// (--definitions / WARREN_DEFINITIONS, default <data dir>/definitions.json); `warren ctl`
+// operates a running broker through its management HTTP API.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import {
   setPermission,
   writeDefinitionsFile,
 } from './definitions-file.js';
+import { runCtl } from './ctl/index.js';
 import { defaultOptions } from './net/index.js';
 import type { Definitions } from './net/index.js';
 
@@ -25,6 +27,8 @@ const COMMANDS = ['users', 'vhosts', 'permissions', 'definitions'];
 
 const HELP = `Usage:
   warren [broker options]                 run the broker (see warren --help)
+  warren ctl <command>                    operate a running broker over its management API
+                                          (see warren ctl --help)
   warren users list
   warren users add <name> <password> [tag,tag...]
   warren users delete <name>
@@ -181,7 +185,14 @@ async function run(argv: string[]): Promise<void> {
 }
 
 const first = process.argv[2];
-if (first !== undefined && COMMANDS.includes(first)) {
+if (first === 'ctl') {
+  process.exitCode = await runCtl(
+    process.argv.slice(3),
+    process.env,
+    (text) => process.stdout.write(text),
+    (text) => process.stderr.write(text),
+  );
+} else if (first !== undefined && COMMANDS.includes(first)) {
   try {
     await run(process.argv.slice(2));
   } catch (error) {

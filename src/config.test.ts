@@ -90,7 +90,11 @@ describe('parseCommandLine sources', () => {
           ? ['error', 'error']
           : kind === 'fsync'
             ? ['interval', 'interval']
-            : ['text', 'text'];
+            : kind === 'switch'
+              ? ['off', false]
+              : kind === 'decimal'
+                ? ['0.25', 0.25]
+                : ['text', 'text'];
     for (const setting of SETTINGS) env[setting.env] = sample(setting.kind)[0];
     const { options } = parseCommandLine([], env);
     for (const setting of SETTINGS) {
@@ -112,6 +116,14 @@ describe('parseCommandLine sources', () => {
 
   it('ignores empty environment variables', () => {
     expect(parseCommandLine([], { WARREN_PORT: '', WARREN_LOG_LEVEL: '' }).options).toEqual({});
+  });
+
+  it('turns management off with --no-mgmt, --mgmt off or WARREN_MGMT=off', () => {
+    expect(parseCommandLine(['--no-mgmt'], {}).options.isMgmtEnabled).toBe(false);
+    expect(parseCommandLine(['--mgmt', 'off'], {}).options.isMgmtEnabled).toBe(false);
+    expect(parseCommandLine([], { WARREN_MGMT: 'off' }).options.isMgmtEnabled).toBe(false);
+    expect(parseCommandLine([], { WARREN_MGMT: 'on' }).options.isMgmtEnabled).toBe(true);
+    expect(() => parseCommandLine(['--mgmt', 'maybe'], {})).toThrow(/--mgmt: expected on or off/);
   });
 
   it('trims integers from the environment', () => {

@@ -10,7 +10,7 @@ export interface Setting {
   key: keyof BrokerOptions;
   flag: string;
   env: string;
-  kind: 'integer' | 'decimal' | 'string' | 'path' | 'level' | 'fsync';
+  kind: 'integer' | 'decimal' | 'string' | 'path' | 'level' | 'fsync' | 'switch';
   help: string;
 }
 
@@ -42,7 +42,14 @@ export const SETTINGS: Setting[] = [
     flag: 'mgmt-port',
     env: 'WARREN_MGMT_PORT',
     kind: 'integer',
-    help: 'management HTTP port (issue #5)',
+    help: 'management HTTP port: API, web UI, /metrics (0 picks a free one)',
+  },
+  {
+    key: 'isMgmtEnabled',
+    flag: 'mgmt',
+    env: 'WARREN_MGMT',
+    kind: 'switch',
+    help: 'management HTTP server on or off (--no-mgmt = off)',
   },
   {
     key: 'heartbeatSeconds',
@@ -169,6 +176,11 @@ function convert(setting: Setting, raw: unknown, source: string): unknown {
       throw new Error(`${source}: expected a number, got '${String(raw)}'`);
     return isNumber ? raw : Number(String(raw).trim());
   }
+  if (setting.kind === 'switch') {
+    if (raw === true || ['on', 'true', '1', 'yes'].includes(String(raw))) return true;
+    if (raw === false || ['off', 'false', '0', 'no'].includes(String(raw))) return false;
+    throw new Error(`${source}: expected on or off, got '${String(raw)}'`);
+  }
   if (setting.kind === 'fsync') {
     if (!['batch', 'interval', 'off'].includes(String(raw))) {
       throw new Error(`${source}: expected batch, interval or off, got '${String(raw)}'`);
@@ -193,6 +205,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Parsed
   const flagOptions: Record<string, { type: 'string' | 'boolean' }> = {
     config: { type: 'string' },
     help: { type: 'boolean' },
+    // RabbitMQ-style shorthand for --mgmt off (node 20's parseArgs has no --no-* negation).
+    'no-mgmt': { type: 'boolean' },
   };
   for (const setting of SETTINGS) flagOptions[setting.flag] = { type: 'string' };
   const { values } = parseArgs({
@@ -237,6 +251,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Parsed
       );
     }
   }
+  if (values['no-mgmt'] === true) options.isMgmtEnabled = false;
   return { options, isHelp: values['help'] === true };
 }
 
@@ -245,6 +260,7 @@ export function usage(): string {
   for (const setting of SETTINGS) {
     lines.push(`  --${setting.flag.padEnd(18)} ${setting.env.padEnd(26)} ${setting.help}`);
   }
+  lines.push(`  --${'no-mgmt'.padEnd(18)} ${''.padEnd(26)} same as --mgmt off`);
   lines.push(
     `  --${'config'.padEnd(18)} ${'WARREN_CONFIG'.padEnd(26)} JSON file of settings (flag names as keys)`,
   );

@@ -9,6 +9,7 @@ export {
   type RecoveryReport,
   type RecoveryVisitor,
   SegmentedLog,
+  SYNC_MS_BUCKET_BOUNDS,
 } from './segmented-log.js';
 export { FileStorage, MemoryStorage, type SegmentFile, type Storage } from './storage.js';
 export { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './record-format.js';

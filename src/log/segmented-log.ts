@@ -93,6 +93,11 @@ interface PendingWrite {
 
 const BATCH_INITIAL_BYTES = 256 * 1024;
 
+/** Upper bounds (ms) of the write-and-sync cycle duration histogram, for /metrics. */
+export const SYNC_MS_BUCKET_BOUNDS: readonly number[] = [
+  0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000,
+];
+
 export class SegmentedLog {
   private readonly storage: Storage;
   private readonly options: LogOptions;
@@ -119,6 +124,8 @@ export class SegmentedLog {
   syncCycles = 0;
   syncMsTotal = 0;
   syncMsMax = 0;
+  /** Cycles by duration: [i] counts those up to SYNC_MS_BUCKET_BOUNDS[i], the last the rest. */
+  readonly syncMsBucketCounts = new Array<number>(SYNC_MS_BUCKET_BOUNDS.length + 1).fill(0);
   bytesWritten = 0;
   /** Every record up to this number is durable (per fsyncMode). */
   durableSeq = 0;
@@ -466,6 +473,11 @@ export class SegmentedLog {
     this.syncCycles++;
     this.syncMsTotal += elapsedMs;
     if (elapsedMs > this.syncMsMax) this.syncMsMax = elapsedMs;
+    let bucket = 0;
+    while (bucket < SYNC_MS_BUCKET_BOUNDS.length && elapsedMs > SYNC_MS_BUCKET_BOUNDS[bucket]!) {
+      bucket++;
+    }
+    this.syncMsBucketCounts[bucket]!++;
     for (const write of writes) this.bytesWritten += write.bytes.length;
     this.durableSeq = seq;
     this.isCycleRunning = false;

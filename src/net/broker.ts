@@ -542,6 +542,40 @@ export class Broker implements ShardEventSink, TopologyObserver {
     return vhost;
   }
 
+  /**
+   * Deletes a vhost as RabbitMQ does: its connections are closed with 320, its queues and
+   * exchanges deleted, its permissions cleared. Returns whether it existed.
+   */
+  deleteVhost(name: string): boolean {
+    const vhost = this.vhosts.get(name);
+    if (vhost === undefined) return false;
+    for (const connection of [...this.connections.values()]) {
+      if (connection.vhost === vhost) connection.forceClose(`vhost '${name}' is deleted`);
+    }
+    for (const queue of [...vhost.queues.values()]) this.deleteQueue(queue, null, null);
+    for (const exchange of [...vhost.exchanges.values()]) {
+      if (exchange.name !== '' && !exchange.name.startsWith('amq.')) {
+        vhost.deleteExchange(exchange.name, false);
+      }
+    }
+    // One by one, so the journal forgets each permission with the vhost.
+    for (const entry of this.access.listPermissions()) {
+      if (entry.vhost === name) this.access.clearPermission(name, entry.user);
+    }
+    this.vhosts.delete(name);
+    this.journal?.vhost(name, false);
+    this.wakeShards();
+    return true;
+  }
+
+  /**
+   * Flushes client output and wakes the shards after work that did not come from a socket
+   * (the management API): commands it wrote wait in the rings until then.
+   */
+  wakeShards(): void {
+    this.scheduleFlush();
+  }
+
   /** TopologyObserver: durable changes go to the definition journal. */
   exchangeChanged(exchange: Exchange, isPresent: boolean): void {
     this.journal?.exchange(exchange, isPresent);

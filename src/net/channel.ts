@@ -166,6 +166,29 @@ export class Channel implements SettledDeliverySink {
     this.creditGranted = new Int32Array(shardCount);
   }
 
+  /** For management listings: the per-consumer prefetch (basic.qos global=false). */
+  get prefetchCount(): number {
+    return this.consumerPrefetch;
+  }
+
+  /** For management listings: the channel-wide prefetch (basic.qos global=true). */
+  get globalPrefetchCount(): number {
+    return this.globalPrefetch;
+  }
+
+  get isInConfirmMode(): boolean {
+    return this.isConfirmMode;
+  }
+
+  get isInTransaction(): boolean {
+    return this.isTransactional;
+  }
+
+  /** Publishes held until tx.commit. */
+  get uncommittedCount(): number {
+    return this.heldPublishes.length;
+  }
+
   // ---------------------------------------------------------------- frames
 
   /** A method frame for this channel. Hot path for basic.publish and basic.ack. */

@@ -12,8 +12,10 @@ export interface BrokerOptions {
   shardCount: number;
   /** Where durable state lives (the log arrives with issue #3). */
   dataDir: string;
-  /** Management HTTP port (issue #5); 0 picks a free one. */
+  /** Management HTTP port (API, UI, /metrics); 0 picks a free one. */
   mgmtPort: number;
+  /** Whether the management HTTP server runs at all. */
+  isMgmtEnabled: boolean;
   /** Heartbeat the server suggests in connection.tune; 0 disables. */
   heartbeatSeconds: number;
   /** Largest frame the server accepts and suggests, including the 8 bytes of framing. */
@@ -72,6 +74,7 @@ export function defaultOptions(): BrokerOptions {
     shardCount: defaultShardCount(),
     dataDir: './data',
     mgmtPort: 15672,
+    isMgmtEnabled: true,
     heartbeatSeconds: 60,
     frameMaxBytes: 131072,
     channelMax: 2047,
@@ -114,6 +117,11 @@ export function resolveOptions(partial: Partial<BrokerOptions>): BrokerOptions {
   if (!(Number.isFinite(options.memoryHighWatermark) && options.memoryHighWatermark > 0)) {
     throw new RangeError(
       `memoryHighWatermark must be a fraction of RAM (0 < x <= 1) or bytes, got ${options.memoryHighWatermark}`,
+    );
+  }
+  if (typeof options.isMgmtEnabled !== 'boolean') {
+    throw new RangeError(
+      `isMgmtEnabled must be true or false, got ${String(options.isMgmtEnabled)}`,
     );
   }
   if (!['batch', 'interval', 'off'].includes(options.fsyncMode)) {

@@ -165,6 +165,9 @@ export interface ShardStats {
     syncCycles: number;
     syncMsTotal: number;
     syncMsMax: number;
+    /** Upper bounds (ms) of the cycle duration buckets; counts has one more (beyond the last). */
+    syncMsBucketBounds: readonly number[];
+    syncMsBucketCounts: number[];
     bytesWritten: number;
     segments: number;
     totalBytes: number;

@@ -6,6 +6,7 @@
 // confirmed when the log append it needed is durable (at once when it needed none), in order.
 
 import { unpack } from 'msgpackr';
+import { SYNC_MS_BUCKET_BOUNDS } from '../log/index.js';
 import { assert, Fifo } from '../util/index.js';
 import type { RingOutbox } from '../util/index.js';
 import type { RingSink } from '../util/index.js';
@@ -221,6 +222,8 @@ export class Shard implements RingSink, ConfirmSink {
               syncCycles: log.syncCycles,
               syncMsTotal: log.syncMsTotal,
               syncMsMax: log.syncMsMax,
+              syncMsBucketBounds: SYNC_MS_BUCKET_BOUNDS,
+              syncMsBucketCounts: [...log.syncMsBucketCounts],
               bytesWritten: log.bytesWritten,
               segments: log.openSegmentCount,
               totalBytes: log.totalBytes,

@@ -30,6 +30,7 @@ describe.skipIf(EXTERNAL_PORT !== null).each(SHARD_COUNTS)(
       async () => {
         const running = await startBroker({
           port: 0,
+          mgmtPort: 0,
           bind: '127.0.0.1',
           shardCount,
           logLevel: 'silent',
@@ -89,6 +90,7 @@ describe.skipIf(EXTERNAL_PORT !== null).each(SHARD_COUNTS)(
       async () => {
         const first = await startBroker({
           port: 0,
+          mgmtPort: 0,
           bind: '127.0.0.1',
           shardCount,
           logLevel: 'silent',
@@ -97,6 +99,7 @@ describe.skipIf(EXTERNAL_PORT !== null).each(SHARD_COUNTS)(
         });
         const second = await startBroker({
           port: 0,
+          mgmtPort: 0,
           bind: '127.0.0.1',
           shardCount,
           logLevel: 'silent',
@@ -126,7 +129,13 @@ describe.skipIf(EXTERNAL_PORT !== null).each(SHARD_COUNTS)(
       'invalid options are refused with a RangeError before anything starts',
       async () => {
         const error = await rejectionOf(
-          startBroker({ port: 0, bind: '127.0.0.1', shardCount: 0, logLevel: 'silent' }),
+          startBroker({
+            port: 0,
+            mgmtPort: 0,
+            bind: '127.0.0.1',
+            shardCount: 0,
+            logLevel: 'silent',
+          }),
         );
         expect(error).toBeInstanceOf(RangeError);
         expect(error.message).toContain('shardCount');

@@ -25,6 +25,7 @@ export async function startTestBroker(options: Partial<BrokerOptions> = {}): Pro
   const dataDir = options.dataDir ?? temporaryDataDir();
   const running = await startBroker({
     port: 0,
+    mgmtPort: 0,
     bind: '127.0.0.1',
     shardCount: 2,
     logLevel: 'silent',

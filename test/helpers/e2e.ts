@@ -44,6 +44,7 @@ export function useBroker(
     if (EXTERNAL_PORT !== null) {
       broker = {
         port: EXTERNAL_PORT,
+        mgmtPort: null,
         url: `amqp://guest:guest@127.0.0.1:${EXTERNAL_PORT}`,
         dataDir: '',
         broker: { options: { shardCount: 1 } } as unknown as TestBroker['broker'],

@@ -10,6 +10,8 @@ const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../dist/main.js')
 export interface BrokerProcess {
   child: ChildProcess;
   port: number;
+  /** The management HTTP port from the ready line, null when management is off. */
+  mgmtPort: number | null;
   url: string;
 }
 
@@ -21,6 +23,8 @@ export function spawnBroker(dataDir: string, extraArgs: string[] = []): Promise<
       [
         MAIN,
         '--port',
+        '0',
+        '--mgmt-port',
         '0',
         '--bind',
         '127.0.0.1',
@@ -35,10 +39,14 @@ export function spawnBroker(dataDir: string, extraArgs: string[] = []): Promise<
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
+      // The whole ready line, so both of its ports are in it.
+      if (!output.includes('\n')) return;
       const match = /amqp:\/\/[^:]+:(\d+)/.exec(output);
       if (match !== null) {
         const port = Number(match[1]);
-        resolve({ child, port, url: `amqp://guest:guest@127.0.0.1:${port}` });
+        const mgmt = /mgmt=http:\/\/[^:]+:(\d+)/.exec(output);
+        const mgmtPort = mgmt === null ? null : Number(mgmt[1]);
+        resolve({ child, port, mgmtPort, url: `amqp://guest:guest@127.0.0.1:${port}` });
       }
     });
     child.once('exit', (code) =>

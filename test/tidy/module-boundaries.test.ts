@@ -18,7 +18,9 @@ const ALLOWED: Record<string, string[]> = {
   net: ['codec', 'util', 'shard'],
   mgmt: ['util', 'shard', 'net'],
   perf: ['codec', 'util'],
-  '.': ['codec', 'util', 'net', 'shard', 'log', 'mgmt', 'perf'],
+  // warren ctl talks to a broker over HTTP only.
+  ctl: [],
+  '.': ['codec', 'util', 'net', 'shard', 'log', 'mgmt', 'perf', 'ctl'],
 };
 
 /** The one file of a folder others may import. */

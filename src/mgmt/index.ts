@@ -1,0 +1,46 @@
+// The management server's public surface: startManagement() runs the HTTP API, the web UI and
+// /metrics for a running broker on its event loop. Only the process wiring imports this.
+
+import type { Broker } from '../net/index.js';
+import { ApiRouter, errorReply } from './api-router.js';
+import { HttpError } from './http-errors.js';
+import { type HttpReply, type HttpRequest, startHttpServer } from './http-server.js';
+import { renderMetrics } from './metrics.js';
+import { StaticFiles } from './static-files.js';
+import { StatsSampler } from './stats-sampler.js';
+
+export interface ManagementServer {
+  /** The HTTP port bound (useful with mgmtPort 0). */
+  readonly port: number;
+  /** Stops listening. */
+  close(): void;
+}
+
+/** Starts the management HTTP server on the broker's bind address and `mgmtPort`. */
+export async function startManagement(broker: Broker, amqpPort: number): Promise<ManagementServer> {
+  const sampler = new StatsSampler(broker);
+  const staticFiles = new StaticFiles();
+  const ports = { amqp: amqpPort, http: 0 };
+  const api = new ApiRouter(broker, sampler, ports);
+  const handle = async (request: HttpRequest): Promise<HttpReply> => {
+    const [first] = request.segments;
+    if (first === 'api') return api.handle(request);
+    if (first === 'metrics' && request.segments.length === 1 && request.method === 'GET') {
+      return {
+        status: 200,
+        contentType: 'text/plain; version=0.0.4; charset=utf-8',
+        body: await renderMetrics(broker, sampler),
+      };
+    }
+    const file = request.method === 'GET' ? staticFiles.reply(request.segments) : null;
+    return file ?? errorReply(new HttpError(404, 'Object Not Found', 'Not Found'));
+  };
+  const server = await startHttpServer(
+    broker.options.bind,
+    broker.options.mgmtPort,
+    handle,
+    (error) => broker.log('error', `management: ${error.stack ?? error.message}`),
+  );
+  ports.http = server.port;
+  return server;
+}

@@ -1,0 +1,107 @@
+// /api/connections, /api/channels and /api/consumers: what clients hold open, and closing a
+// connection (320 CONNECTION_FORCED with the X-Reason header's text, as RabbitMQ does).
+
+import { operations } from '../../net/index.js';
+import { type ApiContext, noContent, ok, type Route } from '../api-types.js';
+import { notAuthorised, notFound } from '../http-errors.js';
+import { listReply } from '../pagination.js';
+import { channelView, connectionView, consumerView } from '../views.js';
+import { listedVhosts, visibleConnections } from './visibility.js';
+
+function listConnections(context: ApiContext) {
+  return ok(listReply(visibleConnections(context).map(connectionView), context.request.query));
+}
+
+function channelsOf(context: ApiContext) {
+  return visibleConnections(context).flatMap((connection) =>
+    [...connection.channels.values()].map((channel) => channelView(connection, channel)),
+  );
+}
+
+function listChannels(context: ApiContext) {
+  return ok(listReply(channelsOf(context), context.request.query));
+}
+
+function listConsumers(context: ApiContext) {
+  const vhosts = new Set(listedVhosts(context).map((vhost) => vhost.name));
+  const { principal } = context;
+  const items = [...context.broker.consumers.values()]
+    .filter(
+      (consumer) =>
+        vhosts.has(consumer.queue.vhost) &&
+        (principal.isMonitor || consumer.channel.connection.userName === principal.name),
+    )
+    .map(consumerView);
+  return ok(items);
+}
+
+function namedConnection(context: ApiContext) {
+  const name = context.params['name'] ?? '';
+  const connection = [...context.broker.connections.values()].find(
+    (each) => each.isOpen && each.name === name,
+  );
+  if (connection === undefined) throw notFound();
+  if (!context.principal.isMonitor && connection.userName !== context.principal.name) {
+    throw notAuthorised('Not monitor user');
+  }
+  return connection;
+}
+
+export const clientRoutes: Route[] = [
+  { method: 'GET', path: '/api/connections', access: 'management', handle: listConnections },
+  {
+    method: 'GET',
+    path: '/api/vhosts/:vhost/connections',
+    access: 'management',
+    handle: listConnections,
+  },
+  {
+    method: 'GET',
+    path: '/api/connections/:name',
+    access: 'management',
+    handle: (context) => ok(connectionView(namedConnection(context))),
+  },
+  {
+    method: 'DELETE',
+    path: '/api/connections/:name',
+    access: 'management',
+    handle(context) {
+      const connection = namedConnection(context);
+      const reason = context.request.headers.get('x-reason') ?? 'Closed via management plugin';
+      operations.closeConnection(context.broker, connection.name, reason);
+      return noContent();
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/connections/:name/channels',
+    access: 'management',
+    handle(context) {
+      const connection = namedConnection(context);
+      return ok(
+        [...connection.channels.values()].map((channel) => channelView(connection, channel)),
+      );
+    },
+  },
+  { method: 'GET', path: '/api/channels', access: 'management', handle: listChannels },
+  {
+    method: 'GET',
+    path: '/api/vhosts/:vhost/channels',
+    access: 'management',
+    handle: listChannels,
+  },
+  {
+    method: 'GET',
+    path: '/api/channels/:name',
+    access: 'management',
+    handle(context) {
+      const found = channelsOf(context).find(
+        (channel) => channel['name'] === context.params['name'],
+      );
+      if (found === undefined) throw notFound();
+      return ok(found);
+    },
+  },
+  { method: 'GET', path: '/api/consumers', access: 'management', handle: listConsumers },
+  { method: 'GET', path: '/api/consumers/:vhost', access: 'management', handle: listConsumers },
+];

@@ -1,0 +1,212 @@
+// Turns the broker's records and sampled counters into the JSON objects RabbitMQ 3.10's API
+// returns (field names and nesting as RabbitMQ has them), so tools written for RabbitMQ read
+// them unchanged. Pure formatting: no request handling, no access checks.
+
+import { hostname } from 'node:os';
+import {
+  type Binding,
+  type Channel,
+  type ChannelConsumer,
+  type Connection,
+  type Exchange,
+  QueueRecord,
+} from '../net/index.js';
+import type { StatsSampler } from './stats-sampler.js';
+
+export const NODE_NAME = `warren@${hostname()}`;
+
+function details(rate: number): { rate: number } {
+  return { rate: Math.round(rate * 10) / 10 };
+}
+
+/** RabbitMQ's properties_key: the routing key (quoted), or "~" plus a hash when there are arguments. */
+export function propertiesKey(routingKey: string, args: Record<string, unknown>): string {
+  const quoted = routingKey.replace(/%/g, '%25').replace(/~/g, '%7E');
+  const keys = Object.keys(args);
+  if (keys.length === 0) return quoted === '' ? '~' : quoted;
+  let hash = 0x811c9dc5;
+  const text = JSON.stringify(args, (_key, value: unknown) =>
+    typeof value === 'bigint' ? String(value) : value,
+  );
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return `${quoted}~${(hash >>> 0).toString(36)}`;
+}
+
+export function queueView(queue: QueueRecord, sampler: StatsSampler): Record<string, unknown> {
+  const sample = sampler.latestSample?.queues.get(queue.queueId);
+  const ready = sample?.ready ?? 0;
+  const unacked = sample?.unacked ?? 0;
+  const id = queue.queueId;
+  const depthRate = (read: (stats: { ready: number; unacked: number }) => number) =>
+    details(
+      sampler.rate((each) => {
+        const stats = each.queues.get(id);
+        return stats === undefined ? undefined : read(stats);
+      }),
+    );
+  const exclusiveConsumer = [...queue.consumers].find((consumer) => consumer.isExclusive);
+  return {
+    name: queue.name,
+    vhost: queue.vhost,
+    durable: queue.isDurable,
+    auto_delete: queue.isAutoDelete,
+    exclusive: queue.isExclusive,
+    arguments: queue.arguments,
+    node: NODE_NAME,
+    type: 'classic',
+    state: 'running',
+    policy: null,
+    effective_policy_definition: {},
+    exclusive_consumer_tag: exclusiveConsumer?.tag ?? null,
+    consumers: queue.consumers.size,
+    consumer_capacity: queue.consumers.size > 0 ? 1 : 0,
+    consumer_utilisation: null,
+    messages: ready + unacked,
+    messages_details: depthRate((stats) => stats.ready + stats.unacked),
+    messages_ready: ready,
+    messages_ready_details: depthRate((stats) => stats.ready),
+    messages_unacknowledged: unacked,
+    messages_unacknowledged_details: depthRate((stats) => stats.unacked),
+    // Per-queue memory is not measured: a shard reports its body bytes only (see /api/overview).
+    memory: 0,
+    warren_shard: queue.shardIndex,
+    message_stats: {
+      publish: sample?.published ?? 0,
+      publish_details: details(sampler.queueRate(id, 'published')),
+      deliver: sample?.delivered ?? 0,
+      deliver_details: details(sampler.queueRate(id, 'delivered')),
+      deliver_get: sample?.delivered ?? 0,
+      deliver_get_details: details(sampler.queueRate(id, 'delivered')),
+      ack: sample?.acked ?? 0,
+      ack_details: details(sampler.queueRate(id, 'acked')),
+    },
+  };
+}
+
+export function exchangeView(exchange: Exchange): Record<string, unknown> {
+  return {
+    name: exchange.name,
+    vhost: exchange.vhost,
+    type: exchange.type,
+    durable: exchange.isDurable,
+    auto_delete: exchange.isAutoDelete,
+    internal: exchange.isInternal,
+    arguments: exchange.arguments,
+    policy: null,
+    user_who_performed_action: '',
+  };
+}
+
+export function bindingView(binding: Binding): Record<string, unknown> {
+  const destination = binding.destination;
+  return {
+    source: binding.source.name,
+    vhost: binding.source.vhost,
+    destination: destination.name,
+    destination_type: destination instanceof QueueRecord ? 'queue' : 'exchange',
+    routing_key: binding.routingKey,
+    arguments: binding.arguments,
+    properties_key: propertiesKey(binding.routingKey, binding.arguments),
+  };
+}
+
+/** The implicit binding of every queue to the default exchange, which RabbitMQ lists too. */
+export function defaultBindingView(queue: QueueRecord): Record<string, unknown> {
+  return {
+    source: '',
+    vhost: queue.vhost,
+    destination: queue.name,
+    destination_type: 'queue',
+    routing_key: queue.name,
+    arguments: {},
+    properties_key: propertiesKey(queue.name, {}),
+  };
+}
+
+export function connectionView(connection: Connection): Record<string, unknown> {
+  const socket = connection.socket;
+  const clientProperties = connection.clientProperties;
+  const userProvidedName = clientProperties['connection_name'];
+  return {
+    name: connection.name,
+    node: NODE_NAME,
+    vhost: connection.vhost?.name ?? '',
+    user: connection.userName,
+    state: connection.isOpen ? 'running' : 'closing',
+    type: 'network',
+    protocol: 'AMQP 0-9-1',
+    auth_mechanism: 'PLAIN',
+    ssl: false,
+    host: socket.localAddress ?? '',
+    port: socket.localPort ?? 0,
+    peer_host: connection.remoteAddress,
+    peer_port: socket.remotePort ?? 0,
+    channels: connection.channels.size,
+    channel_max: connection.channelMax,
+    frame_max: connection.frameMaxBytes,
+    timeout: connection.heartbeatSeconds,
+    client_properties: clientProperties,
+    connected_at: connection.connectedAtMs,
+    recv_oct: socket.bytesRead,
+    send_oct: socket.bytesWritten,
+    ...(typeof userProvidedName === 'string' ? { user_provided_name: userProvidedName } : {}),
+  };
+}
+
+function channelName(connection: Connection, channel: Channel): string {
+  return `${connection.name} (${channel.channelId})`;
+}
+
+function connectionDetails(connection: Connection): Record<string, unknown> {
+  return {
+    name: connection.name,
+    peer_host: connection.remoteAddress,
+    peer_port: connection.socket.remotePort ?? 0,
+  };
+}
+
+export function channelView(connection: Connection, channel: Channel): Record<string, unknown> {
+  return {
+    name: channelName(connection, channel),
+    number: channel.channelId,
+    node: NODE_NAME,
+    vhost: channel.vhost.name,
+    user: connection.userName,
+    state: channel.isClosing ? 'closing' : 'running',
+    connection_details: connectionDetails(connection),
+    consumer_count: channel.consumers.size,
+    messages_unacknowledged: channel.deliveryTags.unackedCount,
+    messages_unconfirmed: 0,
+    messages_uncommitted: channel.uncommittedCount,
+    acks_uncommitted: 0,
+    prefetch_count: channel.prefetchCount,
+    global_prefetch_count: channel.globalPrefetchCount,
+    confirm: channel.isInConfirmMode,
+    transactional: channel.isInTransaction,
+  };
+}
+
+export function consumerView(consumer: ChannelConsumer): Record<string, unknown> {
+  const channel = consumer.channel;
+  const connection = channel.connection;
+  return {
+    consumer_tag: consumer.tag,
+    queue: { name: consumer.queue.name, vhost: consumer.queue.vhost },
+    channel_details: {
+      ...connectionDetails(connection),
+      name: channelName(connection, channel),
+      number: channel.channelId,
+      connection_name: connection.name,
+      user: connection.userName,
+    },
+    ack_required: !consumer.isNoAck,
+    exclusive: consumer.isExclusive,
+    prefetch_count: channel.prefetchCount,
+    active: true,
+    activity_status: 'up',
+    arguments: {},
+  };
+}
