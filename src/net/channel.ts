@@ -161,7 +161,8 @@ export class Channel implements SettledDeliverySink {
     this.channelId = channelId;
     this.vhost = vhost;
     const shardCount = connection.broker.links.length;
-    this.settleIds = Array.from({ length: shardCount }, () => new Float64Array(256));
+    // Small to start: most channels settle a few at a time; busy ones grow it once.
+    this.settleIds = Array.from({ length: shardCount }, () => new Float64Array(16));
     this.settleCounts = new Int32Array(shardCount);
     this.creditGranted = new Int32Array(shardCount);
   }

@@ -70,7 +70,8 @@ export class Connection implements FrameSink {
   readonly connectionId: number;
   readonly broker: Broker;
   readonly socket: Socket;
-  readonly out = new ByteWriter(64 * 1024);
+  /** Starts small (idle connections are the common case); grows with the traffic it carries. */
+  readonly out = new ByteWriter(4 * 1024);
   readonly channels = new Map<number, Channel>();
   readonly exclusiveQueues = new Set<QueueRecord>();
   readonly capabilities: ClientCapabilities = {
