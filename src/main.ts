@@ -19,8 +19,9 @@ async function main(): Promise<void> {
   const running = await startBroker(parsed.options);
   const options = running.broker.options;
   const mgmt = running.mgmtPort === null ? '' : ` mgmt=http://${options.bind}:${running.mgmtPort}`;
+  const tls = running.tlsPort === null ? '' : ` amqps://${options.bind}:${running.tlsPort}`;
   process.stdout.write(
-    `warren ready: amqp://${options.bind}:${running.port}${mgmt} shards=${options.shardCount} data=${options.dataDir}\n`,
+    `warren ready: amqp://${options.bind}:${running.port}${tls}${mgmt} shards=${options.shardCount} data=${options.dataDir}\n`,
   );
   let isStopping = false;
   const stop = (signal: string) => {

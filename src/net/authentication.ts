@@ -1,5 +1,7 @@
 // SASL mechanisms for connection.start-ok: PLAIN ("\0user\0password", RabbitMQ refuses an
-// authzid) and AMQPLAIN (a field table body with LOGIN and PASSWORD). Network thread only.
+// authzid), AMQPLAIN (a field table body with LOGIN and PASSWORD) and, on TLS connections with a
+// verified client certificate, EXTERNAL (the user named by the certificate's CN, as RabbitMQ's
+// rabbitmq_auth_mechanism_ssl with ssl_cert_login_from = common_name). Network thread only.
 
 import { ByteReader, ConnectionError } from '../codec/index.js';
 import type { AccessControl, User } from './access-control.js';
@@ -11,11 +13,26 @@ export interface AuthenticationResult {
   mechanism: string;
 }
 
+/**
+ * `certificateName`: the verified client certificate's CN on a TLS connection, else null.
+ */
 export function authenticate(
   access: AccessControl,
   mechanism: string,
   response: Buffer,
+  certificateName: string | null = null,
 ): AuthenticationResult {
+  if (mechanism === 'EXTERNAL') {
+    if (certificateName === null) {
+      return { user: null, reason: 'EXTERNAL needs a verified client certificate', mechanism };
+    }
+    const user = access.getUser(certificateName) ?? null;
+    return {
+      user,
+      reason: user === null ? `user '${certificateName}' (certificate CN) does not exist` : '',
+      mechanism,
+    };
+  }
   const credentials =
     mechanism === 'PLAIN'
       ? parsePlain(response)

@@ -3,6 +3,7 @@
 // client frames and keeps queue lifecycles (auto-delete, exclusive, deletion with consumers)
 // in one place. Network thread only.
 
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import {
   type AlarmLimits,
   type AlarmResource,
@@ -93,6 +94,9 @@ export class Broker implements ShardEventSink, TopologyObserver {
   private readonly view = new MessageBlockView();
   private isStopping = false;
   private isFlushScheduled = false;
+  private tlsServer: TlsServer | null = null;
+  /** The amqps port bound, or null without TLS. */
+  tlsPort: number | null = null;
   /** Memory or disk alarm in effect: connections that publish stop being read. */
   isPublishBlocked = false;
   alarmReasonText = '';
@@ -189,7 +193,38 @@ export class Broker implements ShardEventSink, TopologyObserver {
       });
     });
     const address = server.address();
+    await this.startTlsListener();
     return typeof address === 'object' && address !== null ? address.port : this.options.port;
+  }
+
+  /** amqps, when a certificate and key are configured: the same connections over node:tls. */
+  private async startTlsListener(): Promise<void> {
+    const options = this.options;
+    if (options.tlsCertFile === null || options.tlsKeyFile === null) return;
+    const server = createTlsServer(
+      {
+        cert: readFileSync(options.tlsCertFile),
+        key: readFileSync(options.tlsKeyFile),
+        ...(options.tlsCaFile !== null ? { ca: readFileSync(options.tlsCaFile) } : {}),
+        requestCert: options.isTlsVerifyPeer,
+        rejectUnauthorized: options.isTlsVerifyPeer,
+      },
+      (socket) => this.accept(socket),
+    );
+    // A failed handshake (bad certificate, plain AMQP on the TLS port) ends that socket only.
+    server.on('tlsClientError', (error) =>
+      this.log('debug', `TLS handshake failed: ${error.message}`),
+    );
+    this.tlsServer = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.tlsPort, options.bind, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address();
+    this.tlsPort = typeof address === 'object' && address !== null ? address.port : options.tlsPort;
   }
 
   private logRecovery(elapsedMs: number): void {
@@ -314,6 +349,8 @@ export class Broker implements ShardEventSink, TopologyObserver {
     }
     for (const connection of [...this.connections.values()]) connection.destroy();
     await closed;
+    const tlsServer = this.tlsServer;
+    if (tlsServer !== null) await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
     for (const link of this.links) link.stop();
     await stopShardThreads(this.threads);
   }
@@ -799,6 +836,8 @@ export class Broker implements ShardEventSink, TopologyObserver {
 export interface RunningBroker {
   /** The AMQP port actually bound (useful with port 0). */
   port: number;
+  /** The amqps port bound, or null when no certificate is configured. */
+  tlsPort: number | null;
   /** The broker itself, for in-process inspection. */
   broker: Broker;
   /** Closes connections with 320 CONNECTION_FORCED, stops shards, releases the port. */
@@ -812,5 +851,5 @@ export interface RunningBroker {
 export async function startBroker(options: Partial<BrokerOptions> = {}): Promise<RunningBroker> {
   const broker = new Broker(resolveOptions(options));
   const port = await broker.start();
-  return { port, broker, close: () => broker.stop() };
+  return { port, tlsPort: broker.tlsPort, broker, close: () => broker.stop() };
 }

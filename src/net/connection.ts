@@ -3,6 +3,7 @@
 // are caught here in exactly two places: the channel dispatcher (closes one channel) and the
 // reader (closes the connection). Output is gathered in one writer and flushed once per batch.
 
+import { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import {
   AmqpError as AmqpErrorClass,
@@ -101,6 +102,8 @@ export class Connection implements FrameSink {
   /** connection.blocked was sent and connection.unblocked is owed. */
   private isBlockedNotified = false;
 
+  /** The CN of a verified TLS client certificate (EXTERNAL logs in as it), else null. */
+  readonly certificateName: string | null;
   private state = State.AwaitingHeader;
   private readonly reader = new FrameReader(FRAME_MIN_SIZE);
   private headerBytes: Buffer | null = null;
@@ -112,6 +115,7 @@ export class Connection implements FrameSink {
     this.connectionId = connectionId;
     this.socket = socket;
     this.remoteAddress = socket.remoteAddress ?? '';
+    this.certificateName = verifiedCertificateName(socket);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
@@ -211,7 +215,9 @@ export class Connection implements FrameSink {
       versionMajor: 0,
       versionMinor: 9,
       serverProperties: this.broker.serverProperties,
-      mechanisms: Buffer.from('PLAIN AMQPLAIN'),
+      mechanisms: Buffer.from(
+        this.certificateName === null ? 'PLAIN AMQPLAIN' : 'PLAIN AMQPLAIN EXTERNAL',
+      ),
       locales: Buffer.from('en_US'),
     });
     this.flush();
@@ -391,7 +397,12 @@ export class Connection implements FrameSink {
       this.capabilities.authenticationFailureClose = table['authentication_failure_close'] === true;
     }
     const broker = this.broker;
-    const result = authenticate(broker.access, method.mechanism, method.response);
+    const result = authenticate(
+      broker.access,
+      method.mechanism,
+      method.response,
+      this.certificateName,
+    );
     const isLoopbackOnly =
       result.user !== null &&
       broker.options.loopbackUsers.includes(result.user.name) &&
@@ -676,4 +687,12 @@ function stampMethod(error: AmqpError, methodKey: number): AmqpError {
   return error instanceof ConnectionError
     ? new ConnectionError(error.replyCode, error.replyText, classId, methodId)
     : new ChannelError(error.replyCode as ChannelReplyCode, error.replyText, classId, methodId);
+}
+
+function verifiedCertificateName(socket: Socket): string | null {
+  if (!(socket instanceof TLSSocket) || !socket.authorized) return null;
+  const commonName = socket.getPeerCertificate().subject?.CN;
+  // A certificate may carry several CNs; RabbitMQ takes the first.
+  const name = Array.isArray(commonName) ? commonName[0] : commonName;
+  return typeof name === 'string' && name !== '' ? name : null;
 }

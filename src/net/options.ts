@@ -28,6 +28,18 @@ export interface BrokerOptions {
   ringBytes: number;
   /** A RabbitMQ definitions JSON file loaded at start (users, vhosts, permissions, topology). */
   definitionsFile: string | null;
+  /** amqps port; the TLS listener runs only when tlsCertFile and tlsKeyFile are set. */
+  tlsPort: number;
+  /** PEM certificate (chain) and private key of the TLS listener. */
+  tlsCertFile: string | null;
+  tlsKeyFile: string | null;
+  /** PEM CA bundle for verifying client certificates. */
+  tlsCaFile: string | null;
+  /**
+   * Ask every TLS client for a certificate and refuse those without a valid one (RabbitMQ's
+   * verify_peer with fail_if_no_peer_cert); such clients may log in with EXTERNAL.
+   */
+  isTlsVerifyPeer: boolean;
   /** The user created when no definitions name any user. */
   defaultUser: string;
   defaultPassword: string;
@@ -81,6 +93,11 @@ export function defaultOptions(): BrokerOptions {
     messageMaxBytes: 128 * 1024 * 1024,
     ringBytes: 8 * 1024 * 1024,
     definitionsFile: null,
+    tlsPort: 5671,
+    tlsCertFile: null,
+    tlsKeyFile: null,
+    tlsCaFile: null,
+    isTlsVerifyPeer: false,
     defaultUser: 'guest',
     defaultPassword: 'guest',
     loopbackUsers: ['guest'],
@@ -102,6 +119,13 @@ export function resolveOptions(partial: Partial<BrokerOptions>): BrokerOptions {
   const options: BrokerOptions = { ...defaultOptions(), ...stripUndefined(partial) };
   checkInteger('port', options.port, 0, 65535);
   checkInteger('mgmtPort', options.mgmtPort, 0, 65535);
+  checkInteger('tlsPort', options.tlsPort, 0, 65535);
+  if ((options.tlsCertFile === null) !== (options.tlsKeyFile === null)) {
+    throw new RangeError('tlsCertFile and tlsKeyFile go together: give both or neither');
+  }
+  if (options.isTlsVerifyPeer && options.tlsCaFile === null) {
+    throw new RangeError('isTlsVerifyPeer needs tlsCaFile, the CA that signs client certificates');
+  }
   checkInteger('shardCount', options.shardCount, 1, 30);
   checkInteger('heartbeatSeconds', options.heartbeatSeconds, 0, 65535);
   checkInteger('frameMaxBytes', options.frameMaxBytes, 4096, 1 << 30);
