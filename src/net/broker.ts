@@ -7,8 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
-import { type AmqpMethod, type FieldTable } from '../codec/index.js';
+import { type AmqpMethod, decodeProperties, type FieldTable } from '../codec/index.js';
 import {
+  DEAD_LETTER_HEADER_BYTES,
+  DEAD_LETTER_REJECTED,
   DELIVER_FLAG_REDELIVERED,
   DELIVER_FLAG_USED_CREDIT,
   DELIVER_HEADER_BYTES,
@@ -80,6 +82,8 @@ export class Broker implements ShardEventSink, TopologyObserver {
   private nextQueueIdValue = 1;
   private nextConsumerIdValue = 1;
   private readonly view = new MessageBlockView();
+  private readonly deadLetterView = new MessageBlockView();
+  private readonly deadLetterQueueIds = new Uint32Array(1024);
   private isStopping = false;
   private isFlushScheduled = false;
   private statsRequestId = 0;
@@ -421,6 +425,74 @@ export class Broker implements ShardEventSink, TopologyObserver {
     connection.markDirty();
   }
 
+  /**
+   * A shard dead-lettered a message (its block already carries the x-death headers and names
+   * the dead-letter exchange and routing key): route it like a publish without confirms. As in
+   * RabbitMQ, a missing dead-letter exchange or no matching binding drops it, and so does a
+   * cycle that no rejection broke (rabbit_dead_letter:detect_cycles).
+   */
+  onDeadLetter(_link: ShardLink, bytes: Buffer, start: number, end: number): void {
+    const reason = bytes[start]!;
+    const flags = bytes[start + 1]!;
+    const vhostBytes = bytes[start + 2]!;
+    const blockStart = start + DEAD_LETTER_HEADER_BYTES + vhostBytes;
+    const vhost = this.vhosts.get(
+      bytes.toString('utf8', start + DEAD_LETTER_HEADER_BYTES, blockStart),
+    );
+    if (vhost === undefined) return;
+    const view = this.deadLetterView.read(bytes, blockStart, end);
+    const exchange = vhost.exchanges.get(
+      bytes.toString('utf8', view.exchangeStart, view.exchangeEnd),
+    );
+    if (exchange === undefined) return;
+    const routed = this.router.route(
+      vhost,
+      exchange,
+      bytes.toString('utf8', view.routingKeyStart, view.routingKeyEnd),
+      bytes,
+      view.propertiesStart,
+      view.propertiesEnd,
+    );
+    if (routed.length === 0) return;
+    let queues: QueueRecord[] = routed;
+    if (reason !== DEAD_LETTER_REJECTED) {
+      const deaths = decodeProperties(bytes, view.propertiesStart, view.propertiesEnd).headers?.[
+        'x-death'
+      ];
+      if (Array.isArray(deaths))
+        queues = routed.filter((queue) => !isDeathCycle(queue.name, deaths));
+    }
+    const head = bytes.subarray(blockStart, view.routingKeyEnd);
+    const properties = bytes.subarray(view.propertiesStart, view.propertiesEnd);
+    const ids = this.deadLetterQueueIds;
+    for (let shardIndex = 0; shardIndex < this.links.length; shardIndex++) {
+      let count = 0;
+      for (let i = 0; i < queues.length && count < ids.length; i++) {
+        if (queues[i]!.shardIndex === shardIndex) ids[count++] = queues[i]!.queueId;
+      }
+      if (count === 0) continue;
+      this.links[shardIndex]!.publish(
+        0,
+        0,
+        flags,
+        0,
+        ids,
+        count,
+        head,
+        head.length,
+        properties,
+        properties.length,
+        bytes,
+        view.bodyStart,
+        view.bodyEnd,
+      );
+    }
+  }
+
+  onReject(_link: ShardLink, connectionId: number, channelId: number, confirmSeq: number): void {
+    this.connections.get(connectionId)?.channels.get(channelId)?.onShardReject(confirmSeq);
+  }
+
   onCredit(link: ShardLink, connectionId: number, channelId: number, amount: number): void {
     this.connections
       .get(connectionId)
@@ -682,4 +754,20 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   const broker = new Broker(resolveOptions(options));
   const port = await broker.start();
   return { port, broker, close: () => broker.stop() };
+}
+
+/**
+ * Whether dead-lettering to `queueName` closes a cycle with no rejection in it: the x-death
+ * entries up to and including the newest one for that queue all have reasons other than
+ * "rejected" (rabbit_dead_letter:is_cycle). Anything unexpected in the list means a client put
+ * it there, so the cycle is not fully automatic.
+ */
+function isDeathCycle(queueName: string, deaths: unknown[]): boolean {
+  for (const death of deaths) {
+    if (death === null || typeof death !== 'object' || Array.isArray(death)) return false;
+    const table = death as Record<string, unknown>;
+    if (table['reason'] === 'rejected') return false;
+    if (table['queue'] === queueName) return true;
+  }
+  return false;
 }

@@ -8,7 +8,9 @@ import {
   type AmqpMethod,
   decodeContentHeader,
   decodeMethod,
+  PROPERTY_FLAG_EXPIRATION,
   readDeliveryMode,
+  readExpiration,
   validateProperties,
 } from '../codec/index.js';
 import {
@@ -17,6 +19,7 @@ import {
   MessageBlockView,
   SETTLE_HEADER_BYTES,
   PUBLISH_FLAG_CONFIRM,
+  PUBLISH_FLAG_EXPIRATION,
   PUBLISH_FLAG_PERSISTENT,
   SETTLE_ACK,
   SETTLE_DISCARD,
@@ -67,7 +70,8 @@ const enum ContentState {
 interface HeldPublish {
   queues: QueueRecord[];
   isMandatory: boolean;
-  isPersistent: boolean;
+  /** PUBLISH_FLAG_PERSISTENT and PUBLISH_FLAG_EXPIRATION as they apply. */
+  flags: number;
   head: Buffer;
   properties: Buffer;
   body: Buffer;
@@ -326,6 +330,10 @@ export class Channel implements SettledDeliverySink {
     const properties = this.properties;
     const propertiesBytes = this.propertiesBytes;
     const isPersistent = readDeliveryMode(properties, 0, propertiesBytes) === 2;
+    // One look at the flags word; the expiration itself is read only when present.
+    const hasExpiration =
+      propertiesBytes >= 2 && (properties.readUInt16BE(0) & PROPERTY_FLAG_EXPIRATION) !== 0;
+    if (hasExpiration) checkExpiration(readExpiration(properties, 0, propertiesBytes) ?? '');
     const queues = broker.router.route(
       this.vhost,
       exchange,
@@ -334,8 +342,10 @@ export class Channel implements SettledDeliverySink {
       0,
       propertiesBytes,
     );
+    const contentFlags =
+      (isPersistent ? PUBLISH_FLAG_PERSISTENT : 0) | (hasExpiration ? PUBLISH_FLAG_EXPIRATION : 0);
     if (this.isTransactional) {
-      this.holdPublish(queues, isPersistent, body, bodyStart, bodyEnd);
+      this.holdPublish(queues, contentFlags, body, bodyStart, bodyEnd);
       return;
     }
     const confirms = this.confirms;
@@ -356,8 +366,7 @@ export class Channel implements SettledDeliverySink {
       }
       return;
     }
-    const flags =
-      (confirms !== null ? PUBLISH_FLAG_CONFIRM : 0) | (isPersistent ? PUBLISH_FLAG_PERSISTENT : 0);
+    const flags = (confirms !== null ? PUBLISH_FLAG_CONFIRM : 0) | contentFlags;
     const confirmSeq = confirms !== null ? confirms.add(this.shardMaskOf(queues)) : 0;
     this.sendToShards(
       queues,
@@ -475,15 +484,51 @@ export class Channel implements SettledDeliverySink {
     this.sendConfirms();
   }
 
+  /** A queue refused publish `confirmSeq` (x-overflow reject-publish): it will be nacked. */
+  onShardReject(confirmSeq: number): void {
+    if (this.confirms === null || this.isClosing) return;
+    this.confirms.reject(confirmSeq);
+  }
+
   private sendConfirms(): void {
     const confirms = this.confirms!;
     const highest = confirms.advance();
     if (highest === 0) return;
-    this.connection.sendMethod(this.channelId, {
-      method: 'basic.ack',
-      deliveryTag: highest,
-      multiple: confirms.advancedCount > 1,
-    });
+    const rejected = confirms.rejected;
+    if (rejected.size === 0) {
+      this.connection.sendMethod(this.channelId, {
+        method: 'basic.ack',
+        deliveryTag: highest,
+        multiple: confirms.advancedCount > 1,
+      });
+      return;
+    }
+    // Acks for the runs between refused publishes, a nack for each refused one, in order.
+    let runStart = highest - confirms.advancedCount + 1;
+    for (let seq = runStart; seq <= highest; seq++) {
+      if (!rejected.delete(seq)) continue;
+      if (seq > runStart) {
+        this.connection.sendMethod(this.channelId, {
+          method: 'basic.ack',
+          deliveryTag: seq - 1,
+          multiple: seq - 1 > runStart,
+        });
+      }
+      this.connection.sendMethod(this.channelId, {
+        method: 'basic.nack',
+        deliveryTag: seq,
+        multiple: false,
+        requeue: false,
+      });
+      runStart = seq + 1;
+    }
+    if (runStart <= highest) {
+      this.connection.sendMethod(this.channelId, {
+        method: 'basic.ack',
+        deliveryTag: highest,
+        multiple: highest > runStart,
+      });
+    }
   }
 
   private checkWritable(exchangeName: string): void {
@@ -507,7 +552,7 @@ export class Channel implements SettledDeliverySink {
 
   private holdPublish(
     queues: readonly QueueRecord[],
-    isPersistent: boolean,
+    flags: number,
     body: Buffer,
     bodyStart: number,
     bodyEnd: number,
@@ -515,7 +560,7 @@ export class Channel implements SettledDeliverySink {
     const held: HeldPublish = {
       queues: [...queues],
       isMandatory: this.isMandatory,
-      isPersistent,
+      flags,
       head: Buffer.from(this.head.subarray(0, this.headBytes)),
       properties: Buffer.from(this.properties.subarray(0, this.propertiesBytes)),
       body: Buffer.from(body.subarray(bodyStart, bodyEnd)),
@@ -583,7 +628,7 @@ export class Channel implements SettledDeliverySink {
           NESTED_HEADER_BYTES,
           connectionId,
           this.channelId,
-          held.isPersistent ? PUBLISH_FLAG_PERSISTENT : 0,
+          held.flags,
           0,
           ids,
           count,
@@ -1343,6 +1388,32 @@ export class Channel implements SettledDeliverySink {
 }
 
 const NESTED_HEADER_BYTES = 5;
+
+const EXPIRATION_MAX_MS = 315_360_000_000;
+
+/**
+ * Refuses an expiration property RabbitMQ refuses (rabbit_basic:parse_expiration, read like
+ * Erlang's string:to_integer), with its texts.
+ */
+function checkExpiration(expiration: string): void {
+  const match = /^[+-]?\d+/.exec(expiration);
+  let reason: string | null = null;
+  if (match === null) reason = 'no_integer';
+  else if (match[0].length < expiration.length)
+    reason = `{leftover_string,"${expiration.slice(match[0].length)}"}`;
+  else {
+    const value = Number(match[0]);
+    if (value < 0) reason = `{value_negative,${value}}`;
+    else if (value > EXPIRATION_MAX_MS) reason = `{value_too_large,${value}}`;
+  }
+  if (reason === null) return;
+  throw channelError(
+    PRECONDITION_FAILED,
+    `invalid expiration '${expiration}': ${reason}`,
+    CLASS_BASIC,
+    METHOD_BASIC_PUBLISH,
+  );
+}
 
 /** A record to nest in a transaction: u8 type, u32 bytes, then `bytes` to fill from offset 5. */
 function nestedRecord(type: number, bytes: number): Buffer {

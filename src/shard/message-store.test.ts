@@ -9,7 +9,7 @@ async function openStore(storage: MemoryStorage): Promise<MessageStore> {
 }
 
 function message(): LoggedMessage {
-  return { segment: 0, payloadOffset: 0, payloadBytes: 0, liveRefs: 0 };
+  return { segment: 0, payloadOffset: 0, payloadBytes: 0, liveRefs: 0, isTimedRecord: false };
 }
 
 async function sync(store: MessageStore): Promise<void> {

@@ -5,6 +5,7 @@
 
 import { Fifo } from '../util/index.js';
 import { MinHeap } from '../util/index.js';
+import { QueueFeatures } from './queue-features.js';
 import type { QueueSpec } from './records.js';
 
 import type { StoredMessage } from './stored-message.js';
@@ -90,6 +91,25 @@ export class QueueEntry {
   }
 }
 
+/**
+ * A queued copy that can expire: made for queues with features (TTL, limits, dead-lettering)
+ * and for messages with an expiration property, so plain copies stay small.
+ */
+export class TimedQueueEntry extends QueueEntry {
+  /** When the copy expires (absolute, ms since the epoch); Infinity for never. */
+  expiresAtMs: number;
+
+  constructor(message: StoredMessage, seq: number, expiresAtMs: number) {
+    super(message, seq);
+    this.expiresAtMs = expiresAtMs;
+  }
+}
+
+/** When a copy expires; Infinity for plain copies. */
+export function expiresAtOf(entry: QueueEntry): number {
+  return entry instanceof TimedQueueEntry ? entry.expiresAtMs : Infinity;
+}
+
 /** An unacked delivery (or basic.get in ack mode): which copy, from where, to whom. */
 export class Delivery {
   readonly entry: QueueEntry;
@@ -113,6 +133,18 @@ function entrySeq(entry: QueueEntry): number {
 export class Queue {
   readonly queueId: number;
   readonly spec: QueueSpec;
+  /** TTL, length limits and dead-lettering; null for a plain queue (the fast path). */
+  readonly features: QueueFeatures | null;
+  /**
+   * Set once a copy that can expire is queued here (the queue has a TTL, or a message came with
+   * an expiration): from then on deliveries check the head for expiry.
+   */
+  hasExpiringEntries: boolean;
+  /** The expiry the shard's timer holds for this queue's head; Infinity when none. */
+  timerAtMs = Infinity;
+  /** Body bytes of ready messages; counted only when the queue has x-max-length-bytes. */
+  readyBodyBytes = 0;
+  private readonly isCountingBytes: boolean;
   private readonly ready = new Fifo<QueueEntry>();
   private readonly returned = new MinHeap<QueueEntry>(entrySeq);
   readonly consumers: Consumer[] = [];
@@ -130,6 +162,9 @@ export class Queue {
   constructor(spec: QueueSpec) {
     this.queueId = spec.queueId;
     this.spec = spec;
+    this.features = QueueFeatures.from(spec.arguments);
+    this.hasExpiringEntries = this.features !== null && this.features.messageTtlMs >= 0;
+    this.isCountingBytes = this.features !== null && this.features.maxLengthBytes !== Infinity;
   }
 
   get readyCount(): number {
@@ -143,8 +178,20 @@ export class Queue {
     return entry;
   }
 
+  /** Queues a copy that can expire at `expiresAtMs` (the path for queues with features). */
+  enqueueTimed(message: StoredMessage, expiresAtMs: number): TimedQueueEntry {
+    this.publishedCount++;
+    const entry = new TimedQueueEntry(message, this.nextSeq++, expiresAtMs);
+    if (expiresAtMs !== Infinity) this.hasExpiringEntries = true;
+    if (this.isCountingBytes) this.readyBodyBytes += message.bodyBytes;
+    this.ready.push(entry);
+    return entry;
+  }
+
   /** Puts back a copy recovery found; call in seq order before any enqueue(). */
   restore(entry: QueueEntry): void {
+    if (expiresAtOf(entry) !== Infinity) this.hasExpiringEntries = true;
+    if (this.isCountingBytes) this.readyBodyBytes += entry.message.bodyBytes;
     this.ready.push(entry);
     this.nextSeq = entry.seq + 1;
   }
@@ -152,16 +199,44 @@ export class Queue {
   /** Puts a delivered entry back in its original place, marked as delivered once more. */
   requeue(entry: QueueEntry): void {
     entry.deliveryCount++;
+    if (this.isCountingBytes) this.readyBodyBytes += entry.message.bodyBytes;
     this.returned.push(entry);
   }
 
   /** Removes and returns the oldest ready entry. */
   take(): QueueEntry | undefined {
+    const entry = this.takeNext();
+    if (this.isCountingBytes && entry !== undefined) this.readyBodyBytes -= entry.message.bodyBytes;
+    return entry;
+  }
+
+  private takeNext(): QueueEntry | undefined {
     const returned = this.returned.peek();
     if (returned === undefined) return this.ready.shift();
     const head = this.ready.peek();
     if (head !== undefined && head.seq < returned.seq) return this.ready.shift();
     return this.returned.pop();
+  }
+
+  /** The entry take() would return, left in place. */
+  peek(): QueueEntry | undefined {
+    const returned = this.returned.peek();
+    if (returned === undefined) return this.ready.peek();
+    const head = this.ready.peek();
+    if (head !== undefined && head.seq < returned.seq) return head;
+    return returned;
+  }
+
+  /** Whether a consumer could take a delivery now (round-robin position left alone). */
+  hasConsumerWithCredit(pausedConnections: ReadonlySet<number>): boolean {
+    for (const consumer of this.consumers) {
+      if (
+        consumer.hasCredit() &&
+        (pausedConnections.size === 0 || !pausedConnections.has(consumer.channel.connectionId))
+      )
+        return true;
+    }
+    return false;
   }
 
   /** Visits every ready entry (returned ones first, then the FIFO). */
@@ -172,6 +247,7 @@ export class Queue {
 
   /** Drops every ready entry; returns them. */
   purge(): QueueEntry[] {
+    this.readyBodyBytes = 0;
     const entries: QueueEntry[] = this.returned.drain();
     for (let entry = this.ready.shift(); entry !== undefined; entry = this.ready.shift())
       entries.push(entry);
