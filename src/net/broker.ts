@@ -87,6 +87,10 @@ export class Broker implements ShardEventSink, TopologyObserver {
   private isStopping = false;
   private isFlushScheduled = false;
   private statsRequestId = 0;
+  /** Queues with x-expires, checked by one timer armed for the soonest deadline. */
+  private readonly expiringQueues = new Set<QueueRecord>();
+  private queueExpiryTimer: NodeJS.Timeout | null = null;
+  private queueExpiryAtMs = Infinity;
 
   constructor(options: BrokerOptions) {
     this.options = options;
@@ -277,6 +281,8 @@ export class Broker implements ShardEventSink, TopologyObserver {
     if (this.isStopping) return;
     this.isStopping = true;
     if (this.ticker !== null) clearInterval(this.ticker);
+    if (this.queueExpiryTimer !== null) clearTimeout(this.queueExpiryTimer);
+    this.expiringQueues.clear();
     const server = this.server;
     const closed =
       server === null
@@ -624,6 +630,10 @@ export class Broker implements ShardEventSink, TopologyObserver {
       args,
     );
     vhost.addQueue(queue);
+    if (queue.expiresMs > 0) {
+      this.expiringQueues.add(queue);
+      this.touchQueue(queue);
+    }
     const spec: QueueSpec = {
       queueId: queue.queueId,
       vhost: vhost.name,
@@ -721,10 +731,55 @@ export class Broker implements ShardEventSink, TopologyObserver {
     );
   }
 
+  /**
+   * A queue was used (declared, consumed from, fetched from, or left by its last consumer): its
+   * x-expires lease starts again. RabbitMQ's "unused" means no consumers, no basic.get and no
+   * redeclare for the whole x-expires period.
+   */
+  touchQueue(queue: QueueRecord): void {
+    if (queue.expiresMs === 0) return;
+    queue.lastUsedMs = Date.now();
+    this.armQueueExpiry();
+  }
+
+  private armQueueExpiry(): void {
+    let atMs = Infinity;
+    for (const queue of this.expiringQueues) {
+      if (queue.consumers.size > 0) continue;
+      atMs = Math.min(atMs, queue.lastUsedMs + queue.expiresMs);
+    }
+    if (atMs === this.queueExpiryAtMs) return;
+    if (this.queueExpiryTimer !== null) clearTimeout(this.queueExpiryTimer);
+    this.queueExpiryTimer = null;
+    this.queueExpiryAtMs = atMs;
+    if (atMs === Infinity || this.isStopping) return;
+    this.queueExpiryTimer = setTimeout(() => this.expireQueues(), Math.max(0, atMs - Date.now()));
+    this.queueExpiryTimer.unref();
+  }
+
+  private expireQueues(): void {
+    this.queueExpiryTimer = null;
+    this.queueExpiryAtMs = Infinity;
+    const nowMs = Date.now();
+    for (const queue of [...this.expiringQueues]) {
+      if (queue.isDeleted) {
+        this.expiringQueues.delete(queue);
+        continue;
+      }
+      if (queue.consumers.size > 0 || queue.lastUsedMs + queue.expiresMs > nowMs) continue;
+      this.expiringQueues.delete(queue);
+      this.log('debug', `queue '${queue.name}' in vhost '${queue.vhost}' expired (x-expires)`);
+      this.deleteQueue(queue, null, null);
+    }
+    for (let i = 0; i < this.links.length; i++) this.links[i]!.flush();
+    this.armQueueExpiry();
+  }
+
   /** A consumer left its queue (cancel or channel close): auto-delete the queue if it was the last. */
   detachConsumer(consumer: ChannelConsumer): void {
     const queue = consumer.queue;
     queue.consumers.delete(consumer);
+    if (queue.consumers.size === 0) this.touchQueue(queue);
     if (
       queue.isAutoDelete &&
       queue.hasHadConsumer &&

@@ -1017,6 +1017,7 @@ export class Channel implements SettledDeliverySink {
         connection.checkPermission('configure', 'queue', name, 50, 10);
         broker.checkQueueEquivalent(existing, method);
       }
+      broker.touchQueue(existing);
       this.lastDeclaredQueue = name;
       if (method.noWait) return;
       const consumerCount = existing.consumers.size;
@@ -1249,6 +1250,7 @@ export class Channel implements SettledDeliverySink {
     this.consumers.set(tag, consumer);
     queue.consumers.add(consumer);
     queue.hasHadConsumer = true;
+    broker.touchQueue(queue);
     broker.consumers.set(consumer.consumerId, consumer);
     this.touchedShards |= 1 << queue.shardIndex;
     broker.links[queue.shardIndex]!.control(
@@ -1318,6 +1320,7 @@ export class Channel implements SettledDeliverySink {
     connection.checkPermission('read', 'queue', queueName, 60, 70);
     const queue = this.vhost.queueOrThrow(queueName);
     this.checkExclusiveAccess(queue, 60, 70);
+    connection.broker.touchQueue(queue);
     const shardIndex = queue.shardIndex;
     this.touchedShards |= 1 << shardIndex;
     const view = this.view;

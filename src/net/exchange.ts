@@ -36,6 +36,10 @@ export class QueueRecord {
   readonly bindings = new Set<Binding>();
   hasHadConsumer = false;
   isDeleted = false;
+  /** x-expires: delete the queue after this long unused; 0 when it has none. */
+  readonly expiresMs: number;
+  /** When it was last used (declared, consumed from, fetched from, left by its last consumer). */
+  lastUsedMs = 0;
   /** The routing pass that last added this queue, to count it once per publish. */
   routeEpoch = 0;
 
@@ -55,6 +59,9 @@ export class QueueRecord {
     this.isAutoDelete = flags.isAutoDelete;
     this.ownerConnectionId = flags.ownerConnectionId;
     this.arguments = args;
+    const expires = args['x-expires'];
+    this.expiresMs =
+      typeof expires === 'number' || typeof expires === 'bigint' ? Number(expires) : 0;
   }
 
   get isExclusive(): boolean {
