@@ -1,4 +1,4 @@
-// The queue arguments a shard acts on (TTL, length limits, dead-lettering), read once from a
+// The queue arguments a shard acts on (TTL, length limits, dead-lettering, priorities), read once from a
 // queue's declared arguments. Shard thread only. A queue without any of them has no features
 // object at all, so the plain publish and delivery paths test one null and nothing else. The
 // network thread has validated the arguments (queue-arguments.ts) before the queue exists.
@@ -17,6 +17,8 @@ export class QueueFeatures {
   readonly deadLetterExchange: string | null;
   /** x-dead-letter-routing-key; null means "the message's own routing key". */
   readonly deadLetterRoutingKey: string | null;
+  /** x-max-priority (1..255); 0 when absent or 0 (RabbitMQ's classic queue is then plain). */
+  readonly maxPriority: number;
 
   private constructor(args: Record<string, unknown>) {
     this.messageTtlMs = integerOr(args['x-message-ttl'], -1);
@@ -29,6 +31,7 @@ export class QueueFeatures {
     this.deadLetterExchange = typeof exchange === 'string' ? exchange : null;
     const routingKey = args['x-dead-letter-routing-key'];
     this.deadLetterRoutingKey = typeof routingKey === 'string' ? routingKey : null;
+    this.maxPriority = Math.min(255, Math.max(0, integerOr(args['x-max-priority'], 0)));
   }
 
   get hasLengthLimit(): boolean {
@@ -41,7 +44,8 @@ export class QueueFeatures {
     if (
       features.messageTtlMs < 0 &&
       !features.hasLengthLimit &&
-      features.deadLetterExchange === null
+      features.deadLetterExchange === null &&
+      features.maxPriority === 0
     ) {
       return null;
     }

@@ -98,10 +98,42 @@ export class QueueEntry {
 export class TimedQueueEntry extends QueueEntry {
   /** When the copy expires (absolute, ms since the epoch); Infinity for never. */
   expiresAtMs: number;
+  /** Its priority in a queue with x-max-priority (the property, capped at the maximum). */
+  readonly priority: number;
 
-  constructor(message: StoredMessage, seq: number, expiresAtMs: number) {
+  constructor(message: StoredMessage, seq: number, expiresAtMs: number, priority = 0) {
     super(message, seq);
     this.expiresAtMs = expiresAtMs;
+    this.priority = priority;
+  }
+}
+
+function priorityOf(entry: QueueEntry): number {
+  return entry instanceof TimedQueueEntry ? entry.priority : 0;
+}
+
+/**
+ * The ready entries of one priority in a queue with x-max-priority: arrival order, requeued
+ * entries back in their place (the same scheme as a plain queue's).
+ */
+class PriorityLane {
+  readonly ready = new Fifo<QueueEntry>();
+  readonly returned = new MinHeap<QueueEntry>(entrySeq);
+
+  take(): QueueEntry | undefined {
+    const returned = this.returned.peek();
+    if (returned === undefined) return this.ready.shift();
+    const head = this.ready.peek();
+    if (head !== undefined && head.seq < returned.seq) return this.ready.shift();
+    return this.returned.pop();
+  }
+
+  head(): QueueEntry | undefined {
+    const returned = this.returned.peek();
+    if (returned === undefined) return this.ready.peek();
+    const head = this.ready.peek();
+    if (head !== undefined && head.seq < returned.seq) return head;
+    return returned;
   }
 }
 
@@ -147,6 +179,9 @@ export class Queue {
   private readonly isCountingBytes: boolean;
   private readonly ready = new Fifo<QueueEntry>();
   private readonly returned = new MinHeap<QueueEntry>(entrySeq);
+  /** One lane per priority (highest delivered first) with x-max-priority; null otherwise. */
+  private readonly lanes: PriorityLane[] | null;
+  private laneReadyCount = 0;
   readonly consumers: Consumer[] = [];
   private nextConsumerIndex = 0;
   private nextSeq = 1;
@@ -165,9 +200,18 @@ export class Queue {
     this.features = QueueFeatures.from(spec.arguments);
     this.hasExpiringEntries = this.features !== null && this.features.messageTtlMs >= 0;
     this.isCountingBytes = this.features !== null && this.features.maxLengthBytes !== Infinity;
+    const maxPriority = this.features?.maxPriority ?? 0;
+    this.lanes =
+      maxPriority > 0 ? Array.from({ length: maxPriority + 1 }, () => new PriorityLane()) : null;
+  }
+
+  /** The highest priority a message can have here; 0 without x-max-priority. */
+  get maxPriority(): number {
+    return this.lanes === null ? 0 : this.lanes.length - 1;
   }
 
   get readyCount(): number {
+    if (this.lanes !== null) return this.laneReadyCount;
     return this.ready.length + this.returned.length;
   }
 
@@ -179,12 +223,17 @@ export class Queue {
   }
 
   /** Queues a copy that can expire at `expiresAtMs` (the path for queues with features). */
-  enqueueTimed(message: StoredMessage, expiresAtMs: number): TimedQueueEntry {
+  enqueueTimed(message: StoredMessage, expiresAtMs: number, priority = 0): TimedQueueEntry {
     this.publishedCount++;
-    const entry = new TimedQueueEntry(message, this.nextSeq++, expiresAtMs);
+    const entry = new TimedQueueEntry(message, this.nextSeq++, expiresAtMs, priority);
     if (expiresAtMs !== Infinity) this.hasExpiringEntries = true;
     if (this.isCountingBytes) this.readyBodyBytes += message.bodyBytes;
-    this.ready.push(entry);
+    if (this.lanes !== null) {
+      this.lanes[priority]!.ready.push(entry);
+      this.laneReadyCount++;
+    } else {
+      this.ready.push(entry);
+    }
     return entry;
   }
 
@@ -192,7 +241,12 @@ export class Queue {
   restore(entry: QueueEntry): void {
     if (expiresAtOf(entry) !== Infinity) this.hasExpiringEntries = true;
     if (this.isCountingBytes) this.readyBodyBytes += entry.message.bodyBytes;
-    this.ready.push(entry);
+    if (this.lanes !== null) {
+      this.lanes[priorityOf(entry)]!.ready.push(entry);
+      this.laneReadyCount++;
+    } else {
+      this.ready.push(entry);
+    }
     this.nextSeq = entry.seq + 1;
   }
 
@@ -200,7 +254,12 @@ export class Queue {
   requeue(entry: QueueEntry): void {
     entry.deliveryCount++;
     if (this.isCountingBytes) this.readyBodyBytes += entry.message.bodyBytes;
-    this.returned.push(entry);
+    if (this.lanes !== null) {
+      this.lanes[priorityOf(entry)]!.returned.push(entry);
+      this.laneReadyCount++;
+    } else {
+      this.returned.push(entry);
+    }
   }
 
   /** Removes and returns the oldest ready entry. */
@@ -211,6 +270,16 @@ export class Queue {
   }
 
   private takeNext(): QueueEntry | undefined {
+    if (this.lanes !== null) {
+      for (let priority = this.lanes.length - 1; priority >= 0; priority--) {
+        const entry = this.lanes[priority]!.take();
+        if (entry !== undefined) {
+          this.laneReadyCount--;
+          return entry;
+        }
+      }
+      return undefined;
+    }
     const returned = this.returned.peek();
     if (returned === undefined) return this.ready.shift();
     const head = this.ready.peek();
@@ -220,6 +289,13 @@ export class Queue {
 
   /** The entry take() would return, left in place. */
   peek(): QueueEntry | undefined {
+    if (this.lanes !== null) {
+      for (let priority = this.lanes.length - 1; priority >= 0; priority--) {
+        const entry = this.lanes[priority]!.head();
+        if (entry !== undefined) return entry;
+      }
+      return undefined;
+    }
     const returned = this.returned.peek();
     if (returned === undefined) return this.ready.peek();
     const head = this.ready.peek();
@@ -243,6 +319,11 @@ export class Queue {
   forEachReady(visit: (entry: QueueEntry) => void): void {
     this.returned.forEach(visit);
     this.ready.forEach(visit);
+    if (this.lanes === null) return;
+    for (const lane of this.lanes) {
+      lane.returned.forEach(visit);
+      lane.ready.forEach(visit);
+    }
   }
 
   /** Drops every ready entry; returns them. */
@@ -251,6 +332,14 @@ export class Queue {
     const entries: QueueEntry[] = this.returned.drain();
     for (let entry = this.ready.shift(); entry !== undefined; entry = this.ready.shift())
       entries.push(entry);
+    if (this.lanes !== null) {
+      for (const lane of this.lanes) {
+        entries.push(...lane.returned.drain());
+        for (let entry = lane.ready.shift(); entry !== undefined; entry = lane.ready.shift())
+          entries.push(entry);
+      }
+      this.laneReadyCount = 0;
+    }
     return entries;
   }
 

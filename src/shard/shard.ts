@@ -6,7 +6,7 @@
 // confirmed when the log append it needed is durable (at once when it needed none), in order.
 
 import { unpack } from 'msgpackr';
-import { readDeliveryMode, readExpiration } from '../codec/index.js';
+import { readDeliveryMode, readExpiration, readPriority } from '../codec/index.js';
 import { assert, Fifo, MinHeap } from '../util/index.js';
 import type { RingOutbox } from '../util/index.js';
 import type { RingSink } from '../util/index.js';
@@ -433,7 +433,7 @@ export class Shard implements RingSink, ConfirmSink {
       expiresAtMs = this.nowMs + ttlMs;
     }
     if (message.copies++ === 0) this.bodyBytesInMemory += message.memoryBytes;
-    const entry = queue.enqueueTimed(message, expiresAtMs);
+    const entry = queue.enqueueTimed(message, expiresAtMs, this.priorityIn(queue, block));
     if (features !== null && features.hasLengthLimit && features.overflow === 'drop-head') {
       // Over a limit: the oldest ready messages go (and are dead-lettered with reason maxlen).
       while (
@@ -447,6 +447,15 @@ export class Shard implements RingSink, ConfirmSink {
     }
     if (queue.hasExpiringEntries) this.scheduleExpiry(queue);
     return entry;
+  }
+
+  /** A message's priority in a queue: its priority property capped at x-max-priority, else 0. */
+  private priorityIn(queue: Queue, block: Buffer): number {
+    const maxPriority = queue.maxPriority;
+    if (maxPriority === 0) return 0;
+    const view = this.blockView.read(block, 0, block.length);
+    const priority = readPriority(block, view.propertiesStart, view.propertiesEnd);
+    return priority < 0 ? 0 : Math.min(priority, maxPriority);
   }
 
   /** A copy leaves its queue without being delivered: dead-lettered if the queue says so. */
@@ -766,7 +775,8 @@ export class Shard implements RingSink, ConfirmSink {
           this.queues.set(queue.queueId, queue);
           // A durable queue coming back after a restart takes the copies its log kept.
           if (this.store !== null && queue.spec.isDurable) {
-            for (const copy of this.store.claimRecovered(queue.queueId)) {
+            for (const claimed of this.store.claimRecovered(queue.queueId)) {
+              const copy = this.recoveredEntry(queue, claimed);
               const message = copy.message;
               if (message.copies++ === 0) {
                 if (message.block !== null) this.bodyBytesInMemory += message.memoryBytes;
@@ -887,6 +897,21 @@ export class Shard implements RingSink, ConfirmSink {
       case 'barrier':
         return this.reply(requestId, 0, 0);
     }
+  }
+
+  /** A recovered copy as its queue needs it: with its priority in a priority queue. */
+  private recoveredEntry(queue: Queue, copy: QueueEntry): QueueEntry {
+    if (queue.maxPriority === 0) return copy;
+    const message = copy.message;
+    const block = message.block ?? this.store!.readBlock(message);
+    const entry = new TimedQueueEntry(
+      message,
+      copy.seq,
+      expiresAtOf(copy),
+      this.priorityIn(queue, block),
+    );
+    entry.deliveryCount = copy.deliveryCount;
+    return entry;
   }
 
   private dropConsumer(consumer: Consumer): void {
