@@ -944,11 +944,10 @@ export class Shard implements RingSink, ConfirmSink {
   ): void {
     const queue = this.queues.get(queueId);
     if (queue === undefined) return this.reply(requestId, NOT_FOUND, 0, 'no such queue');
-    if (queue.hasExpiringEntries) {
-      this.dropExpiredHead(queue);
-      this.scheduleExpiry(queue);
-    }
+    if (queue.hasExpiringEntries) this.dropExpiredHead(queue);
     const entry = queue.take();
+    // The head changed: the timer must stand for the new one.
+    if (queue.hasExpiringEntries) this.scheduleExpiry(queue);
     if (entry === undefined) return this.reply(requestId, 0, 0);
     const deliveryId = this.nextDeliveryId++;
     queue.deliveredCount++;
