@@ -1230,6 +1230,7 @@ export class Channel implements SettledDeliverySink {
     else if (this.consumers.has(tag)) {
       throw connectionError(NOT_ALLOWED, `attempt to reuse consumer tag '${tag}'`, 60, 20);
     }
+    const priority = consumerPriority(method.arguments['x-priority'], queue);
     if (queue.hasExclusiveConsumer || (method.exclusive && queue.consumers.size > 0)) {
       throw channelError(
         ACCESS_REFUSED,
@@ -1263,6 +1264,7 @@ export class Channel implements SettledDeliverySink {
         prefetchCount: this.consumerPrefetch,
         isNoAck: method.noAck,
         isChannelCreditLimited: this.globalPrefetch > 0,
+        priority,
       },
       method.noWait
         ? null
@@ -1393,6 +1395,30 @@ export class Channel implements SettledDeliverySink {
 const NESTED_HEADER_BYTES = 5;
 
 const EXPIRATION_MAX_MS = 315_360_000_000;
+
+/**
+ * basic.consume's x-priority: any integer type, else RabbitMQ's 406
+ * (rabbit_amqqueue:check_consume_arguments).
+ */
+function consumerPriority(value: unknown, queue: QueueRecord): number {
+  if (value === undefined) return 0;
+  if ((typeof value === 'number' && Number.isInteger(value)) || typeof value === 'bigint')
+    return Number(value);
+  const type =
+    typeof value === 'string'
+      ? 'longstr'
+      : typeof value === 'boolean'
+        ? 'bool'
+        : typeof value === 'number'
+          ? 'double'
+          : 'table';
+  throw channelError(
+    PRECONDITION_FAILED,
+    `invalid arg 'x-priority' for ${resourceName('queue', queue.name, queue.vhost)}: {unacceptable_type,${type}}`,
+    60,
+    20,
+  );
+}
 
 /**
  * Refuses an expiration property RabbitMQ refuses (rabbit_basic:parse_expiration, read like

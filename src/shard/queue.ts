@@ -42,6 +42,8 @@ export class Consumer {
   readonly channel: ShardChannel;
   readonly prefetchCount: number;
   readonly isNoAck: boolean;
+  /** x-priority on basic.consume: higher priorities get messages first while they have room. */
+  readonly priority: number;
   unackedCount = 0;
   isCancelled = false;
 
@@ -51,12 +53,22 @@ export class Consumer {
     channel: ShardChannel,
     prefetchCount: number,
     isNoAck: boolean,
+    priority = 0,
   ) {
     this.consumerId = consumerId;
     this.queue = queue;
     this.channel = channel;
     this.prefetchCount = prefetchCount;
     this.isNoAck = isNoAck;
+    this.priority = priority;
+  }
+
+  /** Whether it may take a delivery now: prefetch room and an uncongested connection. */
+  canTake(pausedConnections: ReadonlySet<number>): boolean {
+    return (
+      this.hasCredit() &&
+      (pausedConnections.size === 0 || !pausedConnections.has(this.channel.connectionId))
+    );
   }
 
   /** Whether prefetch limits let this consumer take one more delivery now. */
@@ -182,8 +194,15 @@ export class Queue {
   /** One lane per priority (highest delivered first) with x-max-priority; null otherwise. */
   private readonly lanes: PriorityLane[] | null;
   private laneReadyCount = 0;
+  /** In priority order (highest first), registration order within one priority. */
   readonly consumers: Consumer[] = [];
   private nextConsumerIndex = 0;
+  /** x-single-active-consumer: only the first registered consumer gets messages. */
+  readonly isSingleActiveConsumer: boolean;
+  /** Set while any consumer has a non-zero x-priority; round-robin then runs per priority. */
+  private hasConsumerPriorities = false;
+  /** Round-robin position within each consumer priority (used with consumer priorities). */
+  private readonly priorityPositions = new Map<number, number>();
   private nextSeq = 1;
   isDeleted = false;
   /** Set while the queue sits in the shard's list of queues to dispatch. */
@@ -203,6 +222,7 @@ export class Queue {
     const maxPriority = this.features?.maxPriority ?? 0;
     this.lanes =
       maxPriority > 0 ? Array.from({ length: maxPriority + 1 }, () => new PriorityLane()) : null;
+    this.isSingleActiveConsumer = spec.arguments['x-single-active-consumer'] === true;
   }
 
   /** The highest priority a message can have here; 0 without x-max-priority. */
@@ -305,6 +325,7 @@ export class Queue {
 
   /** Whether a consumer could take a delivery now (round-robin position left alone). */
   hasConsumerWithCredit(pausedConnections: ReadonlySet<number>): boolean {
+    if (this.isSingleActiveConsumer) return this.consumers[0]?.canTake(pausedConnections) ?? false;
     for (const consumer of this.consumers) {
       if (
         consumer.hasCredit() &&
@@ -344,7 +365,13 @@ export class Queue {
   }
 
   addConsumer(consumer: Consumer): void {
-    this.consumers.push(consumer);
+    const consumers = this.consumers;
+    // After every consumer of the same or a higher priority: registration order within one.
+    let index = consumers.length;
+    while (index > 0 && consumers[index - 1]!.priority < consumer.priority) index--;
+    consumers.splice(index, 0, consumer);
+    if (index < consumers.length - 1 && this.nextConsumerIndex > index) this.nextConsumerIndex++;
+    if (consumer.priority !== 0) this.hasConsumerPriorities = true;
   }
 
   removeConsumer(consumer: Consumer): void {
@@ -352,6 +379,35 @@ export class Queue {
     if (index < 0) return;
     this.consumers.splice(index, 1);
     if (this.nextConsumerIndex > index) this.nextConsumerIndex--;
+    if (consumer.priority !== 0)
+      this.hasConsumerPriorities = this.consumers.some((other) => other.priority !== 0);
+  }
+
+  /**
+   * With consumer priorities: the highest priority with a consumer that can take a delivery,
+   * round-robin among that priority's consumers (RabbitMQ's consumer priorities: lower ones get
+   * messages only while every higher one is blocked).
+   */
+  private nextByConsumerPriority(pausedConnections: ReadonlySet<number>): Consumer | null {
+    const consumers = this.consumers;
+    let start = 0;
+    while (start < consumers.length) {
+      const priority = consumers[start]!.priority;
+      let end = start + 1;
+      while (end < consumers.length && consumers[end]!.priority === priority) end++;
+      const count = end - start;
+      const position = this.priorityPositions.get(priority) ?? 0;
+      for (let tried = 0; tried < count; tried++) {
+        const offset = (position + tried) % count;
+        const consumer = consumers[start + offset]!;
+        if (consumer.canTake(pausedConnections)) {
+          this.priorityPositions.set(priority, offset + 1);
+          return consumer;
+        }
+      }
+      start = end;
+    }
+    return null;
   }
 
   /**
@@ -359,6 +415,12 @@ export class Queue {
    * says whether a connection's socket is congested.
    */
   nextConsumerWithCredit(pausedConnections: ReadonlySet<number>): Consumer | null {
+    if (this.isSingleActiveConsumer) {
+      // RabbitMQ's classic queues: the earliest registered consumer is the active one.
+      const active = this.consumers[0];
+      return active !== undefined && active.canTake(pausedConnections) ? active : null;
+    }
+    if (this.hasConsumerPriorities) return this.nextByConsumerPriority(pausedConnections);
     const consumers = this.consumers;
     const count = consumers.length;
     for (let tried = 0; tried < count; tried++) {

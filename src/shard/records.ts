@@ -106,6 +106,8 @@ export type ControlRequest =
       prefetchCount: number;
       isNoAck: boolean;
       isChannelCreditLimited: boolean;
+      /** x-priority from basic.consume's arguments; 0 when absent. */
+      priority: number;
     }
   | { op: 'cancel'; consumerId: number }
   | { op: 'get'; queueId: number; connectionId: number; channelId: number; isNoAck: boolean }

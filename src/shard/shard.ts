@@ -845,6 +845,7 @@ export class Shard implements RingSink, ConfirmSink {
           channel,
           request.prefetchCount,
           request.isNoAck,
+          request.priority,
         );
         this.consumers.set(request.consumerId, consumer);
         channel.consumers.add(consumer);
