@@ -61,3 +61,37 @@ describe.skipIf(!isPikaInstalled).each(SHARD_COUNTS)('pika with %i shard(s)', (s
     },
   );
 });
+
+describe.skipIf(!isPikaInstalled)('pika and queue features', () => {
+  let broker: TestBroker;
+  beforeAll(async () => {
+    broker = await startTestBroker({ shardCount: 2 });
+  });
+  afterAll(async () => {
+    await broker.close();
+  });
+
+  it(
+    'dead-letters with x-death, expires, nacks past a length limit, orders by priority, keeps one active consumer',
+    { timeout: 20_000 },
+    async () => {
+      const script = join(dirname(fileURLToPath(import.meta.url)), 'python/pika_queue_features.py');
+      const { stdout } = await run(PYTHON, [script, broker.url], { timeout: 15_000 });
+      const seen = JSON.parse(stdout.trim().split('\n').pop()!);
+      expect(seen.dead).toEqual([
+        'rejected',
+        'pyf.dead',
+        ['x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason'],
+        ['count', 'reason', 'queue', 'time', 'exchange', 'routing-keys', 'original-expiration'],
+        1,
+        'rejected',
+        true,
+        null,
+      ]);
+      expect(seen.expired).toEqual(['expired', 'expired']);
+      expect(seen.limited).toEqual(['ack', 'ack', 'nack']);
+      expect(seen.priority).toEqual(['high', 'mid', 'low', 'none']);
+      expect(seen.sac).toEqual({ first: 4, second: 0 });
+    },
+  );
+});
