@@ -1042,6 +1042,12 @@ export class Channel implements SettledDeliverySink {
     }
     if (name === '') name = broker.serverGeneratedName('amq.gen-');
     connection.checkPermission('configure', 'queue', name, 50, 10);
+    // A dead-letter exchange also needs read on the queue and write on the exchange (RabbitMQ).
+    const deadLetterExchange = method.arguments['x-dead-letter-exchange'];
+    if (typeof deadLetterExchange === 'string') {
+      connection.checkPermission('read', 'queue', name, 50, 10);
+      connection.checkPermission('write', 'exchange', deadLetterExchange, 50, 10);
+    }
     const queue = broker.createQueue(
       this.vhost,
       name,

@@ -22,7 +22,9 @@ import {
   useClients,
   within,
 } from '../helpers/e2e.js';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const T = TEST_TIMEOUT_MS;
 
@@ -261,6 +263,58 @@ describe.each(SHARD_COUNTS)('dead-lettering (%i shards)', (shardCount) => {
       channel.ack(message);
     },
     T,
+  );
+});
+
+describe.skipIf(EXTERNAL_PORT !== null)('dead-letter exchange permissions', () => {
+  let broker: TestBroker | null = null;
+  afterEach(async () => {
+    await broker?.close();
+    broker = null;
+  });
+
+  it(
+    'needs write on the dead-letter exchange to declare a queue',
+    { timeout: 30_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'warren-e2e-dlx-'));
+      const definitionsFile = join(dir, 'definitions.json');
+      writeFileSync(
+        definitionsFile,
+        JSON.stringify({
+          users: [
+            { name: 'guest', password: 'guest', tags: ['administrator'] },
+            { name: 'bob', password: 'bob-secret', tags: [] },
+          ],
+          vhosts: [{ name: '/' }],
+          permissions: [
+            { user: 'guest', vhost: '/', configure: '.*', write: '.*', read: '.*' },
+            { user: 'bob', vhost: '/', configure: '.*', write: '^bob\\.', read: '.*' },
+          ],
+        }),
+      );
+      broker = await startTestBroker({ shardCount: 1, definitionsFile });
+      const connection = await amqp.connect(`amqp://bob:bob-secret@127.0.0.1:${broker.port}`);
+      try {
+        const channel = await connection.createChannel();
+        channel.on('error', () => undefined);
+        const error = await channel
+          .assertQueue('bob.q', { arguments: { 'x-dead-letter-exchange': 'amq.fanout' } })
+          .then(
+            () => null,
+            (failure: Error) => failure,
+          );
+        expect(error?.message).toContain(
+          "ACCESS_REFUSED - write access to exchange 'amq.fanout' in vhost '/' refused for user 'bob'",
+        );
+        const allowed = await connection.createChannel();
+        await allowed.assertExchange('bob.dlx', 'fanout', { durable: false });
+        await allowed.assertQueue('bob.q', { arguments: { 'x-dead-letter-exchange': 'bob.dlx' } });
+      } finally {
+        await connection.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
   );
 });
 
