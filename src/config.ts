@@ -129,6 +129,13 @@ export const SETTINGS: Setting[] = [
     help: 'message bodies kept in memory; persistent ones beyond it are read back from the log',
   },
   {
+    key: 'consumerTimeoutMs',
+    flag: 'consumer-timeout-ms',
+    env: 'WARREN_CONSUMER_TIMEOUT_MS',
+    kind: 'integer',
+    help: 'close a channel whose delivery stays unacked this long (406), 0 = off',
+  },
+  {
     key: 'logLevel',
     flag: 'log-level',
     env: 'WARREN_LOG_LEVEL',

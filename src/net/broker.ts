@@ -161,7 +161,10 @@ export class Broker implements ShardEventSink, TopologyObserver {
     await Promise.all(this.links.map((link) => link.request({ op: 'recovery.done' })));
     await this.journal.whenDurablePromise();
     this.logRecovery(Date.now() - startedMs);
-    this.ticker = setInterval(() => this.tick(), 1000);
+    // Heartbeats and consumer timeouts; a short consumer timeout is checked more often.
+    const timeoutMs = options.consumerTimeoutMs;
+    const tickMs = timeoutMs > 0 && timeoutMs < 2000 ? Math.max(50, timeoutMs >> 1) : 1000;
+    this.ticker = setInterval(() => this.tick(), tickMs);
     this.ticker.unref();
     const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server = server;
@@ -328,6 +331,8 @@ export class Broker implements ShardEventSink, TopologyObserver {
     this.clock.nowMs = nowMs;
     for (const connection of this.connections.values()) connection.tick(nowMs);
     this.flushDirty();
+    // A channel closed by a consumer timeout told its shards.
+    for (let i = 0; i < this.links.length; i++) this.links[i]!.flush();
   }
 
   // ---------------------------------------------------------------- flow

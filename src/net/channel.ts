@@ -145,6 +145,9 @@ export class Channel implements SettledDeliverySink {
   private permissionVersion = -1;
   private readonly writableExchanges = new Set<string>();
   private readonly view = new MessageBlockView();
+  /** The oldest unacked tag the consumer-timeout check saw, and since when. */
+  private watchedTag = 0;
+  private watchedSinceMs = 0;
 
   constructor(connection: Connection, channelId: number, vhost: VirtualHost) {
     this.connection = connection;
@@ -750,6 +753,21 @@ export class Channel implements SettledDeliverySink {
     this.deliveryTags.settleUpTo(0, this);
     this.flushSettles();
     this.grantCredit();
+  }
+
+  /**
+   * RabbitMQ's consumer timeout, checked once a second: true when the same delivery has been
+   * the oldest unacked one on this channel for `timeoutMs` (so it was delivered at least that
+   * long ago). Costs nothing per delivery.
+   */
+  isAckOverdue(nowMs: number, timeoutMs: number): boolean {
+    const oldest = this.deliveryTags.oldestUnackedTag();
+    if (oldest !== this.watchedTag) {
+      this.watchedTag = oldest;
+      this.watchedSinceMs = nowMs;
+      return false;
+    }
+    return oldest !== 0 && nowMs - this.watchedSinceMs >= timeoutMs;
   }
 
   // ---------------------------------------------------------------- deliveries from shards

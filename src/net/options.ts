@@ -50,6 +50,11 @@ export interface BrokerOptions {
    * in durable queues are dropped and read back from the log when delivered.
    */
   queueMemoryBytes: number;
+  /**
+   * A channel with a delivery unacked for this long is closed with 406 (RabbitMQ's
+   * consumer_timeout, 30 minutes by default); 0 turns it off. Checked at least once a second.
+   */
+  consumerTimeoutMs: number;
   /** Log to stderr: 'info', 'warn', 'error' or 'silent'. */
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
@@ -81,6 +86,7 @@ export function defaultOptions(): BrokerOptions {
     segmentBytesMax: 64 * 1024 * 1024,
     compactionMinBytes: 256 * 1024 * 1024,
     queueMemoryBytes: 32 * 1024 * 1024,
+    consumerTimeoutMs: 1_800_000,
     logLevel: 'info',
   };
 }
@@ -101,6 +107,7 @@ export function resolveOptions(partial: Partial<BrokerOptions>): BrokerOptions {
   checkInteger('segmentBytesMax', options.segmentBytesMax, 64 * 1024, 1 << 30);
   checkInteger('compactionMinBytes', options.compactionMinBytes, 0, Number.MAX_SAFE_INTEGER);
   checkInteger('queueMemoryBytes', options.queueMemoryBytes, 0, Number.MAX_SAFE_INTEGER);
+  checkInteger('consumerTimeoutMs', options.consumerTimeoutMs, 0, 2 ** 31 - 1);
   if (!['batch', 'interval', 'off'].includes(options.fsyncMode)) {
     throw new RangeError(
       `fsyncMode must be batch, interval or off, got ${String(options.fsyncMode)}`,
