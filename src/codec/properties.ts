@@ -272,6 +272,11 @@ export function readExpiration(buf: Buffer, start: number, end: number): string 
   return readShortStringProperty(buf, start, end, PROPERTY_FLAG_EXPIRATION);
 }
 
+/** The reply-to property, or undefined. */
+export function readReplyTo(buf: Buffer, start: number, end: number): string | undefined {
+  return readShortStringProperty(buf, start, end, PROPERTY_FLAG_REPLY_TO);
+}
+
 /** The user-id property, or undefined. */
 export function readUserId(buf: Buffer, start: number, end: number): string | undefined {
   return readShortStringProperty(buf, start, end, PROPERTY_FLAG_USER_ID);

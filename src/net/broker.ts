@@ -42,6 +42,12 @@ import {
   type QueueDefinition,
 } from './definition-journal.js';
 
+/** What direct reply-to needs of a channel (channel.ts implements it). */
+export interface ChannelForReplies {
+  /** Delivers a reply straight to the channel's amq.rabbitmq.reply-to consumer. */
+  deliverReply(block: Buffer): void;
+}
+
 const RESOURCE_LOCKED = 405;
 const PRECONDITION_FAILED = 406;
 
@@ -67,6 +73,8 @@ export class Broker implements ShardEventSink, TopologyObserver {
   readonly vhosts = new Map<string, VirtualHost>();
   readonly router = new Router();
   readonly connections = new Map<number, Connection>();
+  /** Channels consuming from amq.rabbitmq.reply-to, by the key in their reply-to names. */
+  readonly replyChannels = new Map<string, ChannelForReplies>();
   /** Every live consumer by its broker-wide id, which deliveries carry. */
   readonly consumers = new Map<number, ChannelConsumer>();
   readonly dirtyConnections: Connection[] = [];
@@ -107,8 +115,10 @@ export class Broker implements ShardEventSink, TopologyObserver {
         'basic.nack': true,
         consumer_cancel_notify: true,
         'connection.blocked': false,
+        consumer_priorities: true,
         authentication_failure_close: true,
         per_consumer_qos: true,
+        direct_reply_to: true,
       },
     };
   }

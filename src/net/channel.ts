@@ -4,13 +4,19 @@
 // changes or shard requests. Protocol errors thrown anywhere below its frame handler are caught
 // by the connection's channel dispatcher, which closes this channel (or the connection).
 
+import { randomBytes } from 'node:crypto';
 import {
   type AmqpMethod,
+  ByteWriter,
   decodeContentHeader,
   decodeMethod,
+  decodeProperties,
+  encodeProperties,
   PROPERTY_FLAG_EXPIRATION,
+  PROPERTY_FLAG_REPLY_TO,
   readDeliveryMode,
   readExpiration,
+  readReplyTo,
   validateProperties,
 } from '../codec/index.js';
 import {
@@ -27,8 +33,10 @@ import {
 } from '../shard/api.js';
 import { ConfirmTracker } from './confirm-tracker.js';
 import type { Connection } from './connection.js';
+import type { ChannelForReplies } from './broker.js';
 import {
   writeAccessRequestOk,
+  writeBasicDeliver,
   writeBasicGetOk,
   writeBasicReturn,
   writeContent,
@@ -92,7 +100,11 @@ export interface ChannelConsumer extends ConsumerRecord {
   tagBytes: Buffer;
 }
 
-export class Channel implements SettledDeliverySink {
+/** The direct reply-to pseudo-queue, and the prefix of the names it gives reply-to. */
+const REPLY_QUEUE = 'amq.rabbitmq.reply-to';
+const REPLY_PREFIX = 'amq.rabbitmq.reply-to.';
+
+export class Channel implements SettledDeliverySink, ChannelForReplies {
   readonly channelId: number;
   readonly connection: Connection;
   readonly vhost: VirtualHost;
@@ -145,6 +157,10 @@ export class Channel implements SettledDeliverySink {
   private permissionVersion = -1;
   private readonly writableExchanges = new Set<string>();
   private readonly view = new MessageBlockView();
+  /** Direct reply-to: the amq.rabbitmq.reply-to consumer's tag, or null. */
+  private replyConsumerTag: Buffer | null = null;
+  /** The key in this channel's reply-to names (broker.replyChannels), '' until it consumes. */
+  private replyKey = '';
   /** The oldest unacked tag the consumer-timeout check saw, and since when. */
   private watchedTag = 0;
   private watchedSinceMs = 0;
@@ -330,6 +346,24 @@ export class Channel implements SettledDeliverySink {
       );
     }
     this.checkWritable(exchange.name);
+    if (
+      this.propertiesBytes >= 2 &&
+      (this.properties.readUInt16BE(0) & PROPERTY_FLAG_REPLY_TO) !== 0
+    ) {
+      this.rewriteReplyTo();
+    }
+    if (exchange.name === '' && this.routingKey.startsWith(REPLY_PREFIX)) {
+      const target = broker.replyChannels.get(this.routingKey.slice(REPLY_PREFIX.length));
+      if (target !== undefined) {
+        target.deliverReply(this.replyBlock(body, bodyStart, bodyEnd));
+        if (this.confirms !== null) {
+          this.confirms.add(0);
+          this.sendConfirms();
+        }
+        return;
+      }
+      // A reply to a channel that is gone is unroutable, as in RabbitMQ.
+    }
     const properties = this.properties;
     const propertiesBytes = this.propertiesBytes;
     const isPersistent = readDeliveryMode(properties, 0, propertiesBytes) === 2;
@@ -383,6 +417,91 @@ export class Channel implements SettledDeliverySink {
       bodyStart,
       bodyEnd,
     );
+  }
+
+  /**
+   * Direct reply-to: a publish whose reply-to is amq.rabbitmq.reply-to gets this channel's own
+   * reply-to name instead, so replies come straight back to its reply consumer.
+   */
+  private rewriteReplyTo(): void {
+    if (readReplyTo(this.properties, 0, this.propertiesBytes) !== REPLY_QUEUE) return;
+    if (this.replyConsumerTag === null) {
+      throw channelError(
+        PRECONDITION_FAILED,
+        'fast reply consumer does not exist',
+        CLASS_BASIC,
+        METHOD_BASIC_PUBLISH,
+      );
+    }
+    const decoded = decodeProperties(this.properties, 0, this.propertiesBytes, undefined, true);
+    decoded.replyTo = REPLY_PREFIX + this.replyKey;
+    const writer = new ByteWriter(this.propertiesBytes + 64);
+    encodeProperties(writer, decoded);
+    const encoded = writer.take();
+    if (encoded.length > this.properties.length)
+      this.properties = Buffer.allocUnsafe(encoded.length);
+    encoded.copy(this.properties);
+    this.propertiesBytes = encoded.length;
+  }
+
+  /** The publish being completed as a message block (for a direct reply). */
+  private replyBlock(body: Buffer, bodyStart: number, bodyEnd: number): Buffer {
+    const block = Buffer.allocUnsafe(
+      this.headBytes + 4 + this.propertiesBytes + bodyEnd - bodyStart,
+    );
+    let at = this.head.copy(block, 0, 0, this.headBytes);
+    block.writeUInt32LE(this.propertiesBytes, at);
+    at += 4;
+    at += this.properties.copy(block, at, 0, this.propertiesBytes);
+    body.copy(block, at, bodyStart, bodyEnd);
+    return block;
+  }
+
+  /** ChannelForReplies: a reply for this channel's amq.rabbitmq.reply-to consumer (no ack). */
+  deliverReply(block: Buffer): void {
+    const tag = this.replyConsumerTag;
+    if (tag === null || this.isClosing) return;
+    const view = this.view.read(block, 0, block.length);
+    const connection = this.connection;
+    const deliveryTag = this.deliveryTags.assign(false, 0, 0);
+    writeBasicDeliver(connection.out, this.channelId, tag, deliveryTag, false, block, view);
+    writeContent(
+      connection.out,
+      this.channelId,
+      connection.frameMaxBytes,
+      block,
+      view.propertiesStart,
+      view.propertiesEnd,
+      block,
+      view.bodyStart,
+      view.bodyEnd,
+    );
+    connection.markDirty();
+  }
+
+  /** basic.consume on amq.rabbitmq.reply-to: no queue, replies come straight to this channel. */
+  private consumeReplies(method: Extract<AmqpMethod, { method: 'basic.consume' }>): void {
+    if (!method.noAck)
+      throw channelError(PRECONDITION_FAILED, 'reply consumer cannot acknowledge', 60, 20);
+    if (this.replyConsumerTag !== null)
+      throw channelError(PRECONDITION_FAILED, 'reply consumer already set', 60, 20);
+    let tag = method.consumerTag;
+    if (tag === '') tag = this.connection.broker.serverGeneratedName('amq.ctag-');
+    else if (this.consumers.has(tag))
+      throw connectionError(NOT_ALLOWED, `attempt to reuse consumer tag '${tag}'`, 60, 20);
+    this.replyConsumerTag = Buffer.from(tag, 'utf8');
+    this.replyKey = randomBytes(18).toString('base64url');
+    this.connection.broker.replyChannels.set(this.replyKey, this);
+    if (!method.noWait)
+      this.connection.sendMethod(this.channelId, { method: 'basic.consume-ok', consumerTag: tag });
+  }
+
+  /** Stops direct reply-to on this channel; replies to its old name become unroutable. */
+  private stopReplies(): void {
+    if (this.replyConsumerTag === null) return;
+    this.replyConsumerTag = null;
+    this.connection.broker.replyChannels.delete(this.replyKey);
+    this.replyKey = '';
   }
 
   private shardMaskOf(queues: readonly QueueRecord[]): number {
@@ -1246,6 +1365,7 @@ export class Channel implements SettledDeliverySink {
     const connection = this.connection;
     const broker = connection.broker;
     const queueName = this.queueNamed(method.queue, 60, 20);
+    if (queueName === REPLY_QUEUE) return this.consumeReplies(method);
     connection.checkPermission('read', 'queue', queueName, 60, 20);
     const queue = this.vhost.queueOrThrow(queueName);
     this.checkExclusiveAccess(queue, 60, 20);
@@ -1306,6 +1426,12 @@ export class Channel implements SettledDeliverySink {
 
   private basicCancel(tag: string, isNoWait: boolean): void {
     const connection = this.connection;
+    if (this.replyConsumerTag !== null && this.replyConsumerTag.toString('utf8') === tag) {
+      this.stopReplies();
+      if (!isNoWait)
+        connection.sendMethod(this.channelId, { method: 'basic.cancel-ok', consumerTag: tag });
+      return;
+    }
     const consumer = this.consumers.get(tag);
     if (consumer === undefined) {
       if (!isNoWait)
@@ -1403,6 +1529,7 @@ export class Channel implements SettledDeliverySink {
       broker.detachConsumer(consumer);
     }
     this.consumers.clear();
+    this.stopReplies();
     this.heldPublishes = [];
     this.heldSettles = [];
     const links = broker.links;
@@ -1421,8 +1548,8 @@ const NESTED_HEADER_BYTES = 5;
 const EXPIRATION_MAX_MS = 315_360_000_000;
 
 /**
- * basic.consume's x-priority: any integer type, else RabbitMQ's 406
- * (rabbit_amqqueue:check_consume_arguments).
+ * basic.consume's x-priority: any integer type, else RabbitMQ's 406 (text checked against
+ * RabbitMQ 3.10.8).
  */
 function consumerPriority(value: unknown, queue: QueueRecord): number {
   if (value === undefined) return 0;
@@ -1438,7 +1565,7 @@ function consumerPriority(value: unknown, queue: QueueRecord): number {
           : 'table';
   throw channelError(
     PRECONDITION_FAILED,
-    `invalid arg 'x-priority' for ${resourceName('queue', queue.name, queue.vhost)}: {unacceptable_type,${type}}`,
+    `invalid arg 'x-priority' for ${resourceName('queue', queue.name, queue.vhost)}: "expected integer, got ${type}"`,
     60,
     20,
   );

@@ -109,7 +109,7 @@ describe.each(SHARD_COUNTS)('consumer selection (%i shards)', (shardCount) => {
         channel.consume(queue, () => undefined, { arguments: { 'x-priority': 'high' } }),
       );
       expect(error.message).toContain(
-        `PRECONDITION_FAILED - invalid arg 'x-priority' for queue '${queue}' in vhost '/': {unacceptable_type,longstr}`,
+        `PRECONDITION_FAILED - invalid arg 'x-priority' for queue '${queue}' in vhost '/': "expected integer, got longstr"`,
       );
       const other = await amqplibChannel(connection);
       const sacError = await rejectionOf(
