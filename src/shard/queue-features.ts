@@ -19,6 +19,8 @@ export class QueueFeatures {
   readonly deadLetterRoutingKey: string | null;
   /** x-max-priority (1..255); 0 when absent or 0 (RabbitMQ's classic queue is then plain). */
   readonly maxPriority: number;
+  /** The retry extension (x-warren-delivery-limit, x-warren-retry-*); null when unused. */
+  readonly retry: RetryPolicy | null;
 
   private constructor(args: Record<string, unknown>) {
     this.messageTtlMs = integerOr(args['x-message-ttl'], -1);
@@ -32,6 +34,7 @@ export class QueueFeatures {
     const routingKey = args['x-dead-letter-routing-key'];
     this.deadLetterRoutingKey = typeof routingKey === 'string' ? routingKey : null;
     this.maxPriority = Math.min(255, Math.max(0, integerOr(args['x-max-priority'], 0)));
+    this.retry = RetryPolicy.from(args);
   }
 
   get hasLengthLimit(): boolean {
@@ -45,11 +48,53 @@ export class QueueFeatures {
       features.messageTtlMs < 0 &&
       !features.hasLengthLimit &&
       features.deadLetterExchange === null &&
-      features.maxPriority === 0
+      features.maxPriority === 0 &&
+      features.retry === null
     ) {
       return null;
     }
     return features;
+  }
+}
+
+/**
+ * Warren's retry extension: a returned message (nack or reject with requeue, or left unacked by a
+ * closing channel) waits `delayMs × backoff^(deliveries − 1)` (at most `delayMaxMs`) before it
+ * is ready again, and is dead-lettered (reason delivery_limit) once it has been delivered
+ * `deliveryLimit` times. The delivery count is in the log, so it survives a restart.
+ */
+export class RetryPolicy {
+  /** x-warren-delivery-limit: deliveries allowed; Infinity when absent. */
+  readonly deliveryLimit: number;
+  /** x-warren-retry-delay-ms: the wait after the first failed delivery; 0 = at once. */
+  readonly delayMs: number;
+  /** x-warren-retry-backoff: each further wait is this many times longer (default 2). */
+  readonly backoff: number;
+  /** x-warren-retry-delay-max-ms: the longest wait (default one hour). */
+  readonly delayMaxMs: number;
+
+  private constructor(args: Record<string, unknown>) {
+    this.deliveryLimit = integerOr(args['x-warren-delivery-limit'], Infinity);
+    this.delayMs = integerOr(args['x-warren-retry-delay-ms'], 0);
+    const backoff = args['x-warren-retry-backoff'];
+    this.backoff = typeof backoff === 'number' && backoff >= 1 ? backoff : 2;
+    this.delayMaxMs = integerOr(args['x-warren-retry-delay-max-ms'], 3_600_000);
+  }
+
+  static from(args: Record<string, unknown>): RetryPolicy | null {
+    if (
+      args['x-warren-delivery-limit'] === undefined &&
+      args['x-warren-retry-delay-ms'] === undefined
+    ) {
+      return null;
+    }
+    return new RetryPolicy(args);
+  }
+
+  /** How long a message delivered `deliveries` times waits before it is ready again. */
+  delayFor(deliveries: number): number {
+    if (this.delayMs === 0) return 0;
+    return Math.min(this.delayMaxMs, this.delayMs * this.backoff ** (deliveries - 1));
   }
 }
 

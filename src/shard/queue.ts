@@ -154,6 +154,16 @@ export function expiresAtOf(entry: QueueEntry): number {
   return entry instanceof TimedQueueEntry ? entry.expiresAtMs : Infinity;
 }
 
+/** A returned copy waiting out its retry delay (Warren's retry extension). */
+interface DelayedEntry {
+  entry: QueueEntry;
+  readyAtMs: number;
+}
+
+function readyAtOf(delayed: DelayedEntry): number {
+  return delayed.readyAtMs;
+}
+
 /** An unacked delivery (or basic.get in ack mode): which copy, from where, to whom. */
 export class Delivery {
   readonly entry: QueueEntry;
@@ -194,6 +204,10 @@ export class Queue {
   /** One lane per priority (highest delivered first) with x-max-priority; null otherwise. */
   private readonly lanes: PriorityLane[] | null;
   private laneReadyCount = 0;
+  /** Returned copies waiting out a retry delay, soonest first; not ready, not counted. */
+  private readonly delayed = new MinHeap<DelayedEntry>(readyAtOf);
+  /** The retry release the shard's timer holds for this queue; Infinity when none. */
+  retryTimerAtMs = Infinity;
   /** In priority order (highest first), registration order within one priority. */
   readonly consumers: Consumer[] = [];
   private nextConsumerIndex = 0;
@@ -282,6 +296,33 @@ export class Queue {
     }
   }
 
+  /** Holds a returned copy (its delivery count already raised) until `readyAtMs`. */
+  delay(entry: QueueEntry, readyAtMs: number): void {
+    this.delayed.push({ entry, readyAtMs });
+  }
+
+  /** When the next delayed copy is due; Infinity when none waits. */
+  get nextDelayedAtMs(): number {
+    return this.delayed.peek()?.readyAtMs ?? Infinity;
+  }
+
+  /** Puts every delayed copy due by `nowMs` back in its place; returns how many. */
+  releaseDue(nowMs: number): number {
+    let released = 0;
+    for (
+      let due = this.delayed.peek();
+      due !== undefined && due.readyAtMs <= nowMs;
+      due = this.delayed.peek()
+    ) {
+      this.delayed.pop();
+      // requeue() counts a delivery; this one was counted when it was delayed.
+      due.entry.deliveryCount--;
+      this.requeue(due.entry);
+      released++;
+    }
+    return released;
+  }
+
   /** Removes and returns the oldest ready entry. */
   take(): QueueEntry | undefined {
     const entry = this.takeNext();
@@ -340,6 +381,7 @@ export class Queue {
   forEachReady(visit: (entry: QueueEntry) => void): void {
     this.returned.forEach(visit);
     this.ready.forEach(visit);
+    this.delayed.forEach((delayed) => visit(delayed.entry));
     if (this.lanes === null) return;
     for (const lane of this.lanes) {
       lane.returned.forEach(visit);
@@ -351,6 +393,8 @@ export class Queue {
   purge(): QueueEntry[] {
     this.readyBodyBytes = 0;
     const entries: QueueEntry[] = this.returned.drain();
+    // Copies waiting out a retry delay go too: they are the queue's, not a consumer's.
+    for (const delayed of this.delayed.drain()) entries.push(delayed.entry);
     for (let entry = this.ready.shift(); entry !== undefined; entry = this.ready.shift())
       entries.push(entry);
     if (this.lanes !== null) {

@@ -54,7 +54,9 @@ export const EVT_REJECT = 7;
 export const DEAD_LETTER_REJECTED = 0;
 export const DEAD_LETTER_EXPIRED = 1;
 export const DEAD_LETTER_MAXLEN = 2;
-export const DEAD_LETTER_REASONS = ['rejected', 'expired', 'maxlen'] as const;
+/** Returned more often than x-warren-delivery-limit allows (the quorum queues' reason text). */
+export const DEAD_LETTER_DELIVERY_LIMIT = 3;
+export const DEAD_LETTER_REASONS = ['rejected', 'expired', 'maxlen', 'delivery_limit'] as const;
 export const DEAD_LETTER_HEADER_BYTES = 3;
 export const REJECT_BYTES = 4 + 2 + 8;
 

@@ -34,6 +34,7 @@ import {
   CMD_TRANSACTION,
   CONFIRM_BYTES,
   CREDIT_BYTES,
+  DEAD_LETTER_DELIVERY_LIMIT,
   DEAD_LETTER_EXPIRED,
   DEAD_LETTER_HEADER_BYTES,
   DEAD_LETTER_MAXLEN,
@@ -108,6 +109,8 @@ export class Shard implements RingSink, ConfirmSink {
   nowMs: number;
   /** Head expiries of queues whose messages can expire, soonest first: the shard's one timer. */
   private readonly expiryTimers = new MinHeap<ExpiryTimer>(timerAtOf);
+  /** When queues' delayed retries are due, soonest first (Warren's retry extension). */
+  private readonly retryTimers = new MinHeap<ExpiryTimer>(timerAtOf);
   /** While applying a transaction record: the messages it logged. */
   private transactionMessages: StoredMessage[] | null = null;
   private readonly queues = new Map<number, Queue>();
@@ -190,7 +193,10 @@ export class Shard implements RingSink, ConfirmSink {
 
   /** When the shard's timer should next run (ms since the epoch), or Infinity for never. */
   nextTimerAtMs(): number {
-    return this.expiryTimers.peek()?.atMs ?? Infinity;
+    return Math.min(
+      this.expiryTimers.peek()?.atMs ?? Infinity,
+      this.retryTimers.peek()?.atMs ?? Infinity,
+    );
   }
 
   /**
@@ -213,6 +219,30 @@ export class Shard implements RingSink, ConfirmSink {
       this.dropExpiredHead(queue);
       this.scheduleExpiry(queue);
     }
+    const retries = this.retryTimers;
+    for (
+      let timer = retries.peek();
+      timer !== undefined && timer.atMs <= this.nowMs;
+      timer = retries.peek()
+    ) {
+      retries.pop();
+      const queue = timer.queue;
+      if (queue.isDeleted || queue.retryTimerAtMs !== timer.atMs) continue;
+      queue.retryTimerAtMs = Infinity;
+      if (queue.releaseDue(this.nowMs) > 0) {
+        if (queue.hasExpiringEntries) this.scheduleExpiry(queue);
+        if (queue.consumers.length > 0) this.activate(queue);
+      }
+      this.scheduleRetry(queue);
+    }
+  }
+
+  /** Sets the shard's timer for a queue's next delayed retry. */
+  private scheduleRetry(queue: Queue): void {
+    const atMs = queue.nextDelayedAtMs;
+    if (atMs === Infinity || atMs >= queue.retryTimerAtMs) return;
+    queue.retryTimerAtMs = atMs;
+    this.retryTimers.push({ queue, atMs });
   }
 
   /**
@@ -662,6 +692,24 @@ export class Shard implements RingSink, ConfirmSink {
     if (queue.isDeleted) {
       this.forgetEntry(queue, entry);
       return;
+    }
+    const retry = queue.features?.retry ?? null;
+    if (retry !== null) {
+      // Warren's retry extension: deliveries so far include the one coming back now.
+      const deliveries = entry.deliveryCount + 1;
+      if (deliveries >= retry.deliveryLimit) {
+        this.dropEntry(queue, entry, DEAD_LETTER_DELIVERY_LIMIT);
+        return;
+      }
+      const delayMs = retry.delayFor(deliveries);
+      if (delayMs > 0) {
+        entry.deliveryCount++;
+        if (this.isLogged(queue, entry))
+          this.store!.requeue(queue.queueId, entry.seq, entry.deliveryCount);
+        queue.delay(entry, this.nowMs + delayMs);
+        this.scheduleRetry(queue);
+        return;
+      }
     }
     queue.requeue(entry);
     if (this.isLogged(queue, entry))
