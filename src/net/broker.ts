@@ -7,7 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
-import { type AmqpMethod, decodeProperties, type FieldTable } from '../codec/index.js';
+import {
+  type AmqpMethod,
+  decodeProperties,
+  type FieldTable,
+  fieldTablesEquivalent,
+} from '../codec/index.js';
 import {
   DEAD_LETTER_HEADER_BYTES,
   DEAD_LETTER_REJECTED,
@@ -31,6 +36,12 @@ import { type Binding, type Exchange, QueueRecord } from './exchange.js';
 import { type BrokerOptions, resolveOptions } from './options.js';
 import { checkQueueArgumentsEquivalent, validateQueueArguments } from './queue-arguments.js';
 import { channelError, resourceName } from './protocol-errors.js';
+import {
+  effectiveQueueArguments,
+  type Policy,
+  policyForQueue,
+  validatePolicy,
+} from './policies.js';
 import { Router } from './router.js';
 import { ShardLink, type ShardEventSink } from './shard-link.js';
 import { type TopologyObserver, VirtualHost } from './vhost.js';
@@ -73,6 +84,8 @@ export class Broker implements ShardEventSink, TopologyObserver {
   readonly vhosts = new Map<string, VirtualHost>();
   readonly router = new Router();
   readonly connections = new Map<number, Connection>();
+  /** Policies by vhost, then by name. */
+  readonly policies = new Map<string, Map<string, Policy>>();
   /** Channels consuming from amq.rabbitmq.reply-to, by the key in their reply-to names. */
   readonly replyChannels = new Map<string, ChannelForReplies>();
   /** Every live consumer by its broker-wide id, which deliveries carry. */
@@ -233,6 +246,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
         exchange.arguments,
       );
     }
+    for (const value of byKind('policy')) this.setPolicy(value as Policy);
     for (const value of byKind('queue')) {
       const queue = value as QueueDefinition;
       if (queue.shardIndex >= this.links.length) {
@@ -644,6 +658,9 @@ export class Broker implements ShardEventSink, TopologyObserver {
       { ...flags, isDurable: flags.isDurable && flags.ownerConnectionId === 0 },
       args,
     );
+    queue.setEffectiveArguments(
+      effectiveQueueArguments(args, policyForQueue(this.policies.get(vhost.name), name)),
+    );
     vhost.addQueue(queue);
     if (queue.expiresMs > 0) {
       this.expiringQueues.add(queue);
@@ -656,10 +673,64 @@ export class Broker implements ShardEventSink, TopologyObserver {
       isDurable: queue.isDurable,
       isAutoDelete: queue.isAutoDelete,
       isExclusive: queue.isExclusive,
-      arguments: args as Record<string, unknown>,
+      arguments: queue.effectiveArguments as Record<string, unknown>,
     };
     this.links[queue.shardIndex]!.control({ op: 'queue.create', queue: spec }, null);
     return queue;
+  }
+
+  /**
+   * Adds or replaces a policy and applies it to the vhost's queues at once (their shards rebuild
+   * TTL, limits and dead-lettering; a lower length limit drops heads as RabbitMQ does). Returns
+   * an error text and changes nothing when the policy is invalid. For the definitions file and
+   * the management API; kept in shard 0's log.
+   */
+  setPolicy(policy: Policy): string | null {
+    const error = validatePolicy(policy);
+    if (error !== null) return error;
+    let policies = this.policies.get(policy.vhost);
+    if (policies === undefined) this.policies.set(policy.vhost, (policies = new Map()));
+    policies.set(policy.name, policy);
+    this.journal?.policy(policy, true);
+    this.applyPolicies(policy.vhost);
+    return null;
+  }
+
+  /** Removes a policy (a missing one is fine) and applies what is left. */
+  deletePolicy(vhost: string, name: string): void {
+    const policy = this.policies.get(vhost)?.get(name);
+    if (policy === undefined) return;
+    this.policies.get(vhost)!.delete(name);
+    this.journal?.policy(policy, false);
+    this.applyPolicies(vhost);
+  }
+
+  private applyPolicies(vhostName: string): void {
+    const vhost = this.vhosts.get(vhostName);
+    if (vhost === undefined) return;
+    const policies = this.policies.get(vhostName);
+    for (const queue of vhost.queues.values()) {
+      const effective = effectiveQueueArguments(
+        queue.arguments,
+        policyForQueue(policies, queue.name),
+      );
+      if (fieldTablesEquivalent(effective, queue.effectiveArguments)) continue;
+      queue.setEffectiveArguments(effective);
+      if (queue.expiresMs > 0 && !this.expiringQueues.has(queue)) {
+        this.expiringQueues.add(queue);
+        this.touchQueue(queue);
+      }
+      this.armQueueExpiry();
+      this.links[queue.shardIndex]!.control(
+        {
+          op: 'queue.arguments',
+          queueId: queue.queueId,
+          arguments: effective as Record<string, unknown>,
+        },
+        null,
+      );
+    }
+    for (let i = 0; i < this.links.length; i++) this.links[i]!.flush();
   }
 
   checkQueueEquivalent(

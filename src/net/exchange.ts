@@ -36,8 +36,10 @@ export class QueueRecord {
   readonly bindings = new Set<Binding>();
   hasHadConsumer = false;
   isDeleted = false;
-  /** x-expires: delete the queue after this long unused; 0 when it has none. */
-  readonly expiresMs: number;
+  /** The arguments its shard applies: its own with the policy that matches it combined in. */
+  effectiveArguments: FieldTable;
+  /** x-expires (argument or policy): delete the queue after this long unused; 0 when none. */
+  expiresMs = 0;
   /** When it was last used (declared, consumed from, fetched from, left by its last consumer). */
   lastUsedMs = 0;
   /** The routing pass that last added this queue, to count it once per publish. */
@@ -59,6 +61,13 @@ export class QueueRecord {
     this.isAutoDelete = flags.isAutoDelete;
     this.ownerConnectionId = flags.ownerConnectionId;
     this.arguments = args;
+    this.effectiveArguments = args;
+    this.setEffectiveArguments(args);
+  }
+
+  /** Takes the arguments its policy makes effective (x-expires is the network thread's). */
+  setEffectiveArguments(args: FieldTable): void {
+    this.effectiveArguments = args;
     const expires = args['x-expires'];
     this.expiresMs =
       typeof expires === 'number' || typeof expires === 'bigint' ? Number(expires) : 0;

@@ -188,7 +188,7 @@ export class Queue {
   readonly queueId: number;
   readonly spec: QueueSpec;
   /** TTL, length limits and dead-lettering; null for a plain queue (the fast path). */
-  readonly features: QueueFeatures | null;
+  features: QueueFeatures | null;
   /**
    * Set once a copy that can expire is queued here (the queue has a TTL, or a message came with
    * an expiration): from then on deliveries check the head for expiry.
@@ -198,7 +198,7 @@ export class Queue {
   timerAtMs = Infinity;
   /** Body bytes of ready messages; counted only when the queue has x-max-length-bytes. */
   readyBodyBytes = 0;
-  private readonly isCountingBytes: boolean;
+  private isCountingBytes: boolean;
   private readonly ready = new Fifo<QueueEntry>();
   private readonly returned = new MinHeap<QueueEntry>(entrySeq);
   /** One lane per priority (highest delivered first) with x-max-priority; null otherwise. */
@@ -378,10 +378,34 @@ export class Queue {
   }
 
   /** Visits every ready entry (returned ones first, then the FIFO). */
+  /** Visits every entry the queue holds: ready ones and those waiting out a retry delay. */
+  forEachHeld(visit: (entry: QueueEntry) => void): void {
+    this.forEachReady(visit);
+    this.delayed.forEach((delayed) => visit(delayed.entry));
+  }
+
+  /**
+   * A policy changed the queue's effective arguments: TTL, limits and dead-lettering follow
+   * them from now on (priority lanes and single active consumer stay as declared). Messages
+   * already queued keep the expiry they arrived with, as in RabbitMQ.
+   */
+  applyArguments(args: Record<string, unknown>): void {
+    const features = QueueFeatures.from(args);
+    this.features = features;
+    if (features !== null && features.messageTtlMs >= 0) this.hasExpiringEntries = true;
+    const isCountingBytes = features !== null && features.maxLengthBytes !== Infinity;
+    if (isCountingBytes && !this.isCountingBytes) {
+      let bytes = 0;
+      this.forEachReady((entry) => (bytes += entry.message.bodyBytes));
+      this.readyBodyBytes = bytes;
+    }
+    if (!isCountingBytes) this.readyBodyBytes = 0;
+    this.isCountingBytes = isCountingBytes;
+  }
+
   forEachReady(visit: (entry: QueueEntry) => void): void {
     this.returned.forEach(visit);
     this.ready.forEach(visit);
-    this.delayed.forEach((delayed) => visit(delayed.entry));
     if (this.lanes === null) return;
     for (const lane of this.lanes) {
       lane.returned.forEach(visit);

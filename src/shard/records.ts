@@ -98,6 +98,8 @@ export type ControlRequest =
   | { op: 'queue.create'; queue: QueueSpec }
   | { op: 'queue.delete'; queueId: number; isIfEmpty: boolean; isIfUnused: boolean }
   | { op: 'queue.purge'; queueId: number }
+  /** A policy changed what applies to the queue: these are its effective arguments now. */
+  | { op: 'queue.arguments'; queueId: number; arguments: Record<string, unknown> }
   | { op: 'queue.stats'; queueId: number }
   | {
       op: 'consume';

@@ -488,6 +488,18 @@ export class Shard implements RingSink, ConfirmSink {
     return priority < 0 ? 0 : Math.min(priority, maxPriority);
   }
 
+  /** A new, lower length limit (from a policy): the oldest ready messages go (drop-head). */
+  private enforceLengthLimit(queue: Queue): void {
+    const features = queue.features;
+    if (features === null || !features.hasLengthLimit || features.overflow !== 'drop-head') return;
+    while (
+      queue.readyCount > features.maxLength ||
+      queue.readyBodyBytes > features.maxLengthBytes
+    ) {
+      this.dropEntry(queue, queue.take()!, DEAD_LETTER_MAXLEN);
+    }
+  }
+
   /** A copy leaves its queue without being delivered: dead-lettered if the queue says so. */
   private dropEntry(queue: Queue, entry: QueueEntry, reason: number): void {
     if (queue.features?.deadLetterExchange != null && !queue.isDeleted)
@@ -869,6 +881,15 @@ export class Shard implements RingSink, ConfirmSink {
         for (const entry of ready) this.forgetEntry(queue, entry);
         return this.reply(requestId, 0, ready.length);
       }
+      case 'queue.arguments': {
+        const queue = this.queues.get(request.queueId);
+        if (queue === undefined) return this.reply(requestId, 0, 0);
+        queue.applyArguments(request.arguments);
+        this.enforceLengthLimit(queue);
+        if (queue.hasExpiringEntries) this.scheduleExpiry(queue);
+        if (queue.consumers.length > 0) this.activate(queue);
+        return this.reply(requestId, 0, 0);
+      }
       case 'queue.purge': {
         const queue = this.queues.get(request.queueId);
         if (queue === undefined) return this.reply(requestId, 0, 0);
@@ -1042,7 +1063,7 @@ export class Shard implements RingSink, ConfirmSink {
       if (list === undefined) copies.set(message, (list = []));
       list.push([queue, entry]);
     };
-    for (const queue of this.queues.values()) queue.forEachReady((entry) => collect(queue, entry));
+    for (const queue of this.queues.values()) queue.forEachHeld((entry) => collect(queue, entry));
     for (const channel of this.channels.values()) {
       for (const delivery of channel.unacked.values()) collect(delivery.queue, delivery.entry);
     }
