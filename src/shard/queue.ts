@@ -364,20 +364,27 @@ export class Queue {
     return returned;
   }
 
-  /** Whether a consumer could take a delivery now (round-robin position left alone). */
-  hasConsumerWithCredit(pausedConnections: ReadonlySet<number>): boolean {
-    if (this.isSingleActiveConsumer) return this.consumers[0]?.canTake(pausedConnections) ?? false;
-    for (const consumer of this.consumers) {
-      if (
-        consumer.hasCredit() &&
-        (pausedConnections.size === 0 || !pausedConnections.has(consumer.channel.connectionId))
-      )
-        return true;
+  /**
+   * How many deliveries the consumers could take right now (Infinity without limits): what a
+   * message with TTL 0 needs, behind the ready messages, to be delivered at once.
+   */
+  roomForDeliveries(pausedConnections: ReadonlySet<number>): number {
+    const consumers = this.isSingleActiveConsumer ? this.consumers.slice(0, 1) : this.consumers;
+    let room = 0;
+    for (const consumer of consumers) {
+      if (!consumer.canTake(pausedConnections)) continue;
+      let consumerRoom = Infinity;
+      if (!consumer.isNoAck) {
+        if (consumer.prefetchCount > 0)
+          consumerRoom = consumer.prefetchCount - consumer.unackedCount;
+        if (consumer.channel.isCreditLimited)
+          consumerRoom = Math.min(consumerRoom, consumer.channel.credit);
+      }
+      room += consumerRoom;
     }
-    return false;
+    return room;
   }
 
-  /** Visits every ready entry (returned ones first, then the FIFO). */
   /** Visits every entry the queue holds: ready ones and those waiting out a retry delay. */
   forEachHeld(visit: (entry: QueueEntry) => void): void {
     this.forEachReady(visit);
@@ -403,6 +410,7 @@ export class Queue {
     this.isCountingBytes = isCountingBytes;
   }
 
+  /** Visits every ready entry (returned ones first, then the FIFO). */
   forEachReady(visit: (entry: QueueEntry) => void): void {
     this.returned.forEach(visit);
     this.ready.forEach(visit);

@@ -452,9 +452,10 @@ export class Shard implements RingSink, ConfirmSink {
     }
     let expiresAtMs = Infinity;
     if (ttlMs === 0) {
-      // RabbitMQ delivers a message with TTL 0 only if a consumer can take it at once. It is
-      // delivered in this batch, whose clock reading stays the same, so now + 1 is "at once".
-      if (queue.readyCount > 0 || !queue.hasConsumerWithCredit(this.pausedConnections)) {
+      // RabbitMQ delivers a message with TTL 0 only if a consumer can take it at once: the
+      // consumers must have room for it behind every ready message. It is delivered in this
+      // batch, whose clock reading stays the same, so now + 1 is "at once".
+      if (queue.readyCount >= queue.roomForDeliveries(this.pausedConnections)) {
         this.deadLetter(queue, block, DEAD_LETTER_EXPIRED);
         return null;
       }

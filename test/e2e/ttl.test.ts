@@ -17,6 +17,7 @@ import {
 import {
   type AmqplibChannel,
   amqplibChannel,
+  amqplibConfirmChannel,
   EXTERNAL_PORT,
   Inbox,
   rejectionOf,
@@ -163,6 +164,28 @@ describe.each(SHARD_COUNTS)('message TTL (%i shards)', (shardCount) => {
       channel.sendToQueue(queue, Buffer.from('taken'), { expiration: '0' });
       const [message] = await inbox.waitFor(1);
       expect(message!.content.toString()).toBe('taken');
+    },
+    T,
+  );
+
+  it(
+    'delivers a burst of expiration 0 messages to consumers with room, and no more',
+    async () => {
+      const connection = await clients.amqplib();
+      const channel = await amqplibChannel(connection);
+      const queue = uniqueName('ttl.zero.burst');
+      await channel.assertQueue(queue, { durable: false });
+      await channel.prefetch(3);
+      const inbox = new Inbox<amqp.ConsumeMessage>();
+      await channel.consume(queue, (message) => message !== null && inbox.push(message));
+      const publisher = await amqplibConfirmChannel(connection);
+      for (let i = 0; i < 5; i++)
+        publisher.sendToQueue(queue, Buffer.from(`z${i}`), { expiration: '0' });
+      await publisher.waitForConfirms();
+      await inbox.waitFor(3);
+      await sleep(100);
+      expect(inbox.items.map((message) => message.content.toString())).toEqual(['z0', 'z1', 'z2']);
+      expect(await messageCount(publisher, queue)).toBe(0);
     },
     T,
   );
