@@ -2,13 +2,16 @@
 // (drop-head), x-max-priority and a dead-letter exchange, driven by random publishes, gets (ack
 // and no-ack), acks, nacks (requeue or not) and clock advances through its ring records and a
 // fake clock, against a model queue. What gets return (message, redelivered flag, count left),
-// the ready count, and every dead letter with its reason must agree. fast-check prints the seed
-// and the shrunk sequence on failure.
+// the ready count, and every dead letter with its reason must agree. A second property runs the
+// queue durable over a memory log, crashes it, and checks the recovered queue (order, priorities,
+// redelivered flags, absolute expiry) against the model. fast-check prints the seed and the
+// shrunk sequence on failure.
 
 import fc from 'fast-check';
 import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { ByteWriter, encodeProperties } from '../codec/index.js';
+import { MemoryStorage, SegmentedLog } from '../log/index.js';
 import { allocateRing, RingOutbox, RingReader, type RingSink, RingWriter } from '../util/index.js';
 import {
   CMD_CONTROL,
@@ -21,6 +24,7 @@ import {
   GET_OK_HEADER_BYTES,
   MessageBlockView,
   PUBLISH_FLAG_EXPIRATION,
+  PUBLISH_FLAG_PERSISTENT,
   PUBLISH_HEADER_BYTES,
   SETTLE_ACK,
   SETTLE_DISCARD,
@@ -29,6 +33,7 @@ import {
   type ControlRequest,
   type QueueSpec,
 } from './records.js';
+import { MessageStore } from './message-store.js';
 import { Shard } from './shard.js';
 
 const QUEUE_ID = 7;
@@ -161,11 +166,16 @@ class Harness implements RingSink {
   replies: number[] = [];
   deadLetters: [number, string][] = [];
 
-  constructor(config: Config) {
+  readonly store: MessageStore | null;
+
+  /** With a store, the queue is durable and every message persistent. */
+  constructor(config: Config, store: MessageStore | null = null, nowMs = 1_000_000) {
+    this.nowMs = nowMs;
+    this.store = store;
     const ring = allocateRing(1 << 20);
     this.reader = new RingReader(ring);
     const outbox = new RingOutbox(new RingWriter(ring), () => undefined);
-    this.shard = new Shard(0, outbox, null, Infinity, () => this.nowMs);
+    this.shard = new Shard(0, outbox, store, Infinity, () => this.nowMs);
     const args: Record<string, unknown> = {
       'x-dead-letter-exchange': 'dlx',
     };
@@ -176,12 +186,23 @@ class Harness implements RingSink {
       queueId: QUEUE_ID,
       vhost: '/',
       name: 'model',
-      isDurable: false,
+      isDurable: store !== null,
       isAutoDelete: false,
       isExclusive: false,
       arguments: args,
     };
     this.control({ op: 'queue.create', queue });
+    if (store !== null) this.control({ op: 'recovery.done' });
+  }
+
+  /** Waits until everything logged so far is durable (a crash after it keeps it all). */
+  async sync(): Promise<void> {
+    const log = this.store!.log;
+    this.store!.flushRefs();
+    log.flush();
+    log.requestSync();
+    const target = log.appendSeq;
+    while (log.durableSeq < target) await new Promise((resolve) => setImmediate(resolve));
   }
 
   private run(type: number, payload: Buffer): void {
@@ -212,7 +233,9 @@ class Harness implements RingSink {
     );
     payload.writeUInt32LE(CONNECTION_ID, 0);
     payload.writeUInt16LE(CHANNEL_ID, 4);
-    payload[6] = expirationMs === null ? 0 : PUBLISH_FLAG_EXPIRATION;
+    payload[6] =
+      (expirationMs === null ? 0 : PUBLISH_FLAG_EXPIRATION) |
+      (this.store === null ? 0 : PUBLISH_FLAG_PERSISTENT);
     payload.writeUInt16LE(1, 15);
     payload.writeUInt32LE(QUEUE_ID, PUBLISH_HEADER_BYTES);
     let at = PUBLISH_HEADER_BYTES + 4;
@@ -263,6 +286,93 @@ class Harness implements RingSink {
   }
 }
 
+/** An unacked delivery: the model's message and the shard's delivery id. */
+interface UnackedDelivery {
+  message: ModelMessage;
+  deliveryId: number;
+}
+
+/** Runs operations on the harness and the model, checking after each that they agree. */
+function runOperations(
+  harness: Harness,
+  model: ModelQueue,
+  operations: readonly Operation[],
+  unacked: UnackedDelivery[],
+  firstId: number,
+): void {
+  let nextId = firstId;
+  for (const step of operations) {
+    switch (step.kind) {
+      case 'publish': {
+        const id = nextId++;
+        model.publish(id, step.priority, step.expirationMs, harness.nowMs);
+        harness.publish(id, step.priority, step.expirationMs);
+        break;
+      }
+      case 'get':
+        get(harness, model, step.isNoAck, unacked);
+        break;
+      case 'ack':
+      case 'nack': {
+        if (unacked.length === 0) break;
+        const [delivery] = unacked.splice(step.pick % unacked.length, 1);
+        const message = delivery!.message;
+        if (step.kind === 'ack') {
+          harness.settle(SETTLE_ACK, delivery!.deliveryId);
+        } else if (step.isRequeue) {
+          message.deliveryCount++;
+          model.ready.push(message);
+          harness.settle(SETTLE_REQUEUE, delivery!.deliveryId);
+        } else {
+          model.deadLetters.push([message.id, 'rejected']);
+          harness.settle(SETTLE_DISCARD, delivery!.deliveryId);
+        }
+        break;
+      }
+      case 'advance':
+        harness.nowMs += step.ms;
+        model.dropExpiredHead(harness.nowMs);
+        harness.tick();
+        break;
+    }
+    expect(harness.deadLetters).toEqual(model.deadLetters);
+  }
+}
+
+/** One basic.get on both; returns whether a message came. */
+function get(
+  harness: Harness,
+  model: ModelQueue,
+  isNoAck: boolean,
+  unacked: UnackedDelivery[],
+): boolean {
+  model.dropExpiredHead(harness.nowMs);
+  const expected = model.take();
+  harness.gets = [];
+  harness.replies = [];
+  harness.control({
+    op: 'get',
+    queueId: QUEUE_ID,
+    connectionId: CONNECTION_ID,
+    channelId: CHANNEL_ID,
+    isNoAck,
+  });
+  if (expected === undefined) {
+    expect(harness.gets).toEqual([]);
+    expect(harness.replies).toEqual([0]);
+    return false;
+  }
+  expect(harness.gets).toHaveLength(1);
+  const got = harness.gets[0]!;
+  expect(got.id).toBe(expected.id);
+  expect(got.isRedelivered).toBe(expected.deliveryCount > 0);
+  expect(got.messageCount).toBe(model.ready.length);
+  if (!isNoAck) unacked.push({ message: expected, deliveryId: got.deliveryId });
+  return true;
+}
+
+const RUNS = Number(process.env['WARREN_FUZZ_RUNS'] ?? 300);
+
 describe('a shard queue with TTL, max-length, priorities and a DLX against a model', () => {
   it('agrees with the model on every get, count and dead letter', () => {
     expect.hasAssertions();
@@ -270,67 +380,7 @@ describe('a shard queue with TTL, max-length, priorities and a DLX against a mod
       fc.property(config, fc.array(operation, { maxLength: 80 }), (queueConfig, operations) => {
         const harness = new Harness(queueConfig);
         const model = new ModelQueue(queueConfig);
-        /** Unacked deliveries: model message and shard delivery id. */
-        const unacked: { message: ModelMessage; deliveryId: number }[] = [];
-        let nextId = 1;
-        for (const step of operations) {
-          switch (step.kind) {
-            case 'publish': {
-              const id = nextId++;
-              model.publish(id, step.priority, step.expirationMs, harness.nowMs);
-              harness.publish(id, step.priority, step.expirationMs);
-              break;
-            }
-            case 'get': {
-              model.dropExpiredHead(harness.nowMs);
-              const expected = model.take();
-              harness.gets = [];
-              harness.replies = [];
-              harness.control({
-                op: 'get',
-                queueId: QUEUE_ID,
-                connectionId: CONNECTION_ID,
-                channelId: CHANNEL_ID,
-                isNoAck: step.isNoAck,
-              });
-              if (expected === undefined) {
-                expect(harness.gets).toEqual([]);
-                expect(harness.replies).toEqual([0]);
-                break;
-              }
-              expect(harness.gets).toHaveLength(1);
-              const got = harness.gets[0]!;
-              expect(got.id).toBe(expected.id);
-              expect(got.isRedelivered).toBe(expected.deliveryCount > 0);
-              expect(got.messageCount).toBe(model.ready.length);
-              if (!step.isNoAck) unacked.push({ message: expected, deliveryId: got.deliveryId });
-              break;
-            }
-            case 'ack':
-            case 'nack': {
-              if (unacked.length === 0) break;
-              const [delivery] = unacked.splice(step.pick % unacked.length, 1);
-              const message = delivery!.message;
-              if (step.kind === 'ack') {
-                harness.settle(SETTLE_ACK, delivery!.deliveryId);
-              } else if (step.isRequeue) {
-                message.deliveryCount++;
-                model.ready.push(message);
-                harness.settle(SETTLE_REQUEUE, delivery!.deliveryId);
-              } else {
-                model.deadLetters.push([message.id, 'rejected']);
-                harness.settle(SETTLE_DISCARD, delivery!.deliveryId);
-              }
-              break;
-            }
-            case 'advance':
-              harness.nowMs += step.ms;
-              model.dropExpiredHead(harness.nowMs);
-              harness.tick();
-              break;
-          }
-          expect(harness.deadLetters).toEqual(model.deadLetters);
-        }
+        runOperations(harness, model, operations, [], 1);
         // The ready count as queue.declare-ok reports it (expired heads dropped first).
         model.dropExpiredHead(harness.nowMs);
         harness.replies = [];
@@ -338,7 +388,47 @@ describe('a shard queue with TTL, max-length, priorities and a DLX against a mod
         expect(harness.replies).toEqual([model.ready.length]);
         expect(harness.deadLetters).toEqual(model.deadLetters);
       }),
-      { numRuns: Number(process.env['WARREN_FUZZ_RUNS'] ?? 300) },
+      { numRuns: RUNS },
+    );
+  });
+
+  it('recovers the same queue from its log after a crash', async () => {
+    expect.hasAssertions();
+    await fc.assert(
+      fc.asyncProperty(
+        config,
+        fc.array(operation, { maxLength: 60 }),
+        fc.integer({ min: 0, max: 80 }),
+        async (queueConfig, operations, downMs) => {
+          const storage = new MemoryStorage();
+          const harness = new Harness(queueConfig, await openStore(storage));
+          const model = new ModelQueue(queueConfig);
+          const unacked: UnackedDelivery[] = [];
+          runOperations(harness, model, operations, unacked, 1);
+          await harness.sync();
+          // Restart on what the crash left: unacked messages come back, redelivered.
+          const restarted = new Harness(
+            queueConfig,
+            await openStore(storage.crashed()),
+            harness.nowMs + downMs,
+          );
+          for (const delivery of unacked) {
+            delivery.message.deliveryCount++;
+            model.ready.push(delivery.message);
+          }
+          model.deadLetters.length = 0;
+          while (get(restarted, model, true, []))
+            expect(restarted.deadLetters).toEqual(model.deadLetters);
+          expect(restarted.deadLetters).toEqual(model.deadLetters);
+        },
+      ),
+      { numRuns: Math.ceil(RUNS / 10) },
     );
   });
 });
+
+async function openStore(storage: MemoryStorage): Promise<MessageStore> {
+  let store: MessageStore | null = null;
+  await SegmentedLog.open(storage, {}, (log) => (store = new MessageStore(log)));
+  return store!;
+}
