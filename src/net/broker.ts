@@ -39,6 +39,7 @@ import { channelError, resourceName } from './protocol-errors.js';
 import {
   effectiveQueueArguments,
   type Policy,
+  policyForExchange,
   policyForQueue,
   validatePolicy,
 } from './policies.js';
@@ -554,6 +555,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
 
   /** TopologyObserver: durable changes go to the definition journal. */
   exchangeChanged(exchange: Exchange, isPresent: boolean): void {
+    if (isPresent) this.applyExchangePolicy(exchange);
     this.journal?.exchange(exchange, isPresent);
   }
 
@@ -709,6 +711,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
     const vhost = this.vhosts.get(vhostName);
     if (vhost === undefined) return;
     const policies = this.policies.get(vhostName);
+    for (const exchange of vhost.exchanges.values()) this.applyExchangePolicy(exchange);
     for (const queue of vhost.queues.values()) {
       const effective = effectiveQueueArguments(
         queue.arguments,
@@ -731,6 +734,13 @@ export class Broker implements ShardEventSink, TopologyObserver {
       );
     }
     for (let i = 0; i < this.links.length; i++) this.links[i]!.flush();
+  }
+
+  /** Sets an exchange's policy alternate-exchange (declared ones and new ones alike). */
+  applyExchangePolicy(exchange: Exchange): void {
+    const policy = policyForExchange(this.policies.get(exchange.vhost), exchange.name);
+    const alternate = policy?.definition['alternate-exchange'];
+    exchange.policyAlternateExchange = typeof alternate === 'string' ? alternate : null;
   }
 
   checkQueueEquivalent(

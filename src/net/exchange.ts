@@ -232,6 +232,8 @@ export class Exchange {
   isDeleted = false;
   /** The routing pass that last visited this exchange, to stop binding cycles. */
   routeEpoch = 0;
+  /** alternate-exchange from the policy that matches this exchange, if any. */
+  policyAlternateExchange: string | null = null;
 
   constructor(
     vhost: string,
@@ -250,9 +252,10 @@ export class Exchange {
     this.index = createIndex(type);
   }
 
+  /** The alternate exchange: the argument's, else the policy's (RabbitMQ's precedence). */
   get alternateExchange(): string | null {
     const value = this.arguments['alternate-exchange'];
-    return typeof value === 'string' ? value : null;
+    return typeof value === 'string' ? value : this.policyAlternateExchange;
   }
 
   /** Builds a binding from this exchange, or returns an error text for bad arguments. */

@@ -1,9 +1,10 @@
-// Policies: named, per-vhost sets of queue settings applied to every queue whose name matches a
-// pattern, as RabbitMQ's policies are (from the definitions file at start, kept in shard 0's log,
-// and settable through Broker.setPolicy for the management API). Network thread only. One policy
-// applies to a queue: the matching one with the highest priority (ties go to the name that sorts
-// first). Its keys combine with the queue's own x- arguments as RabbitMQ's classic queues combine
-// them: the lower of the two for TTLs, expiry and length limits, the argument for the rest.
+// Policies: named, per-vhost sets of settings applied to every queue (TTL, expiry, limits,
+// dead-lettering) or exchange (alternate-exchange) whose name matches a pattern, as RabbitMQ's
+// policies are: from the definitions file at start, kept in shard 0's log, and settable through
+// Broker.setPolicy for the management API. Network thread only. One policy applies to a queue or
+// exchange: the matching one with the highest priority (ties go to the name that sorts first).
+// Its keys combine with a queue's own x- arguments as RabbitMQ's classic queues combine them:
+// the lower of the two for TTLs, expiry and length limits, the argument for the rest.
 
 import type { FieldTable, FieldValue } from '../codec/index.js';
 
@@ -39,7 +40,6 @@ const IGNORED_KEYS = new Set([
   'queue-master-locator',
   'delivery-limit',
   'max-age',
-  'alternate-exchange',
   'federation-upstream-set',
   'federation-upstream',
 ]);
@@ -59,6 +59,10 @@ export function validatePolicy(policy: Policy): string | null {
   if (!Number.isInteger(policy.priority)) return `invalid priority '${String(policy.priority)}'`;
   for (const [key, value] of Object.entries(policy.definition)) {
     if (IGNORED_KEYS.has(key)) continue;
+    if (key === 'alternate-exchange') {
+      if (typeof value !== 'string') return 'alternate-exchange must be a string';
+      continue;
+    }
     const rule = QUEUE_KEYS[key];
     if (rule === undefined) return `unrecognised policy key '${key}'`;
     if (key === 'overflow') {
@@ -73,6 +77,27 @@ export function validatePolicy(policy: Policy): string | null {
     }
   }
   return null;
+}
+
+/** The policy that applies to an exchange, if any (apply-to all or exchanges). */
+export function policyForExchange(
+  policies: ReadonlyMap<string, Policy> | undefined,
+  exchangeName: string,
+): Policy | null {
+  if (policies === undefined) return null;
+  let chosen: Policy | null = null;
+  for (const policy of policies.values()) {
+    if (policy.applyTo !== 'all' && policy.applyTo !== 'exchanges') continue;
+    if (!new RegExp(policy.pattern).test(exchangeName)) continue;
+    if (
+      chosen === null ||
+      policy.priority > chosen.priority ||
+      (policy.priority === chosen.priority && policy.name < chosen.name)
+    ) {
+      chosen = policy;
+    }
+  }
+  return chosen;
 }
 
 /** Whether a policy applies to a queue of this name. */

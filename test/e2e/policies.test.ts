@@ -69,6 +69,14 @@ describe.skipIf(EXTERNAL_PORT !== null)('policies', () => {
             },
             {
               vhost: '/',
+              name: 'alternate',
+              pattern: '^pol-x\\.',
+              'apply-to': 'exchanges',
+              priority: 0,
+              definition: { 'alternate-exchange': 'amq.fanout' },
+            },
+            {
+              vhost: '/',
               name: 'capped',
               pattern: '^pol\\.',
               'apply-to': 'all',
@@ -98,6 +106,13 @@ describe.skipIf(EXTERNAL_PORT !== null)('policies', () => {
       await channel.waitForConfirms();
       expect(await drain(channel, 'pol.capped')).toEqual(['c', 'd']);
       await channel.assertQueue('pol.capped', { durable: false, arguments: { 'x-max-length': 5 } });
+      // An exchange policy: alternate-exchange for exchanges matching ^pol-x\.
+      await channel.assertExchange('pol-x.direct', 'direct', { durable: false });
+      await channel.assertQueue('pol.alternate', { durable: false });
+      await channel.bindQueue('pol.alternate', 'amq.fanout', '');
+      channel.publish('pol-x.direct', 'nowhere', Buffer.from('unroutable'));
+      await channel.waitForConfirms();
+      expect(await drain(channel, 'pol.alternate')).toEqual(['unroutable']);
       await connection.close();
     },
   );
