@@ -72,7 +72,7 @@ describe.skipIf(!isPikaInstalled)('pika and queue features', () => {
   });
 
   it(
-    'dead-letters with x-death, expires, nacks past a length limit, orders by priority, keeps one active consumer',
+    'dead-letters, expires messages and queues, nacks past a limit, orders by priority, picks consumers, replies directly',
     { timeout: 20_000 },
     async () => {
       const script = join(dirname(fileURLToPath(import.meta.url)), 'python/pika_queue_features.py');
@@ -92,6 +92,9 @@ describe.skipIf(!isPikaInstalled)('pika and queue features', () => {
       expect(seen.limited).toEqual(['ack', 'ack', 'nack']);
       expect(seen.priority).toEqual(['high', 'mid', 'low', 'none']);
       expect(seen.sac).toEqual({ first: 4, second: 0 });
+      expect(seen.consumer_priority).toEqual({ low: 0, high: 4 });
+      expect(seen.expired_queue).toBe(404);
+      expect(seen.direct_reply_to).toEqual([true, ['pong']]);
     },
   );
 });

@@ -98,5 +98,48 @@ while got["first"] + got["second"] < 4 and time.time() < deadline:
     connection.process_data_events(time_limit=0.05)
 seen["sac"] = got
 
+# Consumer priorities: the higher one takes everything while it has room.
+channel.queue_declare(queue="pyf.cprio", exclusive=True)
+counts = {"low": 0, "high": 0}
+channel.basic_consume("pyf.cprio", lambda ch, m, p, b: counts.__setitem__("low", counts["low"] + 1), auto_ack=True)
+channel.basic_consume(
+    "pyf.cprio",
+    lambda ch, m, p, b: counts.__setitem__("high", counts["high"] + 1),
+    auto_ack=True,
+    arguments={"x-priority": 5},
+)
+for i in range(4):
+    channel.basic_publish("", "pyf.cprio", b"c%d" % i)
+deadline = time.time() + 3
+while counts["low"] + counts["high"] < 4 and time.time() < deadline:
+    connection.process_data_events(time_limit=0.05)
+seen["consumer_priority"] = counts
+
+# Queue expiry: gone once unused for x-expires.
+channel.queue_declare(queue="pyf.expires", arguments={"x-expires": 150})
+time.sleep(0.5)
+probe = connection.channel()
+try:
+    probe.queue_declare(queue="pyf.expires", passive=True)
+    seen["expired_queue"] = "still there"
+except pika.exceptions.ChannelClosedByBroker as error:
+    seen["expired_queue"] = error.reply_code
+
+# Direct reply-to: a request and its reply without a reply queue.
+rpc = connection.channel()
+rpc.queue_declare(queue="pyf.rpc", exclusive=True)
+replies = []
+rpc.basic_consume("amq.rabbitmq.reply-to", lambda ch, m, p, b: replies.append(b.decode()), auto_ack=True)
+rpc.basic_publish("", "pyf.rpc", b"ping", pika.BasicProperties(reply_to="amq.rabbitmq.reply-to"))
+method, properties, body = None, None, None
+deadline = time.time() + 3
+while method is None and time.time() < deadline:
+    method, properties, body = rpc.basic_get(queue="pyf.rpc", auto_ack=True)
+rpc.basic_publish("", properties.reply_to, b"pong")
+deadline = time.time() + 3
+while not replies and time.time() < deadline:
+    connection.process_data_events(time_limit=0.05)
+seen["direct_reply_to"] = [properties.reply_to.startswith("amq.rabbitmq.reply-to."), replies]
+
 connection.close()
 print(json.dumps(seen, default=str))
