@@ -21,12 +21,6 @@ import { MessageBlockView } from './records.js';
 const view = new MessageBlockView();
 const writer = new ByteWriter(4096);
 
-/** The original publish's exchange and routing key, read from a message block. */
-export function blockExchange(block: Buffer): string {
-  view.read(block, 0, block.length);
-  return block.toString('utf8', view.exchangeStart, view.exchangeEnd);
-}
-
 /**
  * The block of `block` dead-lettered from `queueName` for `reason` at `nowMs`, addressed to
  * `deadLetterExchange` with `deadLetterRoutingKey` (null: the message's own routing key).
