@@ -439,7 +439,7 @@ const SCENARIOS = {
       const queue = unique();
       await channel.assertQueue(queue, {
         exclusive: true,
-        arguments: { 'x-message-ttl': 60, 'x-max-priority': 4 },
+        arguments: { 'x-message-ttl': 400, 'x-max-priority': 4 },
       });
       channel.sendToQueue(queue, Buffer.from('short'), { expiration: '1', priority: 4 });
       for (const [body, priority] of [
@@ -448,10 +448,11 @@ const SCENARIOS = {
         ['none', undefined],
       ])
         channel.sendToQueue(queue, Buffer.from(body), priority === undefined ? {} : { priority });
-      await new Promise((r) => setTimeout(r, 30));
+      // Generous waits: a loaded RabbitMQ can take tens of milliseconds to enqueue.
+      await new Promise((r) => setTimeout(r, 150));
       const counted = await channel.checkQueue(queue);
       const first = await channel.get(queue, { noAck: true });
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 500));
       return {
         counted: counted.messageCount,
         first: [first.content.toString(), first.fields.messageCount],
