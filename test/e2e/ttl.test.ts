@@ -281,6 +281,42 @@ describe.skipIf(EXTERNAL_PORT !== null)('message TTL across a restart', () => {
   );
 });
 
+describe.skipIf(EXTERNAL_PORT !== null)('message TTL with bodies paged out', () => {
+  let broker: TestBroker | null = null;
+  afterEach(async () => {
+    await broker?.close();
+    broker = null;
+  });
+
+  it(
+    'dead-letters persistent messages whose bodies live only in the log',
+    { timeout: 30_000 },
+    async () => {
+      broker = await startTestBroker({ shardCount: 2, queueMemoryBytes: 0 });
+      const connection = await amqp.connect(broker.url);
+      const channel = await connection.createConfirmChannel();
+      await channel.assertQueue('ttlp.dead', { durable: true });
+      await channel.assertQueue('ttlp.q', {
+        durable: true,
+        arguments: {
+          'x-message-ttl': 200,
+          'x-dead-letter-exchange': '',
+          'x-dead-letter-routing-key': 'ttlp.dead',
+        },
+      });
+      const bodies = Array.from({ length: 20 }, (_, i) => `paged-${i}-${'x'.repeat(1000)}`);
+      for (const body of bodies)
+        channel.sendToQueue('ttlp.q', Buffer.from(body), { persistent: true });
+      await channel.waitForConfirms();
+      const received: string[] = [];
+      for (let i = 0; i < bodies.length; i++)
+        received.push((await waitForMessage(channel, 'ttlp.dead', 3000)).content.toString());
+      expect(received).toEqual(bodies);
+      await connection.close();
+    },
+  );
+});
+
 async function waitForMessage(
   channel: amqp.Channel,
   queue: string,
