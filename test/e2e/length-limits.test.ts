@@ -20,6 +20,7 @@ import {
   amqplibChannel,
   amqplibConfirmChannel,
   EXTERNAL_PORT,
+  namesAcrossShards,
   rejectionOf,
   replyCodeOf,
   TEST_TIMEOUT_MS,
@@ -141,6 +142,34 @@ describe.each(SHARD_COUNTS)('length limits (%i shards)', (shardCount) => {
       expect(bodies(await drain(plain, queue))).toEqual(['a', 'b']);
       // Room again: accepted.
       expect(await publishConfirmed(channel, queue, 'f')).toBe('ack');
+    },
+    T,
+  );
+
+  it(
+    'nacks a publish that one of its queues refused, whichever shard the others are on',
+    async () => {
+      const channel = await amqplibConfirmChannel(await clients.amqplib());
+      const exchange = uniqueName('len.fanout');
+      const [full, open] = namesAcrossShards(broker(), 'len.pair', 2);
+      await channel.assertExchange(exchange, 'fanout', { durable: false });
+      await channel.assertQueue(full!, {
+        durable: false,
+        arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' },
+      });
+      await channel.assertQueue(open!, { durable: false });
+      await channel.bindQueue(full!, exchange, '');
+      await channel.bindQueue(open!, exchange, '');
+      const publish = (body: string) =>
+        new Promise<'ack' | 'nack'>((resolve) =>
+          channel.publish(exchange, '', Buffer.from(body), {}, (error) =>
+            resolve(error === null || error === undefined ? 'ack' : 'nack'),
+          ),
+        );
+      expect(await Promise.all(['a', 'b', 'c'].map(publish))).toEqual(['ack', 'nack', 'nack']);
+      // The queue with room took every message all the same.
+      expect((await channel.checkQueue(open!)).messageCount).toBe(3);
+      expect((await channel.checkQueue(full!)).messageCount).toBe(1);
     },
     T,
   );
