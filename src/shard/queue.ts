@@ -364,6 +364,11 @@ export class Queue {
     return returned;
   }
 
+  /** Whether a consumer may get messages at all (with a single active consumer, only one may). */
+  isConsumerActive(consumer: Consumer): boolean {
+    return !this.isSingleActiveConsumer || this.consumers[0] === consumer;
+  }
+
   /**
    * How many deliveries the consumers could take right now (Infinity without limits): what a
    * message with TTL 0 needs, behind the ready messages, to be delivered at once.

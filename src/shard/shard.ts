@@ -1111,6 +1111,7 @@ export class Shard implements RingSink, ConfirmSink {
     for (const consumer of queue.consumers) {
       const channel = consumer.channel;
       if (channel.isCreditRequested || !consumer.isWaitingForChannelCredit()) continue;
+      if (!queue.isConsumerActive(consumer)) continue;
       channel.isCreditRequested = true;
       this.writeCredit(channel, 0);
     }
@@ -1131,7 +1132,7 @@ export class Shard implements RingSink, ConfirmSink {
       if (channel.credit === 0) continue;
       let hasWork = false;
       for (const consumer of channel.consumers) {
-        if (consumer.queue.readyCount > 0) {
+        if (consumer.queue.readyCount > 0 && consumer.queue.isConsumerActive(consumer)) {
           hasWork = true;
           break;
         }

@@ -11,6 +11,7 @@ import {
   amqplibChannel,
   amqplibConfirmChannel,
   Inbox,
+  namesAcrossShards,
   rejectionOf,
   TEST_TIMEOUT_MS,
   uniqueName,
@@ -57,6 +58,42 @@ describe.each(SHARD_COUNTS)('consumer selection (%i shards)', (shardCount) => {
       expect(taken.every((message) => message.fields.redelivered)).toBe(true);
       const declared = await publisher.checkQueue(queue);
       expect(declared.consumerCount).toBe(1);
+    },
+    T,
+  );
+
+  it(
+    'lets an inactive single-active consumer hold no channel-wide prefetch credit',
+    async () => {
+      const connection = await clients.amqplib();
+      const publisher = await amqplibConfirmChannel(connection);
+      const [sacQueue, plainQueue] = namesAcrossShards(broker(), 'sac.credit', 2);
+      await publisher.assertQueue(sacQueue!, {
+        durable: false,
+        arguments: { 'x-single-active-consumer': true },
+      });
+      await publisher.assertQueue(plainQueue!, { durable: false });
+      const active = await amqplibChannel(connection);
+      await active.prefetch(1);
+      await active.consume(sacQueue!, () => undefined);
+      // This channel's consumer on the single-active queue never becomes active.
+      const limited = await amqplibChannel(connection);
+      await limited.prefetch(1, true);
+      await limited.consume(sacQueue!, () => undefined);
+      const inbox = new Inbox<ConsumeMessage>();
+      await limited.consume(plainQueue!, (message) => {
+        if (message === null) return;
+        inbox.push(message);
+        limited.ack(message);
+      });
+      for (let i = 0; i < 5; i++) publisher.sendToQueue(sacQueue!, Buffer.from(`s${i}`));
+      await publisher.waitForConfirms();
+      // Time for the single-active queue's shard to ask for (and get) credit if it wrongly would.
+      await sleep(100);
+      for (let i = 0; i < 3; i++) publisher.sendToQueue(plainQueue!, Buffer.from(`p${i}`));
+      await publisher.waitForConfirms();
+      const received = await inbox.waitFor(3);
+      expect(bodies(received)).toEqual(['p0', 'p1', 'p2']);
     },
     T,
   );
