@@ -205,7 +205,7 @@ export class Queue {
   private readonly lanes: PriorityLane[] | null;
   private laneReadyCount = 0;
   /** Returned copies waiting out a retry delay, soonest first; not ready, not counted. */
-  private readonly delayed = new MinHeap<DelayedEntry>(readyAtOf);
+  private delayed: MinHeap<DelayedEntry> | null = null;
   /** The retry release the shard's timer holds for this queue; Infinity when none. */
   retryTimerAtMs = Infinity;
   /** In priority order (highest first), registration order within one priority. */
@@ -216,7 +216,7 @@ export class Queue {
   /** Set while any consumer has a non-zero x-priority; round-robin then runs per priority. */
   private hasConsumerPriorities = false;
   /** Round-robin position within each consumer priority (used with consumer priorities). */
-  private readonly priorityPositions = new Map<number, number>();
+  private priorityPositions: Map<number, number> | null = null;
   private nextSeq = 1;
   isDeleted = false;
   /** Set while the queue sits in the shard's list of queues to dispatch. */
@@ -298,23 +298,25 @@ export class Queue {
 
   /** Holds a returned copy (its delivery count already raised) until `readyAtMs`. */
   delay(entry: QueueEntry, readyAtMs: number): void {
-    this.delayed.push({ entry, readyAtMs });
+    (this.delayed ??= new MinHeap<DelayedEntry>(readyAtOf)).push({ entry, readyAtMs });
   }
 
   /** When the next delayed copy is due; Infinity when none waits. */
   get nextDelayedAtMs(): number {
-    return this.delayed.peek()?.readyAtMs ?? Infinity;
+    return this.delayed?.peek()?.readyAtMs ?? Infinity;
   }
 
   /** Puts every delayed copy due by `nowMs` back in its place; returns how many. */
   releaseDue(nowMs: number): number {
     let released = 0;
+    const delayed = this.delayed;
+    if (delayed === null) return 0;
     for (
-      let due = this.delayed.peek();
+      let due = delayed.peek();
       due !== undefined && due.readyAtMs <= nowMs;
-      due = this.delayed.peek()
+      due = delayed.peek()
     ) {
-      this.delayed.pop();
+      delayed.pop();
       // requeue() counts a delivery; this one was counted when it was delayed.
       due.entry.deliveryCount--;
       this.requeue(due.entry);
@@ -393,7 +395,7 @@ export class Queue {
   /** Visits every entry the queue holds: ready ones and those waiting out a retry delay. */
   forEachHeld(visit: (entry: QueueEntry) => void): void {
     this.forEachReady(visit);
-    this.delayed.forEach((delayed) => visit(delayed.entry));
+    this.delayed?.forEach((delayed) => visit(delayed.entry));
   }
 
   /**
@@ -431,7 +433,8 @@ export class Queue {
     this.readyBodyBytes = 0;
     const entries: QueueEntry[] = this.returned.drain();
     // Copies waiting out a retry delay go too: they are the queue's, not a consumer's.
-    for (const delayed of this.delayed.drain()) entries.push(delayed.entry);
+    if (this.delayed !== null)
+      for (const delayed of this.delayed.drain()) entries.push(delayed.entry);
     for (let entry = this.ready.shift(); entry !== undefined; entry = this.ready.shift())
       entries.push(entry);
     if (this.lanes !== null) {
@@ -477,12 +480,13 @@ export class Queue {
       let end = start + 1;
       while (end < consumers.length && consumers[end]!.priority === priority) end++;
       const count = end - start;
-      const position = this.priorityPositions.get(priority) ?? 0;
+      const positions = (this.priorityPositions ??= new Map());
+      const position = positions.get(priority) ?? 0;
       for (let tried = 0; tried < count; tried++) {
         const offset = (position + tried) % count;
         const consumer = consumers[start + offset]!;
         if (consumer.canTake(pausedConnections)) {
-          this.priorityPositions.set(priority, offset + 1);
+          positions.set(priority, offset + 1);
           return consumer;
         }
       }
