@@ -65,7 +65,7 @@ describe.skipIf(!isPikaInstalled).each(SHARD_COUNTS)('pika with %i shard(s)', (s
 describe.skipIf(!isPikaInstalled)('pika and queue features', () => {
   let broker: TestBroker;
   beforeAll(async () => {
-    broker = await startTestBroker({ shardCount: 2 });
+    broker = await startTestBroker({ shardCount: 2, consumerTimeoutMs: 1000 });
   });
   afterAll(async () => {
     await broker.close();
@@ -76,7 +76,7 @@ describe.skipIf(!isPikaInstalled)('pika and queue features', () => {
     { timeout: 20_000 },
     async () => {
       const script = join(dirname(fileURLToPath(import.meta.url)), 'python/pika_queue_features.py');
-      const { stdout } = await run(PYTHON, [script, broker.url], { timeout: 15_000 });
+      const { stdout } = await run(PYTHON, [script, broker.url, 'warren'], { timeout: 15_000 });
       const seen = JSON.parse(stdout.trim().split('\n').pop()!);
       expect(seen.dead).toEqual([
         'rejected',
@@ -95,6 +95,11 @@ describe.skipIf(!isPikaInstalled)('pika and queue features', () => {
       expect(seen.consumer_priority).toEqual({ low: 0, high: 4 });
       expect(seen.expired_queue).toBe(404);
       expect(seen.direct_reply_to).toEqual([true, ['pong']]);
+      expect(seen.retry).toEqual([2, 'retried', 'delivery_limit']);
+      expect(seen.consumer_timeout).toEqual([
+        406,
+        'PRECONDITION_FAILED - delivery acknowledgement on channel 3 timed out. Timeout value used: 1000 ms. This timeout value can be configured, see consumers doc guide to learn more',
+      ]);
     },
   );
 });

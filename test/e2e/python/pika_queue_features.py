@@ -141,5 +141,47 @@ while not replies and time.time() < deadline:
     connection.process_data_events(time_limit=0.05)
 seen["direct_reply_to"] = [properties.reply_to.startswith("amq.rabbitmq.reply-to."), replies]
 
+# Warren only (run with "warren" as the second argument): the retry extension, dead-lettered
+# once delivered twice, and the consumer timeout, which the test broker sets short.
+if len(sys.argv) > 2 and sys.argv[2] == "warren":
+    channel.queue_declare(
+        queue="pyf.retry",
+        exclusive=True,
+        arguments={
+            "x-warren-delivery-limit": 2,
+            "x-warren-retry-delay-ms": 50,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": "pyf.dead",
+        },
+    )
+    channel.basic_publish("", "pyf.retry", b"retried")
+    attempts = 0
+    deadline = time.time() + 3
+    while attempts < 2 and time.time() < deadline:
+        method, _, _ = channel.basic_get(queue="pyf.retry", auto_ack=False)
+        if method is None:
+            time.sleep(0.02)
+            continue
+        attempts += 1
+        channel.basic_nack(delivery_tag=method.delivery_tag, requeue=True)
+    method, properties, body = get_eventually("pyf.dead")
+    seen["retry"] = [attempts, body.decode(), properties.headers["x-death"][0]["reason"]]
+
+    # The consumer timeout (the test broker runs with a short one): the channel is closed.
+    timed = connection.channel()
+    timed.queue_declare(queue="pyf.timeout", exclusive=True)
+    timed.basic_publish("", "pyf.timeout", b"slow")
+    timed.basic_consume("pyf.timeout", lambda ch, m, p, b: None, auto_ack=False)
+    seen["consumer_timeout"] = "still open"
+
+    def on_close(_channel, reason):
+        seen["consumer_timeout"] = [reason.reply_code, reason.reply_text]
+
+    # The blocking adapter raises a broker's close only on the next call; the callback sees it.
+    timed._impl.add_on_close_callback(on_close)
+    deadline = time.time() + 4
+    while time.time() < deadline and timed.is_open:
+        connection.process_data_events(time_limit=0.1)
+
 connection.close()
 print(json.dumps(seen, default=str))
