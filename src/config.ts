@@ -185,6 +185,13 @@ export const SETTINGS: Setting[] = [
     help: 'disk alarm (blocks publishers) below this many free bytes on the data dir (default 50 MB)',
   },
   {
+    key: 'consumerTimeoutMs',
+    flag: 'consumer-timeout-ms',
+    env: 'WARREN_CONSUMER_TIMEOUT_MS',
+    kind: 'integer',
+    help: 'close a channel whose delivery stays unacked this long (406), 0 = off',
+  },
+  {
     key: 'logLevel',
     flag: 'log-level',
     env: 'WARREN_LOG_LEVEL',

@@ -92,7 +92,12 @@ export async function exportDefinitions(dataDir: string): Promise<Definitions> {
   const records = await readDurableDefinitions(dataDir);
   const definitions: Required<
     Pick<Definitions, 'users' | 'vhosts' | 'permissions' | 'exchanges' | 'queues' | 'bindings'>
-  > & { rabbit_version: string; product_name: string; product_version: string } = {
+  > &
+    Pick<Definitions, 'policies'> & {
+      rabbit_version: string;
+      product_name: string;
+      product_version: string;
+    } = {
     rabbit_version: '3.13.0',
     product_name: 'Warren',
     product_version: WARREN_VERSION,
@@ -142,6 +147,16 @@ export async function exportDefinitions(dataDir: string): Promise<Definitions> {
         durable: true,
         auto_delete: entry['autoDelete'] as boolean,
         arguments: entry['arguments'] as FieldTable,
+      });
+    }
+    if (kind === 'policy') {
+      (definitions.policies ??= []).push({
+        vhost: entry['vhost'] as string,
+        name: entry['name'] as string,
+        pattern: entry['pattern'] as string,
+        'apply-to': entry['applyTo'] as string,
+        definition: entry['definition'] as Record<string, unknown>,
+        priority: entry['priority'] as number,
       });
     }
     if (kind === 'binding') {

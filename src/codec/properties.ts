@@ -126,12 +126,16 @@ export function encodeProperties(writer: ByteWriter, properties: BasicProperties
   if (properties.clusterId !== undefined) writer.shortString(properties.clusterId);
 }
 
-/** Decodes encoded properties (flags word and fields) that fill exactly `buf[start, end)`. */
+/**
+ * Decodes encoded properties (flags word and fields) that fill exactly `buf[start, end)`. With
+ * `isLossless`, headers decode so that encoding them again gives back the same bytes.
+ */
 export function decodeProperties(
   buf: Buffer,
   start: number,
   end: number,
   reader: ByteReader = sharedReader,
+  isLossless = false,
 ): BasicProperties {
   reader.reset(buf, start, end);
   reader.setContext('basic properties');
@@ -139,7 +143,8 @@ export function decodeProperties(
   const properties: BasicProperties = {};
   if (flags & PROPERTY_FLAG_CONTENT_TYPE) properties.contentType = reader.shortString();
   if (flags & PROPERTY_FLAG_CONTENT_ENCODING) properties.contentEncoding = reader.shortString();
-  if (flags & PROPERTY_FLAG_HEADERS) properties.headers = reader.table();
+  if (flags & PROPERTY_FLAG_HEADERS)
+    properties.headers = isLossless ? reader.tableLossless() : reader.table();
   if (flags & PROPERTY_FLAG_DELIVERY_MODE) properties.deliveryMode = reader.u8();
   if (flags & PROPERTY_FLAG_PRIORITY) properties.priority = reader.u8();
   if (flags & PROPERTY_FLAG_CORRELATION_ID) properties.correlationId = reader.shortString();
@@ -265,6 +270,11 @@ export function readPriority(buf: Buffer, start: number, end: number): number {
 /** The expiration property (per-message TTL in milliseconds, as text), or undefined. */
 export function readExpiration(buf: Buffer, start: number, end: number): string | undefined {
   return readShortStringProperty(buf, start, end, PROPERTY_FLAG_EXPIRATION);
+}
+
+/** The reply-to property, or undefined. */
+export function readReplyTo(buf: Buffer, start: number, end: number): string | undefined {
+  return readShortStringProperty(buf, start, end, PROPERTY_FLAG_REPLY_TO);
 }
 
 /** The user-id property, or undefined. */

@@ -14,8 +14,15 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
-import { type AmqpMethod, type FieldTable } from '../codec/index.js';
 import {
+  type AmqpMethod,
+  decodeProperties,
+  type FieldTable,
+  fieldTablesEquivalent,
+} from '../codec/index.js';
+import {
+  DEAD_LETTER_HEADER_BYTES,
+  DEAD_LETTER_REJECTED,
   DELIVER_FLAG_REDELIVERED,
   DELIVER_FLAG_USED_CREDIT,
   DELIVER_HEADER_BYTES,
@@ -36,6 +43,13 @@ import { type Binding, type Exchange, QueueRecord } from './exchange.js';
 import { type BrokerOptions, resolveOptions } from './options.js';
 import { checkQueueArgumentsEquivalent, validateQueueArguments } from './queue-arguments.js';
 import { channelError, resourceName } from './protocol-errors.js';
+import {
+  effectiveQueueArguments,
+  type Policy,
+  policyForExchange,
+  policyForQueue,
+  validatePolicy,
+} from './policies.js';
 import { Router } from './router.js';
 import { ShardLink, type ShardEventSink } from './shard-link.js';
 import { type TopologyObserver, VirtualHost } from './vhost.js';
@@ -49,6 +63,13 @@ import {
 
 /** A connection's input share per event-loop turn (a few hundred KiB of frames). */
 const INPUT_BYTES_PER_TURN = 128 * 1024;
+
+/** What direct reply-to needs of a channel (channel.ts implements it). */
+export interface ChannelForReplies {
+  /** Delivers a reply straight to the channel's amq.rabbitmq.reply-to consumer. */
+  deliverReply(block: Buffer): void;
+}
+
 const RESOURCE_LOCKED = 405;
 const PRECONDITION_FAILED = 406;
 
@@ -74,6 +95,10 @@ export class Broker implements ShardEventSink, TopologyObserver {
   readonly vhosts = new Map<string, VirtualHost>();
   readonly router = new Router();
   readonly connections = new Map<number, Connection>();
+  /** Policies by vhost, then by name. */
+  readonly policies = new Map<string, Map<string, Policy>>();
+  /** Channels consuming from amq.rabbitmq.reply-to, by the key in their reply-to names. */
+  readonly replyChannels = new Map<string, ChannelForReplies>();
   /** Every live consumer by its broker-wide id, which deliveries carry. */
   readonly consumers = new Map<number, ChannelConsumer>();
   readonly dirtyConnections: Connection[] = [];
@@ -92,6 +117,8 @@ export class Broker implements ShardEventSink, TopologyObserver {
   private nextQueueIdValue = 1;
   private nextConsumerIdValue = 1;
   private readonly view = new MessageBlockView();
+  private readonly deadLetterView = new MessageBlockView();
+  private readonly deadLetterQueueIds = new Uint32Array(1024);
   private isStopping = false;
   private isFlushScheduled = false;
   private tlsServer: TlsServer | null = null;
@@ -102,6 +129,10 @@ export class Broker implements ShardEventSink, TopologyObserver {
   alarmReasonText = '';
   private alarms: ResourceAlarms | null = null;
   private statsRequestId = 0;
+  /** Queues with x-expires, checked by one timer armed for the soonest deadline. */
+  private readonly expiringQueues = new Set<QueueRecord>();
+  private queueExpiryTimer: NodeJS.Timeout | null = null;
+  private queueExpiryAtMs = Infinity;
 
   constructor(options: BrokerOptions) {
     this.options = options;
@@ -118,8 +149,10 @@ export class Broker implements ShardEventSink, TopologyObserver {
         'basic.nack': true,
         consumer_cancel_notify: true,
         'connection.blocked': true,
+        consumer_priorities: true,
         authentication_failure_close: true,
         per_consumer_qos: true,
+        direct_reply_to: true,
       },
     };
   }
@@ -172,7 +205,10 @@ export class Broker implements ShardEventSink, TopologyObserver {
     await Promise.all(this.links.map((link) => link.request({ op: 'recovery.done' })));
     await this.journal.whenDurablePromise();
     this.logRecovery(Date.now() - startedMs);
-    this.ticker = setInterval(() => this.tick(), 1000);
+    // Heartbeats and consumer timeouts; a short consumer timeout is checked more often.
+    const timeoutMs = options.consumerTimeoutMs;
+    const tickMs = timeoutMs > 0 && timeoutMs < 2000 ? Math.max(50, timeoutMs >> 1) : 1000;
+    this.ticker = setInterval(() => this.tick(), tickMs);
     this.ticker.unref();
     this.alarms = new ResourceAlarms(
       {
@@ -271,6 +307,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
         exchange.arguments,
       );
     }
+    for (const value of byKind('policy')) this.setPolicy(value as Policy);
     for (const value of byKind('queue')) {
       const queue = value as QueueDefinition;
       if (queue.shardIndex >= this.links.length) {
@@ -333,6 +370,8 @@ export class Broker implements ShardEventSink, TopologyObserver {
     this.isStopping = true;
     if (this.ticker !== null) clearInterval(this.ticker);
     this.alarms?.stop();
+    if (this.queueExpiryTimer !== null) clearTimeout(this.queueExpiryTimer);
+    this.expiringQueues.clear();
     const server = this.server;
     const closed =
       server === null
@@ -415,6 +454,8 @@ export class Broker implements ShardEventSink, TopologyObserver {
     this.clock.nowMs = nowMs;
     for (const connection of this.connections.values()) connection.tick(nowMs);
     this.flushDirty();
+    // A channel closed by a consumer timeout told its shards.
+    for (let i = 0; i < this.links.length; i++) this.links[i]!.flush();
   }
 
   // ---------------------------------------------------------------- flow
@@ -555,6 +596,74 @@ export class Broker implements ShardEventSink, TopologyObserver {
     connection.markDirty();
   }
 
+  /**
+   * A shard dead-lettered a message (its block already carries the x-death headers and names
+   * the dead-letter exchange and routing key): route it like a publish without confirms. As in
+   * RabbitMQ, a missing dead-letter exchange or no matching binding drops it, and so does a
+   * cycle that no rejection broke (rabbit_dead_letter:detect_cycles).
+   */
+  onDeadLetter(_link: ShardLink, bytes: Buffer, start: number, end: number): void {
+    const reason = bytes[start]!;
+    const flags = bytes[start + 1]!;
+    const vhostBytes = bytes[start + 2]!;
+    const blockStart = start + DEAD_LETTER_HEADER_BYTES + vhostBytes;
+    const vhost = this.vhosts.get(
+      bytes.toString('utf8', start + DEAD_LETTER_HEADER_BYTES, blockStart),
+    );
+    if (vhost === undefined) return;
+    const view = this.deadLetterView.read(bytes, blockStart, end);
+    const exchange = vhost.exchanges.get(
+      bytes.toString('utf8', view.exchangeStart, view.exchangeEnd),
+    );
+    if (exchange === undefined) return;
+    const routed = this.router.route(
+      vhost,
+      exchange,
+      bytes.toString('utf8', view.routingKeyStart, view.routingKeyEnd),
+      bytes,
+      view.propertiesStart,
+      view.propertiesEnd,
+    );
+    if (routed.length === 0) return;
+    let queues: QueueRecord[] = routed;
+    if (reason !== DEAD_LETTER_REJECTED) {
+      const deaths = decodeProperties(bytes, view.propertiesStart, view.propertiesEnd).headers?.[
+        'x-death'
+      ];
+      if (Array.isArray(deaths))
+        queues = routed.filter((queue) => !isDeathCycle(queue.name, deaths));
+    }
+    const head = bytes.subarray(blockStart, view.routingKeyEnd);
+    const properties = bytes.subarray(view.propertiesStart, view.propertiesEnd);
+    const ids = this.deadLetterQueueIds;
+    for (let shardIndex = 0; shardIndex < this.links.length; shardIndex++) {
+      let count = 0;
+      for (let i = 0; i < queues.length && count < ids.length; i++) {
+        if (queues[i]!.shardIndex === shardIndex) ids[count++] = queues[i]!.queueId;
+      }
+      if (count === 0) continue;
+      this.links[shardIndex]!.publish(
+        0,
+        0,
+        flags,
+        0,
+        ids,
+        count,
+        head,
+        head.length,
+        properties,
+        properties.length,
+        bytes,
+        view.bodyStart,
+        view.bodyEnd,
+      );
+    }
+  }
+
+  onReject(_link: ShardLink, connectionId: number, channelId: number, confirmSeq: number): void {
+    this.connections.get(connectionId)?.channels.get(channelId)?.onShardReject(confirmSeq);
+  }
+
   onCredit(link: ShardLink, connectionId: number, channelId: number, amount: number): void {
     this.connections
       .get(connectionId)
@@ -615,6 +724,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
 
   /** TopologyObserver: durable changes go to the definition journal. */
   exchangeChanged(exchange: Exchange, isPresent: boolean): void {
+    if (isPresent) this.applyExchangePolicy(exchange);
     this.journal?.exchange(exchange, isPresent);
   }
 
@@ -719,7 +829,14 @@ export class Broker implements ShardEventSink, TopologyObserver {
       { ...flags, isDurable: flags.isDurable && flags.ownerConnectionId === 0 },
       args,
     );
+    queue.setEffectiveArguments(
+      effectiveQueueArguments(args, policyForQueue(this.policies.get(vhost.name), name)),
+    );
     vhost.addQueue(queue);
+    if (queue.expiresMs > 0) {
+      this.expiringQueues.add(queue);
+      this.touchQueue(queue);
+    }
     const spec: QueueSpec = {
       queueId: queue.queueId,
       vhost: vhost.name,
@@ -727,10 +844,72 @@ export class Broker implements ShardEventSink, TopologyObserver {
       isDurable: queue.isDurable,
       isAutoDelete: queue.isAutoDelete,
       isExclusive: queue.isExclusive,
-      arguments: args as Record<string, unknown>,
+      arguments: queue.effectiveArguments as Record<string, unknown>,
     };
     this.links[queue.shardIndex]!.control({ op: 'queue.create', queue: spec }, null);
     return queue;
+  }
+
+  /**
+   * Adds or replaces a policy and applies it to the vhost's queues at once (their shards rebuild
+   * TTL, limits and dead-lettering; a lower length limit drops heads as RabbitMQ does). Returns
+   * an error text and changes nothing when the policy is invalid. For the definitions file and
+   * the management API; kept in shard 0's log.
+   */
+  setPolicy(policy: Policy): string | null {
+    const error = validatePolicy(policy);
+    if (error !== null) return error;
+    let policies = this.policies.get(policy.vhost);
+    if (policies === undefined) this.policies.set(policy.vhost, (policies = new Map()));
+    policies.set(policy.name, policy);
+    this.journal?.policy(policy, true);
+    this.applyPolicies(policy.vhost);
+    return null;
+  }
+
+  /** Removes a policy (a missing one is fine) and applies what is left. */
+  deletePolicy(vhost: string, name: string): void {
+    const policy = this.policies.get(vhost)?.get(name);
+    if (policy === undefined) return;
+    this.policies.get(vhost)!.delete(name);
+    this.journal?.policy(policy, false);
+    this.applyPolicies(vhost);
+  }
+
+  private applyPolicies(vhostName: string): void {
+    const vhost = this.vhosts.get(vhostName);
+    if (vhost === undefined) return;
+    const policies = this.policies.get(vhostName);
+    for (const exchange of vhost.exchanges.values()) this.applyExchangePolicy(exchange);
+    for (const queue of vhost.queues.values()) {
+      const effective = effectiveQueueArguments(
+        queue.arguments,
+        policyForQueue(policies, queue.name),
+      );
+      if (fieldTablesEquivalent(effective, queue.effectiveArguments)) continue;
+      queue.setEffectiveArguments(effective);
+      if (queue.expiresMs > 0 && !this.expiringQueues.has(queue)) {
+        this.expiringQueues.add(queue);
+        this.touchQueue(queue);
+      }
+      this.armQueueExpiry();
+      this.links[queue.shardIndex]!.control(
+        {
+          op: 'queue.arguments',
+          queueId: queue.queueId,
+          arguments: effective as Record<string, unknown>,
+        },
+        null,
+      );
+    }
+    for (let i = 0; i < this.links.length; i++) this.links[i]!.flush();
+  }
+
+  /** Sets an exchange's policy alternate-exchange (declared ones and new ones alike). */
+  applyExchangePolicy(exchange: Exchange): void {
+    const policy = policyForExchange(this.policies.get(exchange.vhost), exchange.name);
+    const alternate = policy?.definition['alternate-exchange'];
+    exchange.policyAlternateExchange = typeof alternate === 'string' ? alternate : null;
   }
 
   checkQueueEquivalent(
@@ -817,10 +996,55 @@ export class Broker implements ShardEventSink, TopologyObserver {
     );
   }
 
+  /**
+   * A queue was used (declared, consumed from, fetched from, or left by its last consumer): its
+   * x-expires lease starts again. RabbitMQ's "unused" means no consumers, no basic.get and no
+   * redeclare for the whole x-expires period.
+   */
+  touchQueue(queue: QueueRecord): void {
+    if (queue.expiresMs === 0) return;
+    queue.lastUsedMs = Date.now();
+    this.armQueueExpiry();
+  }
+
+  private armQueueExpiry(): void {
+    let atMs = Infinity;
+    for (const queue of this.expiringQueues) {
+      if (queue.consumers.size > 0) continue;
+      atMs = Math.min(atMs, queue.lastUsedMs + queue.expiresMs);
+    }
+    if (atMs === this.queueExpiryAtMs) return;
+    if (this.queueExpiryTimer !== null) clearTimeout(this.queueExpiryTimer);
+    this.queueExpiryTimer = null;
+    this.queueExpiryAtMs = atMs;
+    if (atMs === Infinity || this.isStopping) return;
+    this.queueExpiryTimer = setTimeout(() => this.expireQueues(), Math.max(0, atMs - Date.now()));
+    this.queueExpiryTimer.unref();
+  }
+
+  private expireQueues(): void {
+    this.queueExpiryTimer = null;
+    this.queueExpiryAtMs = Infinity;
+    const nowMs = Date.now();
+    for (const queue of [...this.expiringQueues]) {
+      if (queue.isDeleted) {
+        this.expiringQueues.delete(queue);
+        continue;
+      }
+      if (queue.consumers.size > 0 || queue.lastUsedMs + queue.expiresMs > nowMs) continue;
+      this.expiringQueues.delete(queue);
+      this.log('debug', `queue '${queue.name}' in vhost '${queue.vhost}' expired (x-expires)`);
+      this.deleteQueue(queue, null, null);
+    }
+    for (let i = 0; i < this.links.length; i++) this.links[i]!.flush();
+    this.armQueueExpiry();
+  }
+
   /** A consumer left its queue (cancel or channel close): auto-delete the queue if it was the last. */
   detachConsumer(consumer: ChannelConsumer): void {
     const queue = consumer.queue;
     queue.consumers.delete(consumer);
+    if (queue.consumers.size === 0) this.touchQueue(queue);
     if (
       queue.isAutoDelete &&
       queue.hasHadConsumer &&
@@ -852,4 +1076,20 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   const broker = new Broker(resolveOptions(options));
   const port = await broker.start();
   return { port, tlsPort: broker.tlsPort, broker, close: () => broker.stop() };
+}
+
+/**
+ * Whether dead-lettering to `queueName` closes a cycle with no rejection in it: the x-death
+ * entries up to and including the newest one for that queue all have reasons other than
+ * "rejected" (rabbit_dead_letter:is_cycle). Anything unexpected in the list means a client put
+ * it there, so the cycle is not fully automatic.
+ */
+function isDeathCycle(queueName: string, deaths: unknown[]): boolean {
+  for (const death of deaths) {
+    if (death === null || typeof death !== 'object' || Array.isArray(death)) return false;
+    const table = death as Record<string, unknown>;
+    if (table['reason'] === 'rejected') return false;
+    if (table['queue'] === queueName) return true;
+  }
+  return false;
 }

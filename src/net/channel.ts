@@ -4,12 +4,20 @@
 // changes or shard requests. Protocol errors thrown anywhere below its frame handler are caught
 // by the connection's channel dispatcher, which closes this channel (or the connection).
 
+import { randomBytes } from 'node:crypto';
 import {
   type AmqpMethod,
   copyBytes,
+  ByteWriter,
   decodeContentHeader,
   decodeMethod,
+  decodeProperties,
+  encodeProperties,
+  PROPERTY_FLAG_EXPIRATION,
+  PROPERTY_FLAG_REPLY_TO,
   readDeliveryMode,
+  readExpiration,
+  readReplyTo,
   validateProperties,
 } from '../codec/index.js';
 import {
@@ -18,6 +26,7 @@ import {
   MessageBlockView,
   SETTLE_HEADER_BYTES,
   PUBLISH_FLAG_CONFIRM,
+  PUBLISH_FLAG_EXPIRATION,
   PUBLISH_FLAG_PERSISTENT,
   SETTLE_ACK,
   SETTLE_DISCARD,
@@ -25,8 +34,10 @@ import {
 } from '../shard/api.js';
 import { ConfirmTracker } from './confirm-tracker.js';
 import type { Connection } from './connection.js';
+import type { ChannelForReplies } from './broker.js';
 import {
   writeAccessRequestOk,
+  writeBasicDeliver,
   writeBasicGetOk,
   writeBasicReturn,
   writeContent,
@@ -68,7 +79,8 @@ const enum ContentState {
 interface HeldPublish {
   queues: QueueRecord[];
   isMandatory: boolean;
-  isPersistent: boolean;
+  /** PUBLISH_FLAG_PERSISTENT and PUBLISH_FLAG_EXPIRATION as they apply. */
+  flags: number;
   head: Buffer;
   properties: Buffer;
   body: Buffer;
@@ -103,7 +115,11 @@ function queueIdScratchFor(queueCount: number): Uint32Array {
   return queueIdScratch;
 }
 
-export class Channel implements SettledDeliverySink {
+/** The direct reply-to pseudo-queue, and the prefix of the names it gives reply-to. */
+const REPLY_QUEUE = 'amq.rabbitmq.reply-to';
+const REPLY_PREFIX = 'amq.rabbitmq.reply-to.';
+
+export class Channel implements SettledDeliverySink, ChannelForReplies {
   readonly channelId: number;
   readonly connection: Connection;
   readonly vhost: VirtualHost;
@@ -155,6 +171,13 @@ export class Channel implements SettledDeliverySink {
   private permissionVersion = -1;
   private readonly writableExchanges = new Set<string>();
   private readonly view = new MessageBlockView();
+  /** Direct reply-to: the amq.rabbitmq.reply-to consumer's tag, or null. */
+  private replyConsumerTag: Buffer | null = null;
+  /** The key in this channel's reply-to names (broker.replyChannels), '' until it consumes. */
+  private replyKey = '';
+  /** The oldest unacked tag the consumer-timeout check saw, and since when. */
+  private watchedTag = 0;
+  private watchedSinceMs = 0;
 
   constructor(connection: Connection, channelId: number, vhost: VirtualHost) {
     this.connection = connection;
@@ -367,9 +390,31 @@ export class Channel implements SettledDeliverySink {
       );
     }
     this.checkWritable(exchange.name);
+    if (
+      this.propertiesBytes >= 2 &&
+      (this.properties.readUInt16BE(0) & PROPERTY_FLAG_REPLY_TO) !== 0
+    ) {
+      this.rewriteReplyTo();
+    }
+    if (exchange.name === '' && this.routingKey.startsWith(REPLY_PREFIX)) {
+      const target = broker.replyChannels.get(this.routingKey.slice(REPLY_PREFIX.length));
+      if (target !== undefined) {
+        target.deliverReply(this.replyBlock(body, bodyStart, bodyEnd));
+        if (this.confirms !== null) {
+          this.confirms.add(0);
+          this.sendConfirms();
+        }
+        return;
+      }
+      // A reply to a channel that is gone is unroutable, as in RabbitMQ.
+    }
     const properties = this.properties;
     const propertiesBytes = this.propertiesBytes;
     const isPersistent = readDeliveryMode(properties, 0, propertiesBytes) === 2;
+    // One look at the flags word; the expiration itself is read only when present.
+    const hasExpiration =
+      propertiesBytes >= 2 && (properties.readUInt16BE(0) & PROPERTY_FLAG_EXPIRATION) !== 0;
+    if (hasExpiration) checkExpiration(readExpiration(properties, 0, propertiesBytes) ?? '');
     const queues = broker.router.route(
       this.vhost,
       exchange,
@@ -378,8 +423,10 @@ export class Channel implements SettledDeliverySink {
       0,
       propertiesBytes,
     );
+    const contentFlags =
+      (isPersistent ? PUBLISH_FLAG_PERSISTENT : 0) | (hasExpiration ? PUBLISH_FLAG_EXPIRATION : 0);
     if (this.isTransactional) {
-      this.holdPublish(queues, isPersistent, body, bodyStart, bodyEnd);
+      this.holdPublish(queues, contentFlags, body, bodyStart, bodyEnd);
       return;
     }
     const confirms = this.confirms;
@@ -400,8 +447,7 @@ export class Channel implements SettledDeliverySink {
       }
       return;
     }
-    const flags =
-      (confirms !== null ? PUBLISH_FLAG_CONFIRM : 0) | (isPersistent ? PUBLISH_FLAG_PERSISTENT : 0);
+    const flags = (confirms !== null ? PUBLISH_FLAG_CONFIRM : 0) | contentFlags;
     const confirmSeq = confirms !== null ? confirms.add(this.shardMaskOf(queues)) : 0;
     this.sendToShards(
       queues,
@@ -415,6 +461,91 @@ export class Channel implements SettledDeliverySink {
       bodyStart,
       bodyEnd,
     );
+  }
+
+  /**
+   * Direct reply-to: a publish whose reply-to is amq.rabbitmq.reply-to gets this channel's own
+   * reply-to name instead, so replies come straight back to its reply consumer.
+   */
+  private rewriteReplyTo(): void {
+    if (readReplyTo(this.properties, 0, this.propertiesBytes) !== REPLY_QUEUE) return;
+    if (this.replyConsumerTag === null) {
+      throw channelError(
+        PRECONDITION_FAILED,
+        'fast reply consumer does not exist',
+        CLASS_BASIC,
+        METHOD_BASIC_PUBLISH,
+      );
+    }
+    const decoded = decodeProperties(this.properties, 0, this.propertiesBytes, undefined, true);
+    decoded.replyTo = REPLY_PREFIX + this.replyKey;
+    const writer = new ByteWriter(this.propertiesBytes + 64);
+    encodeProperties(writer, decoded);
+    const encoded = writer.take();
+    if (encoded.length > this.properties.length)
+      this.properties = Buffer.allocUnsafe(encoded.length);
+    encoded.copy(this.properties);
+    this.propertiesBytes = encoded.length;
+  }
+
+  /** The publish being completed as a message block (for a direct reply). */
+  private replyBlock(body: Buffer, bodyStart: number, bodyEnd: number): Buffer {
+    const block = Buffer.allocUnsafe(
+      this.headBytes + 4 + this.propertiesBytes + bodyEnd - bodyStart,
+    );
+    let at = this.head.copy(block, 0, 0, this.headBytes);
+    block.writeUInt32LE(this.propertiesBytes, at);
+    at += 4;
+    at += this.properties.copy(block, at, 0, this.propertiesBytes);
+    body.copy(block, at, bodyStart, bodyEnd);
+    return block;
+  }
+
+  /** ChannelForReplies: a reply for this channel's amq.rabbitmq.reply-to consumer (no ack). */
+  deliverReply(block: Buffer): void {
+    const tag = this.replyConsumerTag;
+    if (tag === null || this.isClosing) return;
+    const view = this.view.read(block, 0, block.length);
+    const connection = this.connection;
+    const deliveryTag = this.deliveryTags.assign(false, 0, 0);
+    writeBasicDeliver(connection.out, this.channelId, tag, deliveryTag, false, block, view);
+    writeContent(
+      connection.out,
+      this.channelId,
+      connection.frameMaxBytes,
+      block,
+      view.propertiesStart,
+      view.propertiesEnd,
+      block,
+      view.bodyStart,
+      view.bodyEnd,
+    );
+    connection.markDirty();
+  }
+
+  /** basic.consume on amq.rabbitmq.reply-to: no queue, replies come straight to this channel. */
+  private consumeReplies(method: Extract<AmqpMethod, { method: 'basic.consume' }>): void {
+    if (!method.noAck)
+      throw channelError(PRECONDITION_FAILED, 'reply consumer cannot acknowledge', 60, 20);
+    if (this.replyConsumerTag !== null)
+      throw channelError(PRECONDITION_FAILED, 'reply consumer already set', 60, 20);
+    let tag = method.consumerTag;
+    if (tag === '') tag = this.connection.broker.serverGeneratedName('amq.ctag-');
+    else if (this.consumers.has(tag))
+      throw connectionError(NOT_ALLOWED, `attempt to reuse consumer tag '${tag}'`, 60, 20);
+    this.replyConsumerTag = Buffer.from(tag, 'utf8');
+    this.replyKey = randomBytes(18).toString('base64url');
+    this.connection.broker.replyChannels.set(this.replyKey, this);
+    if (!method.noWait)
+      this.connection.sendMethod(this.channelId, { method: 'basic.consume-ok', consumerTag: tag });
+  }
+
+  /** Stops direct reply-to on this channel; replies to its old name become unroutable. */
+  private stopReplies(): void {
+    if (this.replyConsumerTag === null) return;
+    this.replyConsumerTag = null;
+    this.connection.broker.replyChannels.delete(this.replyKey);
+    this.replyKey = '';
   }
 
   private shardMaskOf(queues: readonly QueueRecord[]): number {
@@ -519,15 +650,51 @@ export class Channel implements SettledDeliverySink {
     this.sendConfirms();
   }
 
+  /** A queue refused publish `confirmSeq` (x-overflow reject-publish): it will be nacked. */
+  onShardReject(confirmSeq: number): void {
+    if (this.confirms === null || this.isClosing) return;
+    this.confirms.reject(confirmSeq);
+  }
+
   private sendConfirms(): void {
     const confirms = this.confirms!;
     const highest = confirms.advance();
     if (highest === 0) return;
-    this.connection.sendMethod(this.channelId, {
-      method: 'basic.ack',
-      deliveryTag: highest,
-      multiple: confirms.advancedCount > 1,
-    });
+    const rejected = confirms.rejected;
+    if (rejected.size === 0) {
+      this.connection.sendMethod(this.channelId, {
+        method: 'basic.ack',
+        deliveryTag: highest,
+        multiple: confirms.advancedCount > 1,
+      });
+      return;
+    }
+    // Acks for the runs between refused publishes, a nack for each refused one, in order.
+    let runStart = highest - confirms.advancedCount + 1;
+    for (let seq = runStart; seq <= highest; seq++) {
+      if (!rejected.delete(seq)) continue;
+      if (seq > runStart) {
+        this.connection.sendMethod(this.channelId, {
+          method: 'basic.ack',
+          deliveryTag: seq - 1,
+          multiple: seq - 1 > runStart,
+        });
+      }
+      this.connection.sendMethod(this.channelId, {
+        method: 'basic.nack',
+        deliveryTag: seq,
+        multiple: false,
+        requeue: false,
+      });
+      runStart = seq + 1;
+    }
+    if (runStart <= highest) {
+      this.connection.sendMethod(this.channelId, {
+        method: 'basic.ack',
+        deliveryTag: highest,
+        multiple: highest > runStart,
+      });
+    }
   }
 
   private checkWritable(exchangeName: string): void {
@@ -551,7 +718,7 @@ export class Channel implements SettledDeliverySink {
 
   private holdPublish(
     queues: readonly QueueRecord[],
-    isPersistent: boolean,
+    flags: number,
     body: Buffer,
     bodyStart: number,
     bodyEnd: number,
@@ -559,7 +726,7 @@ export class Channel implements SettledDeliverySink {
     const held: HeldPublish = {
       queues: [...queues],
       isMandatory: this.isMandatory,
-      isPersistent,
+      flags,
       head: Buffer.from(this.head.subarray(0, this.headBytes)),
       properties: Buffer.from(this.properties.subarray(0, this.propertiesBytes)),
       body: Buffer.from(body.subarray(bodyStart, bodyEnd)),
@@ -627,7 +794,7 @@ export class Channel implements SettledDeliverySink {
           NESTED_HEADER_BYTES,
           connectionId,
           this.channelId,
-          held.isPersistent ? PUBLISH_FLAG_PERSISTENT : 0,
+          held.flags,
           0,
           ids,
           count,
@@ -749,6 +916,21 @@ export class Channel implements SettledDeliverySink {
     this.deliveryTags.settleUpTo(0, this);
     this.flushSettles();
     this.grantCredit();
+  }
+
+  /**
+   * RabbitMQ's consumer timeout, checked once a second: true when the same delivery has been
+   * the oldest unacked one on this channel for `timeoutMs` (so it was delivered at least that
+   * long ago). Costs nothing per delivery.
+   */
+  isAckOverdue(nowMs: number, timeoutMs: number): boolean {
+    const oldest = this.deliveryTags.oldestUnackedTag();
+    if (oldest !== this.watchedTag) {
+      this.watchedTag = oldest;
+      this.watchedSinceMs = nowMs;
+      return false;
+    }
+    return oldest !== 0 && nowMs - this.watchedSinceMs >= timeoutMs;
   }
 
   // ---------------------------------------------------------------- deliveries from shards
@@ -1016,6 +1198,7 @@ export class Channel implements SettledDeliverySink {
         connection.checkPermission('configure', 'queue', name, 50, 10);
         broker.checkQueueEquivalent(existing, method);
       }
+      broker.touchQueue(existing);
       this.lastDeclaredQueue = name;
       if (method.noWait) return;
       const consumerCount = existing.consumers.size;
@@ -1040,6 +1223,12 @@ export class Channel implements SettledDeliverySink {
     }
     if (name === '') name = broker.serverGeneratedName('amq.gen-');
     connection.checkPermission('configure', 'queue', name, 50, 10);
+    // A dead-letter exchange also needs read on the queue and write on the exchange (RabbitMQ).
+    const deadLetterExchange = method.arguments['x-dead-letter-exchange'];
+    if (typeof deadLetterExchange === 'string') {
+      connection.checkPermission('read', 'queue', name, 50, 10);
+      connection.checkPermission('write', 'exchange', deadLetterExchange, 50, 10);
+    }
     const queue = broker.createQueue(
       this.vhost,
       name,
@@ -1220,6 +1409,7 @@ export class Channel implements SettledDeliverySink {
     const connection = this.connection;
     const broker = connection.broker;
     const queueName = this.queueNamed(method.queue, 60, 20);
+    if (queueName === REPLY_QUEUE) return this.consumeReplies(method);
     connection.checkPermission('read', 'queue', queueName, 60, 20);
     const queue = this.vhost.queueOrThrow(queueName);
     this.checkExclusiveAccess(queue, 60, 20);
@@ -1228,6 +1418,7 @@ export class Channel implements SettledDeliverySink {
     else if (this.consumers.has(tag)) {
       throw connectionError(NOT_ALLOWED, `attempt to reuse consumer tag '${tag}'`, 60, 20);
     }
+    const priority = consumerPriority(method.arguments['x-priority'], queue);
     if (queue.hasExclusiveConsumer || (method.exclusive && queue.consumers.size > 0)) {
       throw channelError(
         ACCESS_REFUSED,
@@ -1248,6 +1439,7 @@ export class Channel implements SettledDeliverySink {
     this.consumers.set(tag, consumer);
     queue.consumers.add(consumer);
     queue.hasHadConsumer = true;
+    broker.touchQueue(queue);
     broker.consumers.set(consumer.consumerId, consumer);
     this.touchedShards |= 1 << queue.shardIndex;
     broker.links[queue.shardIndex]!.control(
@@ -1260,6 +1452,7 @@ export class Channel implements SettledDeliverySink {
         prefetchCount: this.consumerPrefetch,
         isNoAck: method.noAck,
         isChannelCreditLimited: this.globalPrefetch > 0,
+        priority,
       },
       method.noWait
         ? null
@@ -1277,6 +1470,12 @@ export class Channel implements SettledDeliverySink {
 
   private basicCancel(tag: string, isNoWait: boolean): void {
     const connection = this.connection;
+    if (this.replyConsumerTag !== null && this.replyConsumerTag.toString('utf8') === tag) {
+      this.stopReplies();
+      if (!isNoWait)
+        connection.sendMethod(this.channelId, { method: 'basic.cancel-ok', consumerTag: tag });
+      return;
+    }
     const consumer = this.consumers.get(tag);
     if (consumer === undefined) {
       if (!isNoWait)
@@ -1317,6 +1516,7 @@ export class Channel implements SettledDeliverySink {
     connection.checkPermission('read', 'queue', queueName, 60, 70);
     const queue = this.vhost.queueOrThrow(queueName);
     this.checkExclusiveAccess(queue, 60, 70);
+    connection.broker.touchQueue(queue);
     const shardIndex = queue.shardIndex;
     this.touchedShards |= 1 << shardIndex;
     const view = this.view;
@@ -1373,6 +1573,7 @@ export class Channel implements SettledDeliverySink {
       broker.detachConsumer(consumer);
     }
     this.consumers.clear();
+    this.stopReplies();
     this.heldPublishes = [];
     this.heldSettles = [];
     const links = broker.links;
@@ -1387,6 +1588,56 @@ export class Channel implements SettledDeliverySink {
 }
 
 const NESTED_HEADER_BYTES = 5;
+
+const EXPIRATION_MAX_MS = 315_360_000_000;
+
+/**
+ * basic.consume's x-priority: any integer type, else RabbitMQ's 406 (text checked against
+ * RabbitMQ 3.10.8).
+ */
+function consumerPriority(value: unknown, queue: QueueRecord): number {
+  if (value === undefined) return 0;
+  if ((typeof value === 'number' && Number.isInteger(value)) || typeof value === 'bigint')
+    return Number(value);
+  const type =
+    typeof value === 'string'
+      ? 'longstr'
+      : typeof value === 'boolean'
+        ? 'bool'
+        : typeof value === 'number'
+          ? 'double'
+          : 'table';
+  throw channelError(
+    PRECONDITION_FAILED,
+    `invalid arg 'x-priority' for ${resourceName('queue', queue.name, queue.vhost)}: "expected integer, got ${type}"`,
+    60,
+    20,
+  );
+}
+
+/**
+ * Refuses an expiration property RabbitMQ refuses (rabbit_basic:parse_expiration, read like
+ * Erlang's string:to_integer), with its texts.
+ */
+function checkExpiration(expiration: string): void {
+  const match = /^[+-]?\d+/.exec(expiration);
+  let reason: string | null = null;
+  if (match === null) reason = 'no_integer';
+  else if (match[0].length < expiration.length)
+    reason = `{leftover_string,"${expiration.slice(match[0].length)}"}`;
+  else {
+    const value = Number(match[0]);
+    if (value < 0) reason = `{value_negative,${value}}`;
+    else if (value > EXPIRATION_MAX_MS) reason = `{value_too_large,${value}}`;
+  }
+  if (reason === null) return;
+  throw channelError(
+    PRECONDITION_FAILED,
+    `invalid expiration '${expiration}': ${reason}`,
+    CLASS_BASIC,
+    METHOD_BASIC_PUBLISH,
+  );
+}
 
 /** A record to nest in a transaction: u8 type, u32 bytes, then `bytes` to fill from offset 5. */
 function nestedRecord(type: number, bytes: number): Buffer {

@@ -32,6 +32,14 @@ export class ConfirmTracker {
     return this.nextSeq++;
   }
 
+  /** Sequence numbers a queue refused (x-overflow reject-publish): confirmed with a nack. */
+  readonly rejected = new Set<number>();
+
+  /** A queue refused publish `seq`; its shard's confirm still follows. */
+  reject(seq: number): void {
+    if (seq >= this.baseSeq) this.rejected.add(seq);
+  }
+
   /** Records a shard's report. */
   settle(shardIndex: number, seq: number): void {
     if (seq > this.settledByShard[shardIndex]!) this.settledByShard[shardIndex] = seq;

@@ -35,6 +35,7 @@ import type { VirtualHost } from './vhost.js';
 
 const CONNECTION_FORCED = 320;
 const ACCESS_REFUSED = 403;
+const PRECONDITION_FAILED = 406;
 const FRAME_ERROR = 501;
 const COMMAND_INVALID = 503;
 const CHANNEL_ERROR = 504;
@@ -654,6 +655,20 @@ export class Connection implements FrameSink {
 
   /** Heartbeat duties, called about once a second by the broker. */
   tick(nowMs: number): void {
+    const consumerTimeoutMs = this.broker.options.consumerTimeoutMs;
+    if (this.state === State.Open && consumerTimeoutMs > 0) {
+      for (const channel of this.channels.values()) {
+        if (channel.isClosing || !channel.isAckOverdue(nowMs, consumerTimeoutMs)) continue;
+        // RabbitMQ's text, with class and method 0 (no method caused it).
+        this.failChannel(
+          channel,
+          channelError(
+            PRECONDITION_FAILED,
+            `delivery acknowledgement on channel ${channel.channelId} timed out. Timeout value used: ${consumerTimeoutMs} ms. This timeout value can be configured, see consumers doc guide to learn more`,
+          ),
+        );
+      }
+    }
     if (this.state !== State.Open || this.heartbeatSeconds === 0) return;
     const intervalMs = this.heartbeatSeconds * 1000;
     if (nowMs - this.lastReceivedMs > 2 * intervalMs) {

@@ -7,6 +7,7 @@ import type { FieldTable } from '../codec/index.js';
 import type { DefinitionRecord } from '../shard/api.js';
 import type { Permission, User } from './access-control.js';
 import { type Binding, type Exchange, type ExchangeType, QueueRecord } from './exchange.js';
+import type { Policy } from './policies.js';
 import type { ShardLink } from './shard-link.js';
 
 export interface ExchangeDefinition {
@@ -155,6 +156,10 @@ export class DefinitionJournal {
       arguments: queue.arguments,
     };
     this.put('queue', queue.vhost + SEPARATOR + queue.name, isPresent ? value : null);
+  }
+
+  policy(policy: Policy, isPresent: boolean): void {
+    this.put('policy', policy.vhost + SEPARATOR + policy.name, isPresent ? policy : null);
   }
 
   binding(binding: Binding, isPresent: boolean): void {

@@ -7,6 +7,7 @@ import type { FieldTable } from '../codec/index.js';
 import { hashPassword, isHashingAlgorithm } from './access-control.js';
 import type { Broker } from './broker.js';
 import { isExchangeType, QueueRecord } from './exchange.js';
+import type { Policy } from './policies.js';
 
 export interface Definitions {
   users?: {
@@ -33,6 +34,14 @@ export interface Definitions {
     durable?: boolean;
     auto_delete?: boolean;
     arguments?: FieldTable;
+  }[];
+  policies?: {
+    vhost: string;
+    name: string;
+    pattern: string;
+    'apply-to'?: string;
+    definition: Record<string, unknown>;
+    priority?: number;
   }[];
   bindings?: {
     source: string;
@@ -85,6 +94,19 @@ export function loadDefinitions(broker: Broker, definitions: Definitions): void 
       write: permission.write,
       read: permission.read,
     });
+  }
+  for (const policy of definitions.policies ?? []) {
+    if (!broker.vhosts.has(policy.vhost))
+      throw new Error(`definitions: policy '${policy.name}' names unknown vhost '${policy.vhost}'`);
+    const error = broker.setPolicy({
+      vhost: policy.vhost,
+      name: policy.name,
+      pattern: policy.pattern,
+      applyTo: (policy['apply-to'] ?? 'all') as Policy['applyTo'],
+      priority: policy.priority ?? 0,
+      definition: policy.definition,
+    });
+    if (error !== null) throw new Error(`definitions: policy '${policy.name}': ${error}`);
   }
   for (const exchange of definitions.exchanges ?? []) {
     const vhost = broker.vhosts.get(exchange.vhost);

@@ -62,6 +62,11 @@ export class DeliveryTagTable {
     this.unackedCount++;
   }
 
+  /** The oldest tag awaiting ack, or 0 when none does. */
+  oldestUnackedTag(): number {
+    return this.unackedCount === 0 ? 0 : this.baseTag;
+  }
+
   /** Whether `tag` is a delivery awaiting ack on this channel. */
   isUnacked(tag: number): boolean {
     if (tag < this.baseTag || tag >= this.baseTag + this.span) return false;

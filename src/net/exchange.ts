@@ -36,6 +36,12 @@ export class QueueRecord {
   readonly bindings = new Set<Binding>();
   hasHadConsumer = false;
   isDeleted = false;
+  /** The arguments its shard applies: its own with the policy that matches it combined in. */
+  effectiveArguments: FieldTable;
+  /** x-expires (argument or policy): delete the queue after this long unused; 0 when none. */
+  expiresMs = 0;
+  /** When it was last used (declared, consumed from, fetched from, left by its last consumer). */
+  lastUsedMs = 0;
   /** The routing pass that last added this queue, to count it once per publish. */
   routeEpoch = 0;
 
@@ -55,6 +61,16 @@ export class QueueRecord {
     this.isAutoDelete = flags.isAutoDelete;
     this.ownerConnectionId = flags.ownerConnectionId;
     this.arguments = args;
+    this.effectiveArguments = args;
+    this.setEffectiveArguments(args);
+  }
+
+  /** Takes the arguments its policy makes effective (x-expires is the network thread's). */
+  setEffectiveArguments(args: FieldTable): void {
+    this.effectiveArguments = args;
+    const expires = args['x-expires'];
+    this.expiresMs =
+      typeof expires === 'number' || typeof expires === 'bigint' ? Number(expires) : 0;
   }
 
   get isExclusive(): boolean {
@@ -216,6 +232,8 @@ export class Exchange {
   isDeleted = false;
   /** The routing pass that last visited this exchange, to stop binding cycles. */
   routeEpoch = 0;
+  /** alternate-exchange from the policy that matches this exchange, if any. */
+  policyAlternateExchange: string | null = null;
 
   constructor(
     vhost: string,
@@ -234,9 +252,10 @@ export class Exchange {
     this.index = createIndex(type);
   }
 
+  /** The alternate exchange: the argument's, else the policy's (RabbitMQ's precedence). */
   get alternateExchange(): string | null {
     const value = this.arguments['alternate-exchange'];
-    return typeof value === 'string' ? value : null;
+    return typeof value === 'string' ? value : this.policyAlternateExchange;
   }
 
   /** Builds a binding from this exchange, or returns an error text for bad arguments. */

@@ -71,6 +71,11 @@ export interface BrokerOptions {
   memoryHighWatermark: number;
   /** Disk alarm: publishing stops while the data directory's free space is below this. */
   diskFreeLimitBytes: number;
+  /**
+   * A channel with a delivery unacked for this long is closed with 406 (RabbitMQ's
+   * consumer_timeout, 30 minutes by default); 0 turns it off. Checked at least once a second.
+   */
+  consumerTimeoutMs: number;
   /** Log to stderr: 'info', 'warn', 'error' or 'silent'. */
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
@@ -110,6 +115,7 @@ export function defaultOptions(): BrokerOptions {
     queueMemoryBytes: 32 * 1024 * 1024,
     memoryHighWatermark: 0.4,
     diskFreeLimitBytes: 50_000_000,
+    consumerTimeoutMs: 1_800_000,
     logLevel: 'info',
   };
 }
@@ -148,6 +154,7 @@ export function resolveOptions(partial: Partial<BrokerOptions>): BrokerOptions {
       `isMgmtEnabled must be true or false, got ${String(options.isMgmtEnabled)}`,
     );
   }
+  checkInteger('consumerTimeoutMs', options.consumerTimeoutMs, 0, 2 ** 31 - 1);
   if (!['batch', 'interval', 'off'].includes(options.fsyncMode)) {
     throw new RangeError(
       `fsyncMode must be batch, interval or off, got ${String(options.fsyncMode)}`,

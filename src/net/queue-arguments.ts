@@ -23,6 +23,11 @@ const COMPARED_ARGUMENTS = [
   'x-single-active-consumer',
   'x-queue-type',
   'x-queue-master-locator',
+  // Warren's retry extension.
+  'x-warren-delivery-limit',
+  'x-warren-retry-delay-ms',
+  'x-warren-retry-backoff',
+  'x-warren-retry-delay-max-ms',
 ];
 
 /** Arguments only other queue types take; a classic queue refuses them. */
@@ -80,6 +85,17 @@ export function validateQueueArguments(args: FieldTable, queueName: string, vhos
   integerArgument('x-max-length-bytes', { isZeroAllowed: true });
   integerArgument('x-message-ttl', { isZeroAllowed: true, max: TTL_MAX_MS });
   integerArgument('x-expires', { isZeroAllowed: false, max: TTL_MAX_MS });
+  // Warren's retry extension, checked in RabbitMQ's style.
+  integerArgument('x-warren-delivery-limit', { isZeroAllowed: false });
+  integerArgument('x-warren-retry-delay-ms', { isZeroAllowed: true, max: TTL_MAX_MS });
+  integerArgument('x-warren-retry-delay-max-ms', { isZeroAllowed: true, max: TTL_MAX_MS });
+  const backoff = args['x-warren-retry-backoff'];
+  if (backoff !== undefined) {
+    if (typeof backoff !== 'number')
+      throw invalid('x-warren-retry-backoff', `"expected number, got ${typeName(backoff)}"`);
+    if (backoff < 1 || backoff > 1000)
+      throw invalid('x-warren-retry-backoff', `{value_out_of_range,${backoff}}`);
+  }
   const priority = args['x-max-priority'];
   if (priority !== undefined) {
     if (!isInteger(priority))

@@ -17,7 +17,9 @@ import {
   CMD_SETTLE,
   type ControlRequest,
   EVT_CONFIRM,
+  EVT_DEAD_LETTER,
   EVT_DELIVER,
+  EVT_REJECT,
   EVT_GET_OK,
   EVT_REPLY,
   PUBLISH_HEADER_BYTES,
@@ -48,6 +50,10 @@ export interface ShardEventSink {
   onDeliver(link: ShardLink, bytes: Buffer, start: number, end: number): void;
   onConfirm(link: ShardLink, connectionId: number, channelId: number, confirmSeq: number): void;
   onCredit(link: ShardLink, connectionId: number, channelId: number, amount: number): void;
+  /** A shard dead-lettered a message: route it through its dead-letter exchange. */
+  onDeadLetter(link: ShardLink, bytes: Buffer, start: number, end: number): void;
+  /** A queue refused a confirmed publish (x-overflow reject-publish): it gets a basic.nack. */
+  onReject(link: ShardLink, connectionId: number, channelId: number, confirmSeq: number): void;
 }
 
 export function publishRecordBytes(
@@ -301,6 +307,17 @@ export class ShardLink implements RingSink {
         return;
       case EVT_CONFIRM:
         this.sink.onConfirm(
+          this,
+          bytes.readUInt32LE(start),
+          bytes.readUInt16LE(start + 4),
+          bytes.readDoubleLE(start + 6),
+        );
+        return;
+      case EVT_DEAD_LETTER:
+        this.sink.onDeadLetter(this, bytes, start, end);
+        return;
+      case EVT_REJECT:
+        this.sink.onReject(
           this,
           bytes.readUInt32LE(start),
           bytes.readUInt16LE(start + 4),

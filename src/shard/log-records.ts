@@ -18,7 +18,15 @@ export const LOG_TRANSACTION = 6;
 /** msgpackr { kind, key, value | null }: a durable definition put (value) or deleted (null) */
 export const LOG_DEFINITION = 7;
 
+/**
+ * f64 messageId, u16 refCount, refCount × (u32 queueId, f64 seq, f64 expiresAtMs), message block:
+ * LOG_MESSAGE for copies that expire (absolute times, so an expiry survives a restart and a
+ * message that expired while the broker was down is dropped or dead-lettered when it starts).
+ */
+export const LOG_MESSAGE_TIMED = 8;
+
 export const REF_BYTES = 12;
+export const TIMED_REF_BYTES = 20;
 export const REQUEUE_REF_BYTES = 16;
 export const MESSAGE_HEADER_BYTES = 10;
 export const NESTED_HEADER_BYTES = 5;

@@ -8,12 +8,13 @@
 import { pack, unpack } from 'msgpackr';
 import { assert } from '../util/index.js';
 import type { SegmentedLog } from '../log/index.js';
-import { QueueEntry } from './queue.js';
-import { BLOCK_OVERHEAD_BYTES, StoredMessage } from './stored-message.js';
+import { QueueEntry, TimedQueueEntry } from './queue.js';
+import { BLOCK_OVERHEAD_BYTES, bodyBytesOf, StoredMessage } from './stored-message.js';
 import {
   LOG_DEFINITION,
   LOG_DELIVERED,
   LOG_MESSAGE,
+  LOG_MESSAGE_TIMED,
   LOG_QUEUE_DELETED,
   LOG_REQUEUED,
   LOG_SETTLED,
@@ -22,6 +23,7 @@ import {
   NESTED_HEADER_BYTES,
   REF_BYTES,
   REQUEUE_REF_BYTES,
+  TIMED_REF_BYTES,
 } from './log-records.js';
 
 /** Where a logged message lives and how many of its durable queue copies are unsettled. */
@@ -32,6 +34,8 @@ export interface LoggedMessage {
   payloadOffset: number;
   payloadBytes: number;
   liveRefs: number;
+  /** Whether the record is LOG_MESSAGE_TIMED (its refs carry expiry times). */
+  isTimedRecord: boolean;
 }
 
 /** A queue copy as recovery finds it: the queue entry it becomes, built once. */
@@ -100,7 +104,8 @@ export class MessageStore {
 
   /**
    * Logs a message once for its durable copies `queueIds[i]`/`seqs[i]`, i < count, and fills in
-   * where it went. Returns the append sequence number (durable once the log says so).
+   * where it went. With `expiries`, copy i expires at `expiries[i]` (a LOG_MESSAGE_TIMED
+   * record). Returns the append sequence number (durable once the log says so).
    */
   logMessage(
     message: LoggedMessage,
@@ -108,21 +113,25 @@ export class MessageStore {
     queueIds: Uint32Array,
     seqs: Float64Array,
     count: number,
+    expiries: Float64Array | null = null,
   ): number {
-    const payloadBytes = MESSAGE_HEADER_BYTES + count * REF_BYTES + block.length;
+    const refBytes = expiries === null ? REF_BYTES : TIMED_REF_BYTES;
+    const type = expiries === null ? LOG_MESSAGE : LOG_MESSAGE_TIMED;
+    message.isTimedRecord = expiries !== null;
+    const payloadBytes = MESSAGE_HEADER_BYTES + count * refBytes + block.length;
     // Ids only tell records apart in the log (a relocated copy gets a new one); memory keeps none.
     const messageId = this.nextMessageId++;
     if (this.transaction !== null) {
       const payload = Buffer.allocUnsafe(payloadBytes);
-      this.writeMessage(payload, 0, messageId, queueIds, seqs, count, block);
-      this.transaction.push(nested(LOG_MESSAGE, payload));
+      this.writeMessage(payload, 0, messageId, queueIds, seqs, count, block, expiries);
+      this.transaction.push(nested(type, payload));
       message.liveRefs = count;
       return 0;
     }
     const log = this.log;
     const at = log.beginAppend(payloadBytes);
-    this.writeMessage(log.batch, at, messageId, queueIds, seqs, count, block);
-    const seq = log.endAppend(LOG_MESSAGE, payloadBytes);
+    this.writeMessage(log.batch, at, messageId, queueIds, seqs, count, block, expiries);
+    const seq = log.endAppend(type, payloadBytes);
     message.segment = log.lastSegment;
     message.payloadOffset = log.lastPayloadOffset;
     message.payloadBytes = payloadBytes;
@@ -139,13 +148,16 @@ export class MessageStore {
     seqs: Float64Array,
     count: number,
     block: Buffer,
+    expiries: Float64Array | null,
   ): void {
     target.writeDoubleLE(messageId, at);
     target.writeUInt16LE(count, at + 8);
     let offset = at + MESSAGE_HEADER_BYTES;
-    for (let i = 0; i < count; i++, offset += REF_BYTES) {
+    const refBytes = expiries === null ? REF_BYTES : TIMED_REF_BYTES;
+    for (let i = 0; i < count; i++, offset += refBytes) {
       target.writeUInt32LE(queueIds[i]!, offset);
       target.writeDoubleLE(seqs[i]!, offset + 4);
+      if (expiries !== null) target.writeDoubleLE(expiries[i]!, offset + 12);
     }
     block.copy(target, offset);
   }
@@ -264,7 +276,8 @@ export class MessageStore {
     assert(message.payloadOffset >= 0, 'a message inside a transaction record keeps its block');
     const payload = this.log.readSync(message.segment, message.payloadOffset, message.payloadBytes);
     const refCount = payload.readUInt16LE(8);
-    return payload.subarray(MESSAGE_HEADER_BYTES + refCount * REF_BYTES);
+    const refBytes = message.isTimedRecord ? TIMED_REF_BYTES : REF_BYTES;
+    return payload.subarray(MESSAGE_HEADER_BYTES + refCount * refBytes);
   }
 
   /** Compaction: writes a live message again at the head of the log and frees its old record. */
@@ -274,10 +287,11 @@ export class MessageStore {
     queueIds: Uint32Array,
     seqs: Float64Array,
     count: number,
+    expiries: Float64Array | null,
   ): number {
     const oldSegment = message.segment;
     const oldBytes = message.payloadBytes;
-    const seq = this.logMessage(message, block, queueIds, seqs, count);
+    const seq = this.logMessage(message, block, queueIds, seqs, count, expiries);
     this.log.release(oldSegment, oldBytes);
     return seq;
   }
@@ -318,7 +332,9 @@ export class MessageStore {
   ): void {
     switch (type) {
       case LOG_MESSAGE:
-        return this.recoverMessage(bytes, start, end, segment, payloadOffset, end - start);
+        return this.recoverMessage(bytes, start, end, segment, payloadOffset, end - start, false);
+      case LOG_MESSAGE_TIMED:
+        return this.recoverMessage(bytes, start, end, segment, payloadOffset, end - start, true);
       case LOG_SETTLED:
         return this.forEachRef(bytes, start, REF_BYTES, (queueId, seq) =>
           this.recoverSettled(queueId, seq),
@@ -347,9 +363,17 @@ export class MessageStore {
           const nestedType = bytes[at]!;
           const nestedBytes = bytes.readUInt32LE(at + 1);
           const nestedStart = at + NESTED_HEADER_BYTES;
-          if (nestedType === LOG_MESSAGE) {
+          if (nestedType === LOG_MESSAGE || nestedType === LOG_MESSAGE_TIMED) {
             // Its messages keep the whole transaction record alive; payloadOffset -1 marks them.
-            this.recoverMessage(bytes, nestedStart, nestedStart + nestedBytes, segment, -1, 0);
+            this.recoverMessage(
+              bytes,
+              nestedStart,
+              nestedStart + nestedBytes,
+              segment,
+              -1,
+              0,
+              nestedType === LOG_MESSAGE_TIMED,
+            );
           } else {
             this.onRecord(nestedType, bytes, nestedStart, nestedStart + nestedBytes, segment, -1);
           }
@@ -383,10 +407,12 @@ export class MessageStore {
     segment: number,
     payloadOffset: number,
     payloadBytes: number,
+    isTimed: boolean,
   ): void {
     const messageId = bytes.readDoubleLE(start);
     const count = bytes.readUInt16LE(start + 8);
-    const blockStart = start + MESSAGE_HEADER_BYTES + count * REF_BYTES;
+    const refBytes = isTimed ? TIMED_REF_BYTES : REF_BYTES;
+    const blockStart = start + MESSAGE_HEADER_BYTES + count * refBytes;
     // Past the memory budget, recovered bodies stay in the log and are read back on delivery
     // (the oldest are replayed first, so the ones delivered first stay in memory).
     const blockBytes = end - blockStart;
@@ -396,7 +422,9 @@ export class MessageStore {
     const message = new StoredMessage(
       isKept ? Buffer.from(bytes.subarray(blockStart, end)) : null,
       blockBytes,
+      bodyBytesOf(bytes, blockStart, end),
     );
+    message.isTimedRecord = isTimed;
     if (isKept) this.recoveredMemoryBytes += message.memoryBytes;
     message.segment = segment;
     message.payloadOffset = payloadOffset;
@@ -404,7 +432,7 @@ export class MessageStore {
     if (messageId >= this.nextMessageId) this.nextMessageId = messageId + 1;
     this.log.retain(segment, payloadBytes);
     let at = start + MESSAGE_HEADER_BYTES;
-    for (let i = 0; i < count; i++, at += REF_BYTES) {
+    for (let i = 0; i < count; i++, at += refBytes) {
       const queueId = bytes.readUInt32LE(at);
       const seq = bytes.readDoubleLE(at + 4);
       let copies = this.recovered.get(queueId);
@@ -415,7 +443,9 @@ export class MessageStore {
       const earlier = copies.get(seq);
       // A copy compaction made before the crash: the newer record wins, the older one is freed.
       if (earlier !== undefined) this.dropRef(earlier.message);
-      const copy = new QueueEntry(message, seq);
+      const copy = isTimed
+        ? new TimedQueueEntry(message, seq, bytes.readDoubleLE(at + 12))
+        : new QueueEntry(message, seq);
       copy.deliveryCount = earlier?.deliveryCount ?? 0;
       copies.set(seq, copy);
       message.liveRefs++;

@@ -36,6 +36,29 @@ export const EVT_CONFIRM = 3;
 export const EVT_REPLY = 4;
 /** u32 connectionId, u16 channelId, u32 amount: 0 asks for credit, more gives unused credit back */
 export const EVT_CREDIT = 5;
+/**
+ * u8 reason (DEAD_LETTER_*), u8 flags (PUBLISH_FLAG_PERSISTENT), u8 vhostLength, vhost, message
+ * block: a dead-lettered message, already carrying its new x-death headers, with the dead-letter
+ * exchange and routing key in its block. The network thread routes it like a publish without
+ * confirms (see README, dead-lettering).
+ */
+export const EVT_DEAD_LETTER = 6;
+/**
+ * u32 connectionId, u16 channelId, f64 confirmSeq: a queue refused that publish (x-overflow
+ * reject-publish or reject-publish-dlx); its confirm becomes a basic.nack. Sent before the
+ * EVT_CONFIRM that covers the same sequence number.
+ */
+export const EVT_REJECT = 7;
+
+/** Why a message was dead-lettered; the x-death `reason` texts, in this order. */
+export const DEAD_LETTER_REJECTED = 0;
+export const DEAD_LETTER_EXPIRED = 1;
+export const DEAD_LETTER_MAXLEN = 2;
+/** Returned more often than x-warren-delivery-limit allows (the quorum queues' reason text). */
+export const DEAD_LETTER_DELIVERY_LIMIT = 3;
+export const DEAD_LETTER_REASONS = ['rejected', 'expired', 'maxlen', 'delivery_limit'] as const;
+export const DEAD_LETTER_HEADER_BYTES = 3;
+export const REJECT_BYTES = 4 + 2 + 8;
 
 /** Set in a delivery's flags byte when it is a redelivery. */
 export const DELIVER_FLAG_REDELIVERED = 1;
@@ -46,6 +69,8 @@ export const CREDIT_BYTES = 4 + 2 + 4;
 export const PUBLISH_HEADER_BYTES = 4 + 2 + 1 + 8 + 2;
 export const PUBLISH_FLAG_CONFIRM = 1;
 export const PUBLISH_FLAG_PERSISTENT = 2;
+/** The message has an expiration property (validated by the network thread). */
+export const PUBLISH_FLAG_EXPIRATION = 4;
 
 export const SETTLE_ACK = 0;
 export const SETTLE_REQUEUE = 1;
@@ -73,6 +98,8 @@ export type ControlRequest =
   | { op: 'queue.create'; queue: QueueSpec }
   | { op: 'queue.delete'; queueId: number; isIfEmpty: boolean; isIfUnused: boolean }
   | { op: 'queue.purge'; queueId: number }
+  /** A policy changed what applies to the queue: these are its effective arguments now. */
+  | { op: 'queue.arguments'; queueId: number; arguments: Record<string, unknown> }
   | { op: 'queue.stats'; queueId: number }
   | {
       op: 'consume';
@@ -83,6 +110,8 @@ export type ControlRequest =
       prefetchCount: number;
       isNoAck: boolean;
       isChannelCreditLimited: boolean;
+      /** x-priority from basic.consume's arguments; 0 when absent. */
+      priority: number;
     }
   | { op: 'cancel'; consumerId: number }
   | { op: 'get'; queueId: number; connectionId: number; channelId: number; isNoAck: boolean }

@@ -7,12 +7,23 @@
 
 import { unpack } from 'msgpackr';
 import { SYNC_MS_BUCKET_BOUNDS } from '../log/index.js';
-import { assert, Fifo } from '../util/index.js';
+import { readDeliveryMode, readExpiration, readPriority } from '../codec/index.js';
+import { assert, Fifo, MinHeap } from '../util/index.js';
 import type { RingOutbox } from '../util/index.js';
 import type { RingSink } from '../util/index.js';
 import type { DefinitionRecord, MessageStore } from './message-store.js';
 import { type ConfirmSink, PendingConfirms } from './pending-confirms.js';
-import { Consumer, Delivery, Queue, type QueueEntry, ShardChannel } from './queue.js';
+import { deadLetterBlock } from './dead-letter.js';
+import {
+  Consumer,
+  Delivery,
+  expiresAtOf,
+  Queue,
+  type QueueEntry,
+  ShardChannel,
+  TimedQueueEntry,
+} from './queue.js';
+import { parseExpirationMs } from './queue-features.js';
 import type { QueueStats, ShardStats } from './records.js';
 import { StoredMessage } from './stored-message.js';
 import {
@@ -24,6 +35,12 @@ import {
   CMD_TRANSACTION,
   CONFIRM_BYTES,
   CREDIT_BYTES,
+  DEAD_LETTER_DELIVERY_LIMIT,
+  DEAD_LETTER_EXPIRED,
+  DEAD_LETTER_HEADER_BYTES,
+  DEAD_LETTER_MAXLEN,
+  DEAD_LETTER_REASONS,
+  DEAD_LETTER_REJECTED,
   DELIVER_FLAG_REDELIVERED,
   DELIVER_FLAG_USED_CREDIT,
   EVT_CREDIT,
@@ -31,13 +48,18 @@ import {
   type ControlRequest,
   DELIVER_HEADER_BYTES,
   EVT_CONFIRM,
+  EVT_DEAD_LETTER,
   EVT_DELIVER,
+  EVT_REJECT,
   EVT_GET_OK,
   EVT_REPLY,
   GET_OK_HEADER_BYTES,
+  MessageBlockView,
   PUBLISH_FLAG_CONFIRM,
+  PUBLISH_FLAG_EXPIRATION,
   PUBLISH_FLAG_PERSISTENT,
   PUBLISH_HEADER_BYTES,
+  REJECT_BYTES,
   REPLY_HEADER_BYTES,
   SETTLE_ACK,
   SETTLE_DISCARD,
@@ -49,6 +71,19 @@ const PRECONDITION_FAILED = 406;
 const NOT_FOUND = 404;
 /** Deliveries one queue makes before the next active queue gets a turn. */
 const DELIVERIES_PER_TURN = 128;
+
+/** A queue's head expiry the shard's timer waits for. */
+interface ExpiryTimer {
+  queue: Queue;
+  atMs: number;
+}
+
+function timerAtOf(timer: ExpiryTimer): number {
+  return timer.atMs;
+}
+
+/** Where a shard reads the time: Date.now in production, a fake clock in simulations. */
+export type Clock = () => number;
 
 /** A control reply that must wait until a log append is durable. */
 interface DurableReply {
@@ -67,6 +102,16 @@ export class Shard implements RingSink, ConfirmSink {
   // Durable copies of the message being published: filled per publish, no allocation.
   private durableQueueIds = new Uint32Array(64);
   private durableSeqs = new Float64Array(64);
+  private durableExpiries = new Float64Array(64);
+  /** Set while applying a publish that some queue refused (x-overflow reject-publish). */
+  private isPublishRejected = false;
+  private readonly clock: Clock;
+  /** The coarse clock: read once per batch and per timer run. */
+  nowMs: number;
+  /** Head expiries of queues whose messages can expire, soonest first: the shard's one timer. */
+  private readonly expiryTimers = new MinHeap<ExpiryTimer>(timerAtOf);
+  /** When queues' delayed retries are due, soonest first (Warren's retry extension). */
+  private readonly retryTimers = new MinHeap<ExpiryTimer>(timerAtOf);
   /** While applying a transaction record: the messages it logged. */
   private transactionMessages: StoredMessage[] | null = null;
   private readonly queues = new Map<number, Queue>();
@@ -78,6 +123,7 @@ export class Shard implements RingSink, ConfirmSink {
   private readonly creditLimitedChannels = new Set<ShardChannel>();
   private nextDeliveryId = 1;
   private readonly replyTextBytes = Buffer.allocUnsafe(1024);
+  private readonly blockView = new MessageBlockView();
   /** Bytes of queued message blocks held in memory. */
   bodyBytesInMemory = 0;
   private readonly memoryBudgetBytes: number;
@@ -91,7 +137,10 @@ export class Shard implements RingSink, ConfirmSink {
     outbox: RingOutbox,
     store: MessageStore | null,
     memoryBudgetBytes = Infinity,
+    clock: Clock = Date.now,
   ) {
+    this.clock = clock;
+    this.nowMs = clock();
     this.shardIndex = shardIndex;
     this.outbox = outbox;
     this.store = store;
@@ -136,6 +185,65 @@ export class Shard implements RingSink, ConfirmSink {
       default:
         assert(false, `unknown command record ${type}`);
     }
+  }
+
+  /** Starts a batch of commands: reads the clock once for all of them. */
+  beginBatch(): void {
+    this.nowMs = this.clock();
+  }
+
+  /** When the shard's timer should next run (ms since the epoch), or Infinity for never. */
+  nextTimerAtMs(): number {
+    return Math.min(
+      this.expiryTimers.peek()?.atMs ?? Infinity,
+      this.retryTimers.peek()?.atMs ?? Infinity,
+    );
+  }
+
+  /**
+   * The timer: drops or dead-letters the expired heads of queues whose time has come, then
+   * schedules their next head. Call afterBatch() after it.
+   */
+  runTimers(): void {
+    this.nowMs = this.clock();
+    const timers = this.expiryTimers;
+    for (
+      let timer = timers.peek();
+      timer !== undefined && timer.atMs <= this.nowMs;
+      timer = timers.peek()
+    ) {
+      timers.pop();
+      const queue = timer.queue;
+      // A stale timer: the queue is gone, or its head changed and another timer stands for it.
+      if (queue.isDeleted || queue.timerAtMs !== timer.atMs) continue;
+      queue.timerAtMs = Infinity;
+      this.dropExpiredHead(queue);
+      this.scheduleExpiry(queue);
+    }
+    const retries = this.retryTimers;
+    for (
+      let timer = retries.peek();
+      timer !== undefined && timer.atMs <= this.nowMs;
+      timer = retries.peek()
+    ) {
+      retries.pop();
+      const queue = timer.queue;
+      if (queue.isDeleted || queue.retryTimerAtMs !== timer.atMs) continue;
+      queue.retryTimerAtMs = Infinity;
+      if (queue.releaseDue(this.nowMs) > 0) {
+        if (queue.hasExpiringEntries) this.scheduleExpiry(queue);
+        if (queue.consumers.length > 0) this.activate(queue);
+      }
+      this.scheduleRetry(queue);
+    }
+  }
+
+  /** Sets the shard's timer for a queue's next delayed retry. */
+  private scheduleRetry(queue: Queue): void {
+    const atMs = queue.nextDelayedAtMs;
+    if (atMs === Infinity || atMs >= queue.retryTimerAtMs) return;
+    queue.retryTimerAtMs = atMs;
+    this.retryTimers.push({ queue, atMs });
   }
 
   /**
@@ -244,8 +352,11 @@ export class Shard implements RingSink, ConfirmSink {
     const queueCount = bytes.readUInt16LE(start + 15);
     const blockStart = start + PUBLISH_HEADER_BYTES + queueCount * 4;
     const isPersistent = (flags & PUBLISH_FLAG_PERSISTENT) !== 0 && this.store !== null;
+    const hasExpiration = (flags & PUBLISH_FLAG_EXPIRATION) !== 0;
     let message: StoredMessage | null = null;
     let durableCount = 0;
+    let isTimed = false;
+    this.isPublishRejected = false;
     for (let i = 0; i < queueCount; i++) {
       const queue = this.queues.get(bytes.readUInt32LE(start + PUBLISH_HEADER_BYTES + i * 4));
       // A queue deleted after the network thread routed to it simply misses the message.
@@ -254,19 +365,30 @@ export class Shard implements RingSink, ConfirmSink {
         const block = Buffer.allocUnsafe(end - blockStart);
         bytes.copy(block, 0, blockStart, end);
         message = new StoredMessage(block);
-        this.bodyBytesInMemory += message.memoryBytes;
       }
-      message.copies++;
-      const entry = queue.enqueue(message);
+      let entry: QueueEntry;
+      if (queue.features === null && !hasExpiration) {
+        if (message.copies++ === 0) this.bodyBytesInMemory += message.memoryBytes;
+        entry = queue.enqueue(message);
+      } else {
+        // TTL, length limits, dead-lettering: off the plain path.
+        const timed = this.enqueueWithFeatures(queue, message, hasExpiration);
+        if (timed === null) continue;
+        entry = timed;
+        if (timed.expiresAtMs !== Infinity) isTimed = true;
+      }
       if (isPersistent && queue.spec.isDurable) {
         // RabbitMQ's rule: only persistent messages in durable queues survive a restart.
         if (durableCount === this.durableQueueIds.length) this.growDurableScratch();
         this.durableQueueIds[durableCount] = queue.queueId;
         this.durableSeqs[durableCount] = entry.seq;
+        this.durableExpiries[durableCount] = expiresAtOf(entry);
         durableCount++;
       }
       if (queue.consumers.length > 0) this.activate(queue);
     }
+    if (this.isPublishRejected && (flags & PUBLISH_FLAG_CONFIRM) !== 0)
+      this.writeReject(connectionId, channelId, confirmSeq);
     let needSeq = 0;
     if (durableCount > 0) {
       message!.appendSeq = needSeq = this.store!.logMessage(
@@ -275,6 +397,7 @@ export class Shard implements RingSink, ConfirmSink {
         this.durableQueueIds,
         this.durableSeqs,
         durableCount,
+        isTimed ? this.durableExpiries : null,
       );
       if (this.transactionMessages !== null) this.transactionMessages.push(message!);
       else this.awaitingDurability.push(message!);
@@ -292,6 +415,162 @@ export class Shard implements RingSink, ConfirmSink {
     const seqs = new Float64Array(this.durableSeqs.length * 2);
     seqs.set(this.durableSeqs);
     this.durableSeqs = seqs;
+    const expiries = new Float64Array(this.durableExpiries.length * 2);
+    expiries.set(this.durableExpiries);
+    this.durableExpiries = expiries;
+  }
+
+  /**
+   * Queues a copy in a queue with features, or a message with an expiration: applies the TTL
+   * (the lower of x-message-ttl and the expiration property, as RabbitMQ), the length limit
+   * and its overflow behaviour. Returns the entry, or null when the copy was refused, expired
+   * at once or dropped at once (then dead-lettered where the queue says so).
+   */
+  private enqueueWithFeatures(
+    queue: Queue,
+    message: StoredMessage,
+    hasExpiration: boolean,
+  ): TimedQueueEntry | null {
+    const features = queue.features;
+    const block = message.block!;
+    let ttlMs = features === null ? -1 : features.messageTtlMs;
+    if (hasExpiration) {
+      const view = this.blockView.read(block, 0, block.length);
+      const perMessageMs = parseExpirationMs(
+        readExpiration(block, view.propertiesStart, view.propertiesEnd),
+      );
+      if (perMessageMs >= 0 && (ttlMs < 0 || perMessageMs < ttlMs)) ttlMs = perMessageMs;
+    }
+    if (features !== null && features.hasLengthLimit && features.overflow !== 'drop-head') {
+      // rabbit_amqqueue_process:will_overflow: the queue would be over either limit with it.
+      if (
+        queue.readyCount + 1 > features.maxLength ||
+        queue.readyBodyBytes + message.bodyBytes > features.maxLengthBytes
+      ) {
+        this.isPublishRejected = true;
+        if (features.overflow === 'reject-publish-dlx')
+          this.deadLetter(queue, block, DEAD_LETTER_MAXLEN);
+        return null;
+      }
+    }
+    let expiresAtMs = Infinity;
+    if (ttlMs === 0) {
+      // RabbitMQ delivers a message with TTL 0 only if a consumer can take it at once: the
+      // consumers must have room for it behind every ready message. It is delivered in this
+      // batch, whose clock reading stays the same, so now + 1 is "at once".
+      if (queue.readyCount >= queue.roomForDeliveries(this.pausedConnections)) {
+        this.deadLetter(queue, block, DEAD_LETTER_EXPIRED);
+        return null;
+      }
+      expiresAtMs = this.nowMs + 1;
+    } else if (ttlMs > 0) {
+      expiresAtMs = this.nowMs + ttlMs;
+    }
+    if (message.copies++ === 0) this.bodyBytesInMemory += message.memoryBytes;
+    const entry = queue.enqueueTimed(message, expiresAtMs, this.priorityIn(queue, block));
+    if (features !== null && features.hasLengthLimit && features.overflow === 'drop-head') {
+      // Over a limit: the oldest ready messages go (and are dead-lettered with reason maxlen).
+      while (
+        queue.readyCount > features.maxLength ||
+        queue.readyBodyBytes > features.maxLengthBytes
+      ) {
+        const head = queue.take()!;
+        this.dropEntry(queue, head, DEAD_LETTER_MAXLEN);
+        if (head === entry) return null;
+      }
+    }
+    if (queue.hasExpiringEntries) this.scheduleExpiry(queue);
+    return entry;
+  }
+
+  /** A message's priority in a queue: its priority property capped at x-max-priority, else 0. */
+  private priorityIn(queue: Queue, block: Buffer): number {
+    const maxPriority = queue.maxPriority;
+    if (maxPriority === 0) return 0;
+    const view = this.blockView.read(block, 0, block.length);
+    const priority = readPriority(block, view.propertiesStart, view.propertiesEnd);
+    return priority < 0 ? 0 : Math.min(priority, maxPriority);
+  }
+
+  /** A new, lower length limit (from a policy): the oldest ready messages go (drop-head). */
+  private enforceLengthLimit(queue: Queue): void {
+    const features = queue.features;
+    if (features === null || !features.hasLengthLimit || features.overflow !== 'drop-head') return;
+    while (
+      queue.readyCount > features.maxLength ||
+      queue.readyBodyBytes > features.maxLengthBytes
+    ) {
+      this.dropEntry(queue, queue.take()!, DEAD_LETTER_MAXLEN);
+    }
+  }
+
+  /** A copy leaves its queue without being delivered: dead-lettered if the queue says so. */
+  private dropEntry(queue: Queue, entry: QueueEntry, reason: number): void {
+    if (queue.features?.deadLetterExchange != null && !queue.isDeleted)
+      this.deadLetter(queue, this.blockOf(entry), reason);
+    this.forgetEntry(queue, entry);
+  }
+
+  /**
+   * Sends a message dying in `queue` to the network thread, which routes it through the queue's
+   * dead-letter exchange like a publish without confirms. At most once, as RabbitMQ's classic
+   * queues: the copy is settled here now, and the new copies are logged where they land.
+   */
+  private deadLetter(queue: Queue, block: Buffer, reason: number): void {
+    const features = queue.features;
+    if (features === null || features.deadLetterExchange === null) return;
+    const spec = queue.spec;
+    const dead = deadLetterBlock(
+      block,
+      DEAD_LETTER_REASONS[reason]!,
+      spec.name,
+      features.deadLetterExchange,
+      features.deadLetterRoutingKey,
+      this.clock(),
+    );
+    const view = this.blockView.read(dead, 0, dead.length);
+    const isPersistent = readDeliveryMode(dead, view.propertiesStart, view.propertiesEnd) === 2;
+    const vhostBytes = Buffer.byteLength(spec.vhost);
+    const outbox = this.outbox;
+    const size = DEAD_LETTER_HEADER_BYTES + vhostBytes + dead.length;
+    const at = outbox.begin(size);
+    const target = outbox.target;
+    target[at] = reason;
+    target[at + 1] = isPersistent ? PUBLISH_FLAG_PERSISTENT : 0;
+    target[at + 2] = vhostBytes;
+    target.write(spec.vhost, at + DEAD_LETTER_HEADER_BYTES, 'utf8');
+    dead.copy(target, at + DEAD_LETTER_HEADER_BYTES + vhostBytes);
+    outbox.end(EVT_DEAD_LETTER, at, at + size);
+  }
+
+  private writeReject(connectionId: number, channelId: number, confirmSeq: number): void {
+    const outbox = this.outbox;
+    const at = outbox.begin(REJECT_BYTES);
+    const target = outbox.target;
+    target.writeUInt32LE(connectionId, at);
+    target.writeUInt16LE(channelId, at + 4);
+    target.writeDoubleLE(confirmSeq, at + 6);
+    outbox.end(EVT_REJECT, at, at + REJECT_BYTES);
+  }
+
+  /** Drops (or dead-letters) expired messages at the head of a queue; they are never delivered. */
+  private dropExpiredHead(queue: Queue): void {
+    const nowMs = this.nowMs;
+    for (let head = queue.peek(); head !== undefined; head = queue.peek()) {
+      if (!(head instanceof TimedQueueEntry) || head.expiresAtMs > nowMs) return;
+      queue.take();
+      this.dropEntry(queue, head, DEAD_LETTER_EXPIRED);
+    }
+  }
+
+  /** Sets the shard's timer for a queue's head, if it can expire sooner than already set. */
+  private scheduleExpiry(queue: Queue): void {
+    const head = queue.peek();
+    if (head === undefined) return;
+    const atMs = expiresAtOf(head);
+    if (atMs === Infinity || atMs >= queue.timerAtMs) return;
+    queue.timerAtMs = atMs;
+    this.expiryTimers.push({ queue, atMs });
   }
 
   /**
@@ -340,10 +619,12 @@ export class Shard implements RingSink, ConfirmSink {
         this.requeue(delivery.queue, delivery.entry);
         continue;
       }
-      // SETTLE_ACK and SETTLE_DISCARD both drop the message (dead-lettering: issue #6).
       assert(action === SETTLE_ACK || action === SETTLE_DISCARD, `bad settle action ${action}`);
       delivery.queue.ackedCount++;
-      this.forgetEntry(delivery.queue, delivery.entry);
+      // basic.reject / basic.nack with requeue=false: dead-lettered with reason "rejected".
+      if (action === SETTLE_DISCARD)
+        this.dropEntry(delivery.queue, delivery.entry, DEAD_LETTER_REJECTED);
+      else this.forgetEntry(delivery.queue, delivery.entry);
     }
   }
 
@@ -428,9 +709,28 @@ export class Shard implements RingSink, ConfirmSink {
       this.forgetEntry(queue, entry);
       return;
     }
+    const retry = queue.features?.retry ?? null;
+    if (retry !== null) {
+      // Warren's retry extension: deliveries so far include the one coming back now.
+      const deliveries = entry.deliveryCount + 1;
+      if (deliveries >= retry.deliveryLimit) {
+        this.dropEntry(queue, entry, DEAD_LETTER_DELIVERY_LIMIT);
+        return;
+      }
+      const delayMs = retry.delayFor(deliveries);
+      if (delayMs > 0) {
+        entry.deliveryCount++;
+        if (this.isLogged(queue, entry))
+          this.store!.requeue(queue.queueId, entry.seq, entry.deliveryCount);
+        queue.delay(entry, this.nowMs + delayMs);
+        this.scheduleRetry(queue);
+        return;
+      }
+    }
     queue.requeue(entry);
     if (this.isLogged(queue, entry))
       this.store!.requeue(queue.queueId, entry.seq, entry.deliveryCount);
+    if (queue.hasExpiringEntries) this.scheduleExpiry(queue);
     if (queue.consumers.length > 0) this.activate(queue);
   }
 
@@ -461,10 +761,12 @@ export class Shard implements RingSink, ConfirmSink {
   private dispatchQueue(queue: Queue): boolean {
     if (queue.isDeleted) return true;
     for (let delivered = 0; delivered < DELIVERIES_PER_TURN; delivered++) {
+      if (queue.hasExpiringEntries) this.dropExpiredHead(queue);
       if (queue.readyCount === 0) return true;
       const consumer = queue.nextConsumerWithCredit(this.pausedConnections);
       if (consumer === null) {
         if (this.creditLimitedChannels.size > 0) this.requestCreditFor(queue);
+        if (queue.hasExpiringEntries) this.scheduleExpiry(queue);
         return true;
       }
       if (this.outbox.isBlocked) return false;
@@ -537,7 +839,8 @@ export class Shard implements RingSink, ConfirmSink {
           this.queues.set(queue.queueId, queue);
           // A durable queue coming back after a restart takes the copies its log kept.
           if (this.store !== null && queue.spec.isDurable) {
-            for (const copy of this.store.claimRecovered(queue.queueId)) {
+            for (const claimed of this.store.claimRecovered(queue.queueId)) {
+              const copy = this.recoveredEntry(queue, claimed);
               const message = copy.message;
               if (message.copies++ === 0) {
                 if (message.block !== null) this.bodyBytesInMemory += message.memoryBytes;
@@ -546,6 +849,8 @@ export class Shard implements RingSink, ConfirmSink {
               queue.restore(copy);
               recovered++;
             }
+            // Copies that expired while the broker was down go at the first timer run.
+            if (queue.hasExpiringEntries) this.scheduleExpiry(queue);
           }
         }
         this.reply(requestId, 0, recovered);
@@ -580,6 +885,15 @@ export class Shard implements RingSink, ConfirmSink {
         for (const entry of ready) this.forgetEntry(queue, entry);
         return this.reply(requestId, 0, ready.length);
       }
+      case 'queue.arguments': {
+        const queue = this.queues.get(request.queueId);
+        if (queue === undefined) return this.reply(requestId, 0, 0);
+        queue.applyArguments(request.arguments);
+        this.enforceLengthLimit(queue);
+        if (queue.hasExpiringEntries) this.scheduleExpiry(queue);
+        if (queue.consumers.length > 0) this.activate(queue);
+        return this.reply(requestId, 0, 0);
+      }
       case 'queue.purge': {
         const queue = this.queues.get(request.queueId);
         if (queue === undefined) return this.reply(requestId, 0, 0);
@@ -590,6 +904,7 @@ export class Shard implements RingSink, ConfirmSink {
       case 'queue.stats': {
         const queue = this.queues.get(request.queueId);
         if (queue === undefined) return this.reply(requestId, NOT_FOUND, 0, 'no such queue');
+        if (queue.hasExpiringEntries) this.dropExpiredHead(queue);
         return this.reply(requestId, 0, queue.readyCount);
       }
       case 'consume': {
@@ -603,6 +918,7 @@ export class Shard implements RingSink, ConfirmSink {
           channel,
           request.prefetchCount,
           request.isNoAck,
+          request.priority,
         );
         this.consumers.set(request.consumerId, consumer);
         channel.consumers.add(consumer);
@@ -657,6 +973,21 @@ export class Shard implements RingSink, ConfirmSink {
     }
   }
 
+  /** A recovered copy as its queue needs it: with its priority in a priority queue. */
+  private recoveredEntry(queue: Queue, copy: QueueEntry): QueueEntry {
+    if (queue.maxPriority === 0) return copy;
+    const message = copy.message;
+    const block = message.block ?? this.store!.readBlock(message);
+    const entry = new TimedQueueEntry(
+      message,
+      copy.seq,
+      expiresAtOf(copy),
+      this.priorityIn(queue, block),
+    );
+    entry.deliveryCount = copy.deliveryCount;
+    return entry;
+  }
+
   private dropConsumer(consumer: Consumer): void {
     consumer.isCancelled = true;
     consumer.channel.consumers.delete(consumer);
@@ -687,7 +1018,10 @@ export class Shard implements RingSink, ConfirmSink {
   ): void {
     const queue = this.queues.get(queueId);
     if (queue === undefined) return this.reply(requestId, NOT_FOUND, 0, 'no such queue');
+    if (queue.hasExpiringEntries) this.dropExpiredHead(queue);
     const entry = queue.take();
+    // The head changed: the timer must stand for the new one.
+    if (queue.hasExpiringEntries) this.scheduleExpiry(queue);
     if (entry === undefined) return this.reply(requestId, 0, 0);
     const deliveryId = this.nextDeliveryId++;
     queue.deliveredCount++;
@@ -733,7 +1067,7 @@ export class Shard implements RingSink, ConfirmSink {
       if (list === undefined) copies.set(message, (list = []));
       list.push([queue, entry]);
     };
-    for (const queue of this.queues.values()) queue.forEachReady((entry) => collect(queue, entry));
+    for (const queue of this.queues.values()) queue.forEachHeld((entry) => collect(queue, entry));
     for (const channel of this.channels.values()) {
       for (const delivery of channel.unacked.values()) collect(delivery.queue, delivery.entry);
     }
@@ -743,6 +1077,7 @@ export class Shard implements RingSink, ConfirmSink {
         if (i === this.durableQueueIds.length) this.growDurableScratch();
         this.durableQueueIds[i] = entries[i]![0].queueId;
         this.durableSeqs[i] = entries[i]![1].seq;
+        this.durableExpiries[i] = expiresAtOf(entries[i]![1]);
       }
       message.appendSeq = store.relocateMessage(
         message,
@@ -750,6 +1085,7 @@ export class Shard implements RingSink, ConfirmSink {
         this.durableQueueIds,
         this.durableSeqs,
         entries.length,
+        message.isTimedRecord ? this.durableExpiries : null,
       );
       if (message.block === null) {
         // Its new record is not on disk yet: hold the body until it is, then it may page out again.
@@ -778,6 +1114,7 @@ export class Shard implements RingSink, ConfirmSink {
     for (const consumer of queue.consumers) {
       const channel = consumer.channel;
       if (channel.isCreditRequested || !consumer.isWaitingForChannelCredit()) continue;
+      if (!queue.isConsumerActive(consumer)) continue;
       channel.isCreditRequested = true;
       this.writeCredit(channel, 0);
     }
@@ -798,7 +1135,7 @@ export class Shard implements RingSink, ConfirmSink {
       if (channel.credit === 0) continue;
       let hasWork = false;
       for (const consumer of channel.consumers) {
-        if (consumer.queue.readyCount > 0) {
+        if (consumer.queue.readyCount > 0 && consumer.queue.isConsumerActive(consumer)) {
           hasWork = true;
           break;
         }

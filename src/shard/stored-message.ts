@@ -21,15 +21,35 @@ export class StoredMessage {
   appendSeq = 0;
   /** Queue copies (durable or not) still holding it; its memory is freed at 0. */
   copies = 0;
+  /** Whether its record carries per-copy expiry times (LOG_MESSAGE_TIMED). */
+  isTimedRecord = false;
+  /** Bytes of its body alone (what x-max-length-bytes counts). */
+  readonly bodyBytes: number;
 
   /** A null block means "in the log only" (recovery beyond the memory budget). */
-  constructor(block: Buffer | null, blockBytes = block?.length ?? 0) {
+  constructor(block: Buffer | null, blockBytes = block?.length ?? 0, bodyBytes = -1) {
     this.block = block;
     this.blockBytes = blockBytes;
+    this.bodyBytes =
+      bodyBytes >= 0 || block === null ? bodyBytes : bodyBytesOf(block, 0, block.length);
   }
 
   /** Memory its block takes while held. */
   get memoryBytes(): number {
     return this.blockBytes + BLOCK_OVERHEAD_BYTES;
   }
+}
+
+/**
+ * The body's size in the message block `bytes[start..end)`; 0 for bytes that are not a block
+ * (store tests log arbitrary payloads).
+ */
+export function bodyBytesOf(bytes: Buffer, start: number, end: number): number {
+  let at = start;
+  if (at >= end) return 0;
+  at += 1 + bytes[at]!;
+  if (at >= end) return 0;
+  at += 1 + bytes[at]!;
+  if (at + 4 > end) return 0;
+  return Math.max(0, end - (at + 4 + bytes.readUInt32LE(at)));
 }

@@ -63,11 +63,36 @@ function schedule(): void {
   setImmediate(runBatch);
 }
 
+// The shard's one timer (message expiry), armed for the soonest head expiry of any queue.
+let timer: NodeJS.Timeout | null = null;
+let timerAtMs = Infinity;
+
+function armTimer(): void {
+  const atMs = shard.nextTimerAtMs();
+  if (atMs === timerAtMs) return;
+  if (timer !== null) clearTimeout(timer);
+  timer = null;
+  timerAtMs = atMs;
+  if (atMs === Infinity) return;
+  timer = setTimeout(onTimer, Math.max(0, atMs - Date.now()));
+}
+
+function onTimer(): void {
+  timer = null;
+  timerAtMs = Infinity;
+  shard.runTimers();
+  shard.afterBatch();
+  armTimer();
+  if (shard.hasDispatchWork()) schedule();
+}
+
 function runBatch(): void {
   isScheduled = false;
+  shard.beginBatch();
   // While our output backlog drains, take no new commands: that keeps the backlog bounded.
   const taken = outbox.isBlocked ? 0 : input.poll(shard, COMMANDS_PER_BATCH);
   shard.afterBatch();
+  armTimer();
   if (outbox.isBlocked) return; // the outbox calls schedule() when it drains
   if (taken === COMMANDS_PER_BATCH || shard.hasDispatchWork() || input.hasRecords()) {
     schedule();

@@ -61,3 +61,45 @@ describe.skipIf(!isPikaInstalled).each(SHARD_COUNTS)('pika with %i shard(s)', (s
     },
   );
 });
+
+describe.skipIf(!isPikaInstalled)('pika and queue features', () => {
+  let broker: TestBroker;
+  beforeAll(async () => {
+    broker = await startTestBroker({ shardCount: 2, consumerTimeoutMs: 1000 });
+  });
+  afterAll(async () => {
+    await broker.close();
+  });
+
+  it(
+    'dead-letters, expires messages and queues, nacks past a limit, orders by priority, picks consumers, replies directly',
+    { timeout: 20_000 },
+    async () => {
+      const script = join(dirname(fileURLToPath(import.meta.url)), 'python/pika_queue_features.py');
+      const { stdout } = await run(PYTHON, [script, broker.url, 'warren'], { timeout: 15_000 });
+      const seen = JSON.parse(stdout.trim().split('\n').pop()!);
+      expect(seen.dead).toEqual([
+        'rejected',
+        'pyf.dead',
+        ['x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason'],
+        ['count', 'reason', 'queue', 'time', 'exchange', 'routing-keys', 'original-expiration'],
+        1,
+        'rejected',
+        true,
+        null,
+      ]);
+      expect(seen.expired).toEqual(['expired', 'expired']);
+      expect(seen.limited).toEqual(['ack', 'ack', 'nack']);
+      expect(seen.priority).toEqual(['high', 'mid', 'low', 'none']);
+      expect(seen.sac).toEqual({ first: 4, second: 0 });
+      expect(seen.consumer_priority).toEqual({ low: 0, high: 4 });
+      expect(seen.expired_queue).toBe(404);
+      expect(seen.direct_reply_to).toEqual([true, ['pong']]);
+      expect(seen.retry).toEqual([2, 'retried', 'delivery_limit']);
+      expect(seen.consumer_timeout).toEqual([
+        406,
+        'PRECONDITION_FAILED - delivery acknowledgement on channel 3 timed out. Timeout value used: 1000 ms. This timeout value can be configured, see consumers doc guide to learn more',
+      ]);
+    },
+  );
+});
