@@ -126,6 +126,21 @@ const LOAD_SCENARIOS = [
     '8',
     '--autoack',
   ]),
+  perfScenario(
+    'persistent 1 KiB, confirms, queue with x-message-ttl and a dead-letter exchange',
+    [
+      ...PERSISTENT,
+      '--multi-ack',
+      '100',
+      '--prefetch',
+      '1000',
+      '--queue',
+      'bench.ttl',
+      '--queue-args',
+      JSON.stringify({ 'x-message-ttl': 60_000, 'x-dead-letter-exchange': 'amq.fanout' }),
+    ],
+    'confirmedPerSecond',
+  ),
   {
     ...perfScenario(
       'fixed rate 5,000/s, persistent 1 KiB, confirms',
