@@ -28,9 +28,13 @@ export class WarrenBroker {
   name = 'warren';
   label = 'Warren';
 
-  /** `extraArgs`: more flags (e.g. --shards 2, --fsync interval) for sweeps. */
-  constructor(extraArgs = []) {
+  /**
+   * `extraArgs`: more flags (e.g. --shards 2, --fsync interval) for sweeps; `checkout`: another
+   * built Warren checkout to run instead of this one (A/B comparisons).
+   */
+  constructor(extraArgs = [], checkout = root) {
     this.extraArgs = extraArgs;
+    this.checkout = checkout;
   }
 
   async start() {
@@ -39,7 +43,7 @@ export class WarrenBroker {
     this.child = spawn(
       process.execPath,
       [
-        join(root, 'dist/main.js'),
+        join(this.checkout, 'dist/main.js'),
         '--port',
         '0',
         '--bind',

@@ -121,6 +121,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
   private readonly deadLetterQueueIds = new Uint32Array(1024);
   private isStopping = false;
   private isFlushScheduled = false;
+  private isInputRecheckScheduled = false;
   private tlsServer: TlsServer | null = null;
   /** The amqps port bound, or null without TLS. */
   tlsPort: number | null = null;
@@ -520,21 +521,45 @@ export class Broker implements ShardEventSink, TopologyObserver {
   };
 
   /**
-   * Heavy publishers wait while deliveries wait: a shard's event ring not yet drained means
-   * consumers are behind, and more input would only grow the queues (fanout multiplies it).
-   * The next turn that finds the rings drained lets them read again.
+   * Heavy publishers wait while the last input is still being worked off: events not drained,
+   * or commands a shard has not taken (their deliveries are yet to come). Otherwise input keeps
+   * outrunning deliveries (fanout multiplies them).
    */
   private isBehindOnEvents(): boolean {
     for (let i = 0; i < this.links.length; i++) if (this.links[i]!.hasPendingEvents) return true;
     return false;
   }
 
+  private isBehindOnCommands(): boolean {
+    for (let i = 0; i < this.links.length; i++) if (this.links[i]!.hasPendingCommands) return true;
+    return false;
+  }
+
+  private scheduleInputRecheck(): void {
+    if (this.isInputRecheckScheduled) return;
+    this.isInputRecheckScheduled = true;
+    setImmediate(this.recheckInput);
+  }
+
+  private readonly recheckInput = (): void => {
+    this.isInputRecheckScheduled = false;
+    this.startNextInputTurn();
+  };
+
   private startNextInputTurn(): void {
     const taken = this.turnInputConnections;
     for (let i = 0; i < taken.length; i++) taken[i]!.inputBytesThisTurn = 0;
     taken.length = 0;
     const paused = this.turnPausedConnections;
-    if (paused.length === 0 || this.isBehindOnEvents()) return;
+    if (paused.length === 0) return;
+    // Draining events ends in another flush, which looks again.
+    if (this.isBehindOnEvents()) return;
+    if (this.isBehindOnCommands()) {
+      // A shard takes some commands silently (acks, persistent publishes awaiting their sync):
+      // look again next turn rather than wait for an event that may not come.
+      this.scheduleInputRecheck();
+      return;
+    }
     for (let i = 0; i < paused.length; i++) {
       const connection = paused[i]!;
       connection.isTurnPaused = false;

@@ -11,7 +11,7 @@ import {
   encodeProperties,
   type FieldTable,
 } from '../codec/index.js';
-import { MessageBlockView, PUBLISH_FLAG_PERSISTENT } from '../shard/api.js';
+import { MessageBlockView, PUBLISH_FLAG_PERSISTENT, SETTLE_DISCARD } from '../shard/api.js';
 import type { Broker } from './broker.js';
 import { loadDefinitions, type Definitions } from './definitions.js';
 import { type Exchange, isExchangeType, QueueRecord } from './exchange.js';
@@ -404,7 +404,8 @@ let nextGetChannelId = 1;
 /**
  * basic.get up to `count` messages for the API. Requeueing modes take them unacked on a
  * pseudo channel of connection 0 and then close that channel, which requeues them in place
- * with redelivered set, as RabbitMQ's management get does.
+ * with redelivered set, as RabbitMQ's management get does; reject_requeue_false rejects them
+ * without requeue, so a queue with a dead-letter exchange dead-letters them ("rejected").
  */
 export async function getMessages(
   broker: Broker,
@@ -415,6 +416,8 @@ export async function getMessages(
 ): Promise<GotMessage[]> {
   const queue = queueOrThrow(broker, vhostName, queueName);
   const isRequeue = ackMode === 'ack_requeue_true' || ackMode === 'reject_requeue_true';
+  const isReject = ackMode === 'reject_requeue_false';
+  const rejectedIds: number[] = [];
   const channelId = nextGetChannelId;
   nextGetChannelId = nextGetChannelId >= 0xffff ? 1 : nextGetChannelId + 1;
   const link = broker.links[queue.shardIndex]!;
@@ -428,11 +431,12 @@ export async function getMessages(
           queueId: queue.queueId,
           connectionId: 0,
           channelId,
-          isNoAck: !isRequeue,
+          isNoAck: !isRequeue && !isReject,
         },
         {
           onReply: () => resolve(null),
-          onGetOk: (_deliveryId, isRedelivered, messageCount, bytes, start, end) => {
+          onGetOk: (deliveryId, isRedelivered, messageCount, bytes, start, end) => {
+            if (isReject) rejectedIds.push(deliveryId);
             view.read(bytes, start, end);
             resolve({
               exchange: bytes.toString('utf8', view.exchangeStart, view.exchangeEnd),
@@ -451,6 +455,9 @@ export async function getMessages(
     });
     if (message === null) break;
     messages.push(message);
+  }
+  if (rejectedIds.length > 0) {
+    link.settle(0, channelId, SETTLE_DISCARD, Float64Array.from(rejectedIds), rejectedIds.length);
   }
   // Closing the pseudo channel requeues what it holds and frees the shard's record of it.
   {

@@ -119,6 +119,8 @@ export function writeSettleRecord(
 
 /** Events taken per turn before the network thread returns to its sockets. */
 const EVENTS_PER_BATCH = 4096;
+/** Commands a shard may have left to take while heavy publishers read on (some pipelining). */
+const COMMANDS_IN_FLIGHT_BYTES_MAX = 256 * 1024;
 
 export class ShardLink implements RingSink {
   readonly shardIndex: number;
@@ -369,6 +371,12 @@ export class ShardLink implements RingSink {
   /** Events wait in the shard's ring: this thread is behind on deliveries and replies. */
   get hasPendingEvents(): boolean {
     return !this.isStopped && this.events.hasRecords();
+  }
+
+  /** More commands than a turn's worth wait for the shard (their deliveries are yet to come). */
+  get hasPendingCommands(): boolean {
+    if (this.isStopped) return false;
+    return this.outbox.ringUsedBytes > COMMANDS_IN_FLIGHT_BYTES_MAX || this.outbox.isBlocked;
   }
 
   private schedule(): void {

@@ -266,6 +266,30 @@ describe.each([1, 3])('management API resources (%i shards)', (shardCount) => {
       });
       expect(none.body).toEqual([]);
 
+      // reject_requeue_false rejects: a queue with a dead-letter exchange dead-letters it.
+      await api(broker, 'PUT', `/api/queues/${ROOT}/audit-dead`, { body: {} });
+      await api(broker, 'PUT', `/api/queues/${ROOT}/audit-dlx`, {
+        body: {
+          arguments: {
+            'x-dead-letter-exchange': '',
+            'x-dead-letter-routing-key': 'audit-dead',
+          },
+        },
+      });
+      await api(broker, 'POST', `/api/exchanges/${ROOT}/amq.default/publish`, {
+        body: { routing_key: 'audit-dlx', payload: 'doomed', properties: {} },
+      });
+      const rejected = await api(broker, 'POST', `/api/queues/${ROOT}/audit-dlx/get`, {
+        body: { count: 1, ackmode: 'reject_requeue_false', encoding: 'auto' },
+      });
+      expect((rejected.body as { payload: string }[]).map((m) => m.payload)).toEqual(['doomed']);
+      const deadLettered = await api(broker, 'POST', `/api/queues/${ROOT}/audit-dead/get`, {
+        body: { count: 1, ackmode: 'ack_requeue_false', encoding: 'auto' },
+      });
+      const dead = (deadLettered.body as { payload: string; properties: Record<string, any> }[])[0];
+      expect(dead?.payload).toBe('doomed');
+      expect(dead?.properties['headers']['x-first-death-reason']).toBe('rejected');
+
       const toExchange = await api(broker, 'POST', `/api/bindings/${ROOT}/e/events/e/amq.fanout`, {
         body: { routing_key: 'audit.#' },
       });
