@@ -1,9 +1,11 @@
-// Long crash run (issue 7, "Proof"): many rounds of kill -9 under confirm and transaction load
-// against the built broker (dist/main.js), each round the one test/crash/kill9.test.ts runs
-// (test/crash/crash-round.mjs), then a summary. Exits 1 if anything confirmed or committed was
-// lost, anything came back twice or out of order, or a transaction was torn.
+// Long crash run (issue 7, "Proof"): many rounds of kill -9 against the built broker
+// (dist/main.js), then a summary. First the round of test/crash/kill9.test.ts (confirm and
+// transaction load, test/crash/crash-round.mjs), then the round of dead-letter-kill9.test.ts
+// (messages expiring into a dead-letter queue, dead-letter-round.mjs), each on fresh data. Exits 1
+// if anything confirmed or committed was lost, anything came back twice, out of order or never
+// sent, a transaction was torn, or a dead letter was duplicated or left behind.
 //
-//   npm run crash-run -- --rounds 50 [--seed 123] [--shards 2] [--no-build]
+//   npm run crash-run -- --rounds 50 [--dead-letter-rounds 10] [--seed 123] [--shards 2] [--no-build]
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { crashRound, declareQueues, random } from '../test/crash/crash-round.mjs';
+import { deadLetterRound, declareDeadLetterQueues } from '../test/crash/dead-letter-round.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MAIN = join(ROOT, 'dist/main.js');
@@ -19,12 +22,14 @@ const MAIN = join(ROOT, 'dist/main.js');
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '20' },
+    'dead-letter-rounds': { type: 'string' },
     seed: { type: 'string' },
     shards: { type: 'string', default: '2' },
     'no-build': { type: 'boolean', default: false },
   },
 });
 const rounds = Number(values.rounds);
+const deadLetterRounds = Number(values['dead-letter-rounds'] ?? Math.ceil(rounds / 5));
 const seed = Number(values.seed ?? Date.now() % 100_000);
 const shards = values.shards;
 
@@ -71,77 +76,101 @@ function kill(broker) {
 
 if (!values['no-build']) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
 
-const dataDir = mkdtempSync(join(tmpdir(), 'warren-crash-run-'));
-const next = random(seed);
-const totals = {
-  rounds: 0,
-  sent: 0,
-  confirmed: 0,
-  recovered: 0,
-  committed: 0,
-  attempted: 0,
-  lost: 0,
-  duplicated: 0,
-  neverSent: 0,
-  outOfOrder: 0,
-  committedLost: 0,
-  torn: 0,
-};
-const startedMs = Date.now();
-let broker = await startBroker(dataDir);
-try {
-  await declareQueues(broker.port);
-  console.log(`crash-run: ${rounds} rounds, seed ${seed}, ${shards} shards, data ${dataDir}`);
-  for (let round = 0; round < rounds; round++) {
-    const running = broker;
-    const delayMs = 300 + Math.floor(next() * 700);
-    const result = await crashRound({
-      port: running.port,
-      round,
-      delayMs,
-      kill: () => kill(running),
-      restart: async () => {
-        broker = await startBroker(dataDir);
-        return broker.port;
-      },
-    });
-    totals.rounds++;
-    for (const key of ['sent', 'confirmed', 'recovered', 'committed', 'attempted'])
-      totals[key] += result[key];
-    const problems = ['lost', 'duplicated', 'neverSent', 'outOfOrder', 'committedLost', 'torn'];
-    for (const key of problems) totals[key] += result[key].length;
-    const found = problems.filter((key) => result[key].length > 0);
-    console.log(
-      `round ${round}: killed after ${delayMs} ms, ${result.confirmed} confirmed of ${result.sent} sent, ` +
-        `${result.recovered} recovered, ${result.committed} transactions committed` +
-        (found.length === 0
-          ? ''
-          : ` PROBLEMS ${found.map((key) => `${key}=${result[key].slice(0, 5).join(',')}`).join(' ')}`),
-    );
+/**
+ * Runs `count` rounds of `round` on a broker with fresh data; adds each result's numbers, and
+ * the lengths of its lists, to `totals`. Lists named in `problems` fail the run when not empty.
+ */
+async function runRounds(name, count, declare, round, totals, problems, describe) {
+  if (count === 0) return;
+  const dataDir = mkdtempSync(join(tmpdir(), 'warren-crash-run-'));
+  let broker = await startBroker(dataDir);
+  try {
+    await declare(broker.port);
+    for (let index = 0; index < count; index++) {
+      const running = broker;
+      const delayMs = 300 + Math.floor(next() * 700);
+      const result = await round({
+        port: running.port,
+        round: index,
+        delayMs,
+        kill: () => kill(running),
+        restart: async () => {
+          broker = await startBroker(dataDir);
+          return broker.port;
+        },
+      });
+      totals.rounds++;
+      for (const [key, value] of Object.entries(result)) {
+        if (key === 'port') continue;
+        totals[key] = (totals[key] ?? 0) + (Array.isArray(value) ? value.length : value);
+      }
+      const found = problems.filter((key) => result[key].length > 0);
+      console.log(
+        `${name} round ${index}: killed after ${delayMs} ms, ${describe(result)}` +
+          (found.length === 0
+            ? ''
+            : ` PROBLEMS ${found.map((key) => `${key}=${result[key].slice(0, 5).join(',')}`).join(' ')}`),
+      );
+    }
+  } finally {
+    await kill(broker);
+    rmSync(dataDir, { recursive: true, force: true });
   }
-} finally {
-  await kill(broker);
-  rmSync(dataDir, { recursive: true, force: true });
 }
 
+const next = random(seed);
+const startedMs = Date.now();
+console.log(
+  `crash-run: ${rounds} rounds and ${deadLetterRounds} dead-letter rounds, seed ${seed}, ${shards} shards`,
+);
+const confirms = { rounds: 0 };
+const confirmProblems = ['lost', 'duplicated', 'neverSent', 'outOfOrder', 'committedLost', 'torn'];
+await runRounds(
+  'confirm',
+  rounds,
+  declareQueues,
+  crashRound,
+  confirms,
+  confirmProblems,
+  (result) =>
+    `${result.confirmed} confirmed of ${result.sent} sent, ${result.recovered} recovered, ` +
+    `${result.committed} transactions committed`,
+);
+const deadLetters = { rounds: 0 };
+const deadLetterProblems = ['duplicated', 'neverSent', 'wrongDeath'];
+await runRounds(
+  'dead-letter',
+  deadLetterRounds,
+  declareDeadLetterQueues,
+  deadLetterRound,
+  deadLetters,
+  deadLetterProblems,
+  (result) =>
+    `${result.confirmed} confirmed of ${result.sent} sent, ${result.deadLettered} dead-lettered, ` +
+    `${result.lost.length} lost while dying, ${result.sourceLeft} left in the source`,
+);
+
+const count = (totals, key) => totals[key] ?? 0;
 const isClean =
-  totals.lost +
-    totals.duplicated +
-    totals.neverSent +
-    totals.outOfOrder +
-    totals.committedLost +
-    totals.torn ===
-  0;
+  confirmProblems.every((key) => count(confirms, key) === 0) &&
+  deadLetterProblems.every((key) => count(deadLetters, key) === 0) &&
+  count(deadLetters, 'sourceLeft') === 0;
 console.log(`
 crash-run summary (seed ${seed}, ${((Date.now() - startedMs) / 1000).toFixed(0)} s)
-  rounds                          ${totals.rounds}
-  messages confirmed and checked  ${totals.confirmed} (of ${totals.sent} sent; ${totals.recovered} recovered)
-  lost                            ${totals.lost}
-  duplicated                      ${totals.duplicated}
-  out of order                    ${totals.outOfOrder}
-  never sent                      ${totals.neverSent}
-  transactions committed          ${totals.committed} (of ${totals.attempted} begun)
-  committed messages lost         ${totals.committedLost}
-  transactions torn               ${totals.torn}
+  rounds                          ${confirms.rounds}
+  messages confirmed and checked  ${count(confirms, 'confirmed')} (of ${count(confirms, 'sent')} sent; ${count(confirms, 'recovered')} recovered)
+  lost                            ${count(confirms, 'lost')}
+  duplicated                      ${count(confirms, 'duplicated')}
+  out of order                    ${count(confirms, 'outOfOrder')}
+  never sent                      ${count(confirms, 'neverSent')}
+  transactions committed          ${count(confirms, 'committed')} (of ${count(confirms, 'attempted')} begun)
+  committed messages lost         ${count(confirms, 'committedLost')}
+  transactions torn               ${count(confirms, 'torn')}
+  dead-letter rounds              ${deadLetters.rounds}
+  dead letters checked            ${count(deadLetters, 'deadLettered')} (of ${count(deadLetters, 'confirmed')} confirmed)
+  dead letters duplicated         ${count(deadLetters, 'duplicated')}
+  lost while dying (at most once) ${count(deadLetters, 'lost')}
+  left in the source              ${count(deadLetters, 'sourceLeft')}
+  wrong x-death                   ${count(deadLetters, 'wrongDeath')}
   result                          ${isClean ? 'OK' : 'FAILED'}`);
 process.exitCode = isClean ? 0 : 1;
