@@ -52,6 +52,20 @@ export const SETTINGS: Setting[] = [
     help: 'management HTTP server on or off (--no-mgmt = off)',
   },
   {
+    key: 'connectionMax',
+    flag: 'max-connections',
+    env: 'WARREN_MAX_CONNECTIONS',
+    kind: 'integer',
+    help: 'most open AMQP connections; more are refused with 530 at connection.open (0 = no limit)',
+  },
+  {
+    key: 'queueMaxPerVhost',
+    flag: 'max-queues-per-vhost',
+    env: 'WARREN_MAX_QUEUES_PER_VHOST',
+    kind: 'integer',
+    help: 'most queues in one vhost; more declares fail with 406 (0 = no limit)',
+  },
+  {
     key: 'tlsPort',
     flag: 'tls-port',
     env: 'WARREN_TLS_PORT',

@@ -404,7 +404,11 @@ export class Broker implements ShardEventSink, TopologyObserver {
     this.connections.set(connection.connectionId, connection);
   }
 
+  /** Connections past connection.open-ok and not yet closed. */
+  openConnectionCount = 0;
+
   onConnectionOpened(connection: Connection): void {
+    this.openConnectionCount++;
     this.log('debug', `connection ${connection.name} opened by user '${connection.userName}'`);
     if (this.isPublishBlocked) connection.notifyBlocked(this.alarmReasonText);
   }
@@ -444,6 +448,9 @@ export class Broker implements ShardEventSink, TopologyObserver {
   }
 
   onConnectionClosed(connection: Connection): void {
+    if (connection.vhost !== null && this.connections.has(connection.connectionId)) {
+      this.openConnectionCount--;
+    }
     this.connections.delete(connection.connectionId);
     this.readPausedConnections.delete(connection);
     // Releasing its channels wrote commands outside any socket-input batch: wake the shards.

@@ -487,6 +487,15 @@ export class Connection implements FrameSink {
         40,
       );
     }
+    const connectionMax = this.broker.options.connectionMax;
+    if (connectionMax > 0 && this.broker.openConnectionCount >= connectionMax) {
+      throw connectionError(
+        NOT_ALLOWED,
+        `access to vhost '${vhostName}' refused for user '${this.userName}': node connection limit (${connectionMax}) is reached`,
+        10,
+        40,
+      );
+    }
     this.vhost = vhost;
     this.state = State.Open;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);

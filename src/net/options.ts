@@ -28,6 +28,10 @@ export interface BrokerOptions {
   ringBytes: number;
   /** A RabbitMQ definitions JSON file loaded at start (users, vhosts, permissions, topology). */
   definitionsFile: string | null;
+  /** Most open AMQP connections (RabbitMQ's connection_max); 0 = no limit. */
+  connectionMax: number;
+  /** Most queues in one vhost (RabbitMQ's max-queues vhost limit, for every vhost); 0 = no limit. */
+  queueMaxPerVhost: number;
   /** amqps port; the TLS listener runs only when tlsCertFile and tlsKeyFile are set. */
   tlsPort: number;
   /** PEM certificate (chain) and private key of the TLS listener. */
@@ -98,6 +102,8 @@ export function defaultOptions(): BrokerOptions {
     messageMaxBytes: 128 * 1024 * 1024,
     ringBytes: 8 * 1024 * 1024,
     definitionsFile: null,
+    connectionMax: 0,
+    queueMaxPerVhost: 0,
     tlsPort: 5671,
     tlsCertFile: null,
     tlsKeyFile: null,
@@ -126,6 +132,8 @@ export function resolveOptions(partial: Partial<BrokerOptions>): BrokerOptions {
   checkInteger('port', options.port, 0, 65535);
   checkInteger('mgmtPort', options.mgmtPort, 0, 65535);
   checkInteger('tlsPort', options.tlsPort, 0, 65535);
+  checkInteger('connectionMax', options.connectionMax, 0, Number.MAX_SAFE_INTEGER);
+  checkInteger('queueMaxPerVhost', options.queueMaxPerVhost, 0, Number.MAX_SAFE_INTEGER);
   if ((options.tlsCertFile === null) !== (options.tlsKeyFile === null)) {
     throw new RangeError('tlsCertFile and tlsKeyFile go together: give both or neither');
   }
