@@ -165,6 +165,13 @@ export async function declareQueue(
       });
       return;
     }
+    const queueMax = broker.options.queueMaxPerVhost;
+    if (queueMax > 0 && vhost.queues.size >= queueMax) {
+      throw new OperationError(
+        PRECONDITION_FAILED,
+        `cannot declare queue '${name}' in vhost '${vhostName}': vhost queue limit (${queueMax}) is reached`,
+      );
+    }
     broker.createQueue(
       vhost,
       name,

@@ -12,6 +12,7 @@ import {
   useBroker,
   useClients,
 } from '../helpers/e2e.js';
+import { api } from '../helpers/mgmt.js';
 
 const T = TEST_TIMEOUT_MS;
 
@@ -51,6 +52,23 @@ describe('node limits', () => {
       // Redeclaring an existing queue makes no new one: allowed at the limit.
       const again = await amqplibChannel(connection);
       expect((await again.assertQueue(names[0]!, { exclusive: true })).queue).toBe(names[0]);
+    },
+    T,
+  );
+
+  it(
+    'applies the queue limit to declares through the management API too',
+    async () => {
+      const names = ['limit.http.a', 'limit.http.b', 'limit.http.c'];
+      for (const name of names) {
+        expect((await api(broker(), 'PUT', `/api/queues/%2F/${name}`, { body: {} })).status).toBe(
+          201,
+        );
+      }
+      const refused = await api(broker(), 'PUT', '/api/queues/%2F/limit.http.d', { body: {} });
+      expect(refused.status).toBeGreaterThanOrEqual(400);
+      expect(JSON.stringify(refused.body)).toContain('vhost queue limit (3) is reached');
+      for (const name of names) await api(broker(), 'DELETE', `/api/queues/%2F/${name}`);
     },
     T,
   );
