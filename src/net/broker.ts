@@ -492,7 +492,11 @@ export class Broker implements ShardEventSink, TopologyObserver {
   }
 
   private isAnyLinkBlocked(): boolean {
-    for (let i = 0; i < this.links.length; i++) if (this.links[i]!.outbox.isBlocked) return true;
+    return this.anyLink(isLinkBlocked);
+  }
+
+  private anyLink(test: (link: ShardLink) => boolean): boolean {
+    for (let i = 0; i < this.links.length; i++) if (test(this.links[i]!)) return true;
     return false;
   }
 
@@ -533,13 +537,11 @@ export class Broker implements ShardEventSink, TopologyObserver {
    * outrunning deliveries (fanout multiplies them).
    */
   private isBehindOnEvents(): boolean {
-    for (let i = 0; i < this.links.length; i++) if (this.links[i]!.hasPendingEvents) return true;
-    return false;
+    return this.anyLink(hasPendingEvents);
   }
 
   private isBehindOnCommands(): boolean {
-    for (let i = 0; i < this.links.length; i++) if (this.links[i]!.hasPendingCommands) return true;
-    return false;
+    return this.anyLink(hasPendingCommands);
   }
 
   private scheduleInputRecheck(): void {
@@ -1125,3 +1127,7 @@ function isDeathCycle(queueName: string, deaths: unknown[]): boolean {
   }
   return false;
 }
+
+const isLinkBlocked = (link: ShardLink): boolean => link.outbox.isBlocked;
+const hasPendingEvents = (link: ShardLink): boolean => link.hasPendingEvents;
+const hasPendingCommands = (link: ShardLink): boolean => link.hasPendingCommands;

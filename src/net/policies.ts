@@ -84,20 +84,10 @@ export function policyForExchange(
   policies: ReadonlyMap<string, Policy> | undefined,
   exchangeName: string,
 ): Policy | null {
-  if (policies === undefined) return null;
-  let chosen: Policy | null = null;
-  for (const policy of policies.values()) {
-    if (policy.applyTo !== 'all' && policy.applyTo !== 'exchanges') continue;
-    if (!new RegExp(policy.pattern).test(exchangeName)) continue;
-    if (
-      chosen === null ||
-      policy.priority > chosen.priority ||
-      (policy.priority === chosen.priority && policy.name < chosen.name)
-    ) {
-      chosen = policy;
-    }
-  }
-  return chosen;
+  return strongestPolicy(policies, (policy) => {
+    if (policy.applyTo !== 'all' && policy.applyTo !== 'exchanges') return false;
+    return new RegExp(policy.pattern).test(exchangeName);
+  });
 }
 
 /** Whether a policy applies to a queue of this name. */
@@ -111,10 +101,18 @@ export function policyForQueue(
   policies: ReadonlyMap<string, Policy> | undefined,
   queueName: string,
 ): Policy | null {
+  return strongestPolicy(policies, (policy) => appliesToQueue(policy, queueName));
+}
+
+/** Of the policies that apply, the highest priority wins; a tie goes to the name sorting first. */
+function strongestPolicy(
+  policies: ReadonlyMap<string, Policy> | undefined,
+  applies: (policy: Policy) => boolean,
+): Policy | null {
   if (policies === undefined) return null;
   let chosen: Policy | null = null;
   for (const policy of policies.values()) {
-    if (!appliesToQueue(policy, queueName)) continue;
+    if (!applies(policy)) continue;
     if (
       chosen === null ||
       policy.priority > chosen.priority ||
