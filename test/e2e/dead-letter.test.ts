@@ -16,6 +16,7 @@ import {
   amqplibChannel,
   amqplibConfirmChannel,
   EXTERNAL_PORT,
+  getEventually,
   TEST_TIMEOUT_MS,
   uniqueName,
   useBroker,
@@ -27,21 +28,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const T = TEST_TIMEOUT_MS;
-
-/** basic.get until a message arrives (dead-lettering is asynchronous) or the time is up. */
-async function getEventually(
-  channel: AmqplibChannel,
-  queue: string,
-  timeoutMs = 3000,
-): Promise<amqp.GetMessage> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const message = await channel.get(queue, { noAck: false });
-    if (message !== false) return message;
-    if (Date.now() > deadline) throw new Error(`no message in ${queue}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 type Headers = Record<string, unknown>;
 

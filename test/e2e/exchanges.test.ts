@@ -10,13 +10,14 @@ import { describe, expect, it } from 'vitest';
 import { SHARD_COUNTS } from '../helpers/broker.js';
 import {
   type AmqplibChannel,
-  type AmqplibConfirmChannel,
   amqplibChannel,
+  type AmqplibConfirmChannel,
   amqplibConfirmChannel,
   amqplibTx,
   nextEvent,
   rejectionOf,
   replyCodeOf,
+  takeAllBodies,
   TEST_TIMEOUT_MS,
   uniqueName,
   useBroker,
@@ -24,16 +25,6 @@ import {
 } from '../helpers/e2e.js';
 
 const T = TEST_TIMEOUT_MS;
-
-/** Every message body waiting in `queue`, taken with basic.get. */
-async function drain(channel: AmqplibChannel, queue: string): Promise<string[]> {
-  const bodies: string[] = [];
-  for (;;) {
-    const message = await channel.get(queue, { noAck: true });
-    if (message === false) return bodies;
-    bodies.push(message.content.toString());
-  }
-}
 
 async function drainCloud(channel: AMQPChannel, queue: string): Promise<string[]> {
   const bodies: string[] = [];
@@ -63,7 +54,7 @@ async function received(
 ): Promise<Record<string, string[]>> {
   const result: Record<string, string[]> = {};
   for (const [label, queue] of Object.entries(queues))
-    result[label] = (await drain(channel, queue)).sort();
+    result[label] = (await takeAllBodies(channel, queue)).sort();
   return result;
 }
 
@@ -348,7 +339,7 @@ describe.each(SHARD_COUNTS)('exchanges (%i shards)', (shardCount) => {
           exchange: '',
         });
         expect(message.content.toString()).toBe('miss');
-        expect(await drain(channel, queue)).toEqual(['hit']);
+        expect(await takeAllBodies(channel, queue)).toEqual(['hit']);
       },
       T,
     );
@@ -725,7 +716,7 @@ describe.each(SHARD_COUNTS)('exchanges (%i shards)', (shardCount) => {
         await channel.bindQueue(queue, internal, '');
         channel.publish(front, 'k', Buffer.from('via front'));
         await channel.waitForConfirms();
-        expect(await drain(channel, queue)).toEqual(['via front']);
+        expect(await takeAllBodies(channel, queue)).toEqual(['via front']);
 
         const publisher = await amqplibChannel(connection);
         const failed = nextEvent<Error>(publisher, 'error');
@@ -905,7 +896,7 @@ describe.each(SHARD_COUNTS)('exchanges (%i shards)', (shardCount) => {
         channel.publish(source, '', Buffer.from('x'), { mandatory: true });
         await channel.waitForConfirms();
         expect((await returned).fields).toMatchObject({ replyCode: 312 });
-        expect(await drain(channel, queue)).toEqual([]);
+        expect(await takeAllBodies(channel, queue)).toEqual([]);
       },
       T,
     );

@@ -15,14 +15,14 @@ import {
   type TestBroker,
 } from '../helpers/broker.js';
 import {
-  type AmqplibChannel,
-  type AmqplibConfirmChannel,
   amqplibChannel,
+  type AmqplibConfirmChannel,
   amqplibConfirmChannel,
   EXTERNAL_PORT,
   namesAcrossShards,
   rejectionOf,
   replyCodeOf,
+  takeAll,
   TEST_TIMEOUT_MS,
   uniqueName,
   useBroker,
@@ -32,15 +32,6 @@ import {
 const T = TEST_TIMEOUT_MS;
 
 type Headers = Record<string, unknown>;
-
-async function drain(channel: AmqplibChannel, queue: string): Promise<amqp.GetMessage[]> {
-  const messages: amqp.GetMessage[] = [];
-  for (;;) {
-    const message = await channel.get(queue, { noAck: true });
-    if (message === false) return messages;
-    messages.push(message);
-  }
-}
 
 function bodies(messages: readonly amqp.Message[]): string[] {
   return messages.map((message) => message.content.toString());
@@ -82,9 +73,9 @@ describe.each(SHARD_COUNTS)('length limits (%i shards)', (shardCount) => {
         [1, 2, 3, 4, 5].map((i) => publishConfirmed(channel, queue, `m${i}`)),
       );
       expect(results).toEqual(['ack', 'ack', 'ack', 'ack', 'ack']);
-      expect(bodies(await drain(channel, queue))).toEqual(['m3', 'm4', 'm5']);
+      expect(bodies(await takeAll(channel, queue))).toEqual(['m3', 'm4', 'm5']);
       await sleep(50);
-      const deadLetters = await drain(channel, dead);
+      const deadLetters = await takeAll(channel, dead);
       expect(bodies(deadLetters)).toEqual(['m1', 'm2']);
       expect(
         ((deadLetters[0]!.properties.headers as Headers)['x-death'] as Headers[])[0],
@@ -117,7 +108,7 @@ describe.each(SHARD_COUNTS)('length limits (%i shards)', (shardCount) => {
       await channel.waitForConfirms();
       expect((await channel.checkQueue(queue)).messageCount).toBe(2);
       channel.ack(held as amqp.GetMessage);
-      expect(bodies(await drain(channel, queue))).toEqual(['cccccccccc', 'dddddddddd']);
+      expect(bodies(await takeAll(channel, queue))).toEqual(['cccccccccc', 'dddddddddd']);
     },
     T,
   );
@@ -139,7 +130,7 @@ describe.each(SHARD_COUNTS)('length limits (%i shards)', (shardCount) => {
       const plain = await amqplibChannel(connection);
       plain.sendToQueue(queue, Buffer.from('e'));
       expect((await plain.checkQueue(queue)).messageCount).toBe(2);
-      expect(bodies(await drain(plain, queue))).toEqual(['a', 'b']);
+      expect(bodies(await takeAll(plain, queue))).toEqual(['a', 'b']);
       // Room again: accepted.
       expect(await publishConfirmed(channel, queue, 'f')).toBe('ack');
     },
@@ -192,7 +183,7 @@ describe.each(SHARD_COUNTS)('length limits (%i shards)', (shardCount) => {
       });
       expect(await publishConfirmed(channel, queue, 'refused')).toBe('nack');
       await sleep(50);
-      const deadLetters = await drain(channel, dead);
+      const deadLetters = await takeAll(channel, dead);
       expect(bodies(deadLetters)).toEqual(['refused']);
       expect(
         ((deadLetters[0]!.properties.headers as Headers)['x-death'] as Headers[])[0],
@@ -258,7 +249,7 @@ describe.skipIf(EXTERNAL_PORT !== null)('length limits across a restart', () => 
     broker = await startTestBroker({ shardCount: 2, dataDir });
     connection = await amqp.connect(broker.url);
     channel = await connection.createConfirmChannel();
-    expect(bodies(await drain(channel, 'lenr.q'))).toEqual(['m4', 'm5']);
+    expect(bodies(await takeAll(channel, 'lenr.q'))).toEqual(['m4', 'm5']);
     await connection.close();
   });
 });

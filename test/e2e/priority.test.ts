@@ -19,6 +19,7 @@ import {
   EXTERNAL_PORT,
   Inbox,
   rejectionOf,
+  takeAllBodies,
   TEST_TIMEOUT_MS,
   uniqueName,
   useBroker,
@@ -26,15 +27,6 @@ import {
 } from '../helpers/e2e.js';
 
 const T = TEST_TIMEOUT_MS;
-
-async function drain(channel: amqp.Channel, queue: string): Promise<string[]> {
-  const bodies: string[] = [];
-  for (;;) {
-    const message = await channel.get(queue, { noAck: true });
-    if (message === false) return bodies;
-    bodies.push(message.content.toString());
-  }
-}
 
 const PUBLISHED: [string, number | undefined][] = [
   ['a', 1],
@@ -68,7 +60,7 @@ describe.each(SHARD_COUNTS)('priority queues (%i shards)', (shardCount) => {
       await channel.assertQueue(queue, { durable: false, arguments: { 'x-max-priority': 10 } });
       publishAll(channel, queue);
       await channel.waitForConfirms();
-      expect(await drain(channel, queue)).toEqual(['c', 'f', 'b', 'e', 'a', 'd', 'g']);
+      expect(await takeAllBodies(channel, queue)).toEqual(['c', 'f', 'b', 'e', 'a', 'd', 'g']);
     },
     T,
   );
@@ -153,7 +145,7 @@ describe.skipIf(EXTERNAL_PORT !== null)('priority queues across a restart', () =
     broker = await startTestBroker({ shardCount: 2, dataDir, queueMemoryBytes: 0 });
     connection = await amqp.connect(broker.url);
     channel = await connection.createConfirmChannel();
-    expect(await drain(channel, 'prior.q')).toEqual(['c', 'f', 'b', 'e', 'a', 'd', 'g']);
+    expect(await takeAllBodies(channel, 'prior.q')).toEqual(['c', 'f', 'b', 'e', 'a', 'd', 'g']);
     await connection.close();
   });
 });

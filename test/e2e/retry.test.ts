@@ -16,6 +16,7 @@ import {
 import {
   amqplibChannel,
   EXTERNAL_PORT,
+  getEventually,
   Inbox,
   rejectionOf,
   TEST_TIMEOUT_MS,
@@ -128,7 +129,7 @@ describe.skipIf(EXTERNAL_PORT !== null)('retry extension across a restart', () =
     channel.sendToQueue('retryr.q', Buffer.from('twice'), { persistent: true });
     await channel.waitForConfirms();
     for (let i = 0; i < 2; i++) {
-      const message = await waitForMessage(channel, 'retryr.q');
+      const message = await getEventually(channel, 'retryr.q', { timeoutMs: 2000 });
       channel.nack(message, false, true);
     }
     await sleep(50);
@@ -138,21 +139,12 @@ describe.skipIf(EXTERNAL_PORT !== null)('retry extension across a restart', () =
     broker = await startTestBroker({ shardCount: 2, dataDir });
     connection = await amqp.connect(broker.url);
     channel = await connection.createConfirmChannel();
-    const third = await waitForMessage(channel, 'retryr.q');
+    const third = await getEventually(channel, 'retryr.q', { timeoutMs: 2000 });
     expect(third.fields.redelivered).toBe(true);
     channel.nack(third, false, true);
-    const dead = await waitForMessage(channel, 'retryr.dead');
+    const dead = await getEventually(channel, 'retryr.dead', { timeoutMs: 2000 });
     expect(dead.content.toString()).toBe('twice');
     expect((await channel.checkQueue('retryr.q')).messageCount).toBe(0);
     await connection.close();
   });
 });
-
-async function waitForMessage(channel: amqp.Channel, queue: string): Promise<amqp.GetMessage> {
-  for (let i = 0; i < 200; i++) {
-    const message = await channel.get(queue, { noAck: false });
-    if (message !== false) return message;
-    await sleep(10);
-  }
-  throw new Error(`no message in ${queue}`);
-}

@@ -19,6 +19,7 @@ import {
   amqplibChannel,
   amqplibConfirmChannel,
   EXTERNAL_PORT,
+  getEventually,
   Inbox,
   rejectionOf,
   replyCodeOf,
@@ -267,14 +268,14 @@ describe.skipIf(EXTERNAL_PORT !== null)('message TTL across a restart', () => {
       broker = await startTestBroker({ shardCount: 2, dataDir });
       connection = await amqp.connect(broker.url);
       channel = await connection.createConfirmChannel();
-      const first = await waitForMessage(channel, 'ttlr.dead', 3000);
+      const first = await getEventually(channel, 'ttlr.dead', { noAck: true, timeoutMs: 3000 });
       expect(first.content.toString()).toBe('soon');
       expect(((first.properties.headers as Headers)['x-death'] as Headers[])[0]).toMatchObject({
         reason: 'expired',
         queue: 'ttlr.q',
       });
       expect((await channel.checkQueue('ttlr.q')).messageCount).toBe(1);
-      const second = await waitForMessage(channel, 'ttlr.dead', 5000);
+      const second = await getEventually(channel, 'ttlr.dead', { noAck: true, timeoutMs: 5000 });
       expect(second.content.toString()).toBe('later');
       await connection.close();
     },
@@ -310,23 +311,13 @@ describe.skipIf(EXTERNAL_PORT !== null)('message TTL with bodies paged out', () 
       await channel.waitForConfirms();
       const received: string[] = [];
       for (let i = 0; i < bodies.length; i++)
-        received.push((await waitForMessage(channel, 'ttlp.dead', 3000)).content.toString());
+        received.push(
+          (
+            await getEventually(channel, 'ttlp.dead', { noAck: true, timeoutMs: 3000 })
+          ).content.toString(),
+        );
       expect(received).toEqual(bodies);
       await connection.close();
     },
   );
 });
-
-async function waitForMessage(
-  channel: amqp.Channel,
-  queue: string,
-  timeoutMs: number,
-): Promise<amqp.GetMessage> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const message = await channel.get(queue, { noAck: true });
-    if (message !== false) return message;
-    if (Date.now() > deadline) throw new Error(`no message in ${queue}`);
-    await sleep(20);
-  }
-}

@@ -204,6 +204,39 @@ export function replyCodeOf(error: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * basic.get until a message arrives (expiry and dead-lettering happen asynchronously) or the
+ * time is up. Acked later by the caller unless `noAck`.
+ */
+export async function getEventually(
+  channel: AmqplibChannel,
+  queue: string,
+  { noAck = false, timeoutMs = 3000 }: { noAck?: boolean; timeoutMs?: number } = {},
+): Promise<amqp.GetMessage> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const message = await channel.get(queue, { noAck });
+    if (message !== false) return message;
+    if (Date.now() > deadline) throw new Error(`no message in ${queue}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Every message waiting in `queue`, taken with basic.get (no-ack), in order. */
+export async function takeAll(channel: AmqplibChannel, queue: string): Promise<amqp.GetMessage[]> {
+  const messages: amqp.GetMessage[] = [];
+  for (;;) {
+    const message = await channel.get(queue, { noAck: true });
+    if (message === false) return messages;
+    messages.push(message);
+  }
+}
+
+/** The bodies, as text, of every message waiting in `queue` (taken with no-ack). */
+export async function takeAllBodies(channel: AmqplibChannel, queue: string): Promise<string[]> {
+  return (await takeAll(channel, queue)).map((message) => message.content.toString());
+}
+
 /** Awaits a promise that must reject; returns the error. */
 export async function rejectionOf(promise: Promise<unknown>, timeoutMs = 5000): Promise<Error> {
   try {
