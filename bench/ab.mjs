@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { machine, machineLine, median, root, runPerf, WarrenBroker } from './lib.mjs';
+import { LOADS } from './loads.mjs';
 
 const { values: flags } = parseArgs({
   options: {
@@ -26,46 +27,7 @@ if (flags.baseline === undefined) {
 const RUNS = Number(flags.runs);
 const SECONDS = String(Number(flags.seconds));
 
-const LOADS = [
-  {
-    name: 'transient 16 B, 1→1, autoack',
-    rate: 'receivedPerSecond',
-    args: ['--size', '16', '--autoack'],
-  },
-  {
-    name: 'fanout 16 B to 8 queues (deliveries/s)',
-    rate: 'receivedPerSecond',
-    args: [
-      '--size',
-      '16',
-      '--exchange',
-      'bench.fanout',
-      '--type',
-      'fanout',
-      '--queues',
-      '8',
-      '--consumers',
-      '8',
-      '--autoack',
-    ],
-  },
-  {
-    name: 'persistent 1 KiB, confirms, 1 producer',
-    rate: 'confirmedPerSecond',
-    args: [
-      '--size',
-      '1024',
-      '--persistent',
-      '--durable',
-      '--confirm',
-      '256',
-      '--multi-ack',
-      '100',
-      '--prefetch',
-      '1000',
-    ],
-  },
-];
+const AB_LOADS = [LOADS.transient1to1, LOADS.fanout, LOADS.persistent1];
 
 async function main() {
   const builds = [
@@ -75,7 +37,7 @@ async function main() {
   for (const build of builds) await build.broker.start();
   const rows = [];
   try {
-    for (const load of LOADS) {
+    for (const load of AB_LOADS) {
       const byBuild = new Map(builds.map((build) => [build.label, []]));
       for (let run = 0; run < RUNS; run++) {
         for (const build of builds) {

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
 import { renderChart } from './chart.mjs';
+import { LOADS } from './loads.mjs';
 import {
   machine,
   machineLine,
@@ -59,7 +60,7 @@ function perfFigures(summary, rate) {
   };
 }
 
-function perfScenario(name, args, rate = 'receivedPerSecond', extra = {}) {
+function perfScenario({ name, args, rate }) {
   return {
     name,
     kind: 'throughput',
@@ -67,89 +68,21 @@ function perfScenario(name, args, rate = 'receivedPerSecond', extra = {}) {
     run: async (broker) => {
       const summary = await runPerf(broker.url, ['--duration', SECONDS, ...args]);
       if (summary.error !== null) throw new Error(`${name}: ${JSON.stringify(summary.error)}`);
-      return { ...perfFigures(summary, rate), ...extra, latency: summary.latency };
+      return { ...perfFigures(summary, rate), latency: summary.latency };
     },
   };
 }
 
-const PERSISTENT = ['--size', '1024', '--persistent', '--durable', '--confirm', '256'];
-
 const LOAD_SCENARIOS = [
-  perfScenario('transient 16 B, 1→1, autoack', ['--size', '16', '--autoack']),
-  perfScenario('transient 1 KiB, 1→1, multi-ack 100, prefetch 1000', [
-    '--size',
-    '1024',
-    '--multi-ack',
-    '100',
-    '--prefetch',
-    '1000',
-  ]),
-  perfScenario(
-    'persistent 1 KiB, confirms, 1 producer',
-    [...PERSISTENT, '--multi-ack', '100', '--prefetch', '1000'],
-    'confirmedPerSecond',
-  ),
-  perfScenario(
-    'persistent 1 KiB, confirms, 16 producers → 4 queues',
-    [...PERSISTENT, '--producers', '16', '--consumers', '4', '--queues', '4'].concat([
-      '--multi-ack',
-      '100',
-      '--prefetch',
-      '1000',
-    ]),
-    'confirmedPerSecond',
-  ),
-  perfScenario('transient 256 B, 4 queues × 4 producers/consumers', [
-    '--size',
-    '256',
-    '--queues',
-    '4',
-    '--producers',
-    '4',
-    '--consumers',
-    '4',
-    '--multi-ack',
-    '100',
-    '--prefetch',
-    '1000',
-  ]),
-  perfScenario('fanout 16 B to 8 queues (deliveries/s)', [
-    '--size',
-    '16',
-    '--exchange',
-    'bench.fanout',
-    '--type',
-    'fanout',
-    '--queues',
-    '8',
-    '--consumers',
-    '8',
-    '--autoack',
-  ]),
-  perfScenario(
-    'persistent 1 KiB, confirms, queue with x-message-ttl and a dead-letter exchange',
-    [
-      ...PERSISTENT,
-      '--multi-ack',
-      '100',
-      '--prefetch',
-      '1000',
-      '--queue',
-      'bench.ttl',
-      '--queue-args',
-      JSON.stringify({ 'x-message-ttl': 60_000, 'x-dead-letter-exchange': 'amq.fanout' }),
-    ],
-    'confirmedPerSecond',
-  ),
-  {
-    ...perfScenario(
-      'fixed rate 5,000/s, persistent 1 KiB, confirms',
-      [...PERSISTENT, '--rate', '5000', '--multi-ack', '10', '--prefetch', '100'],
-      'receivedPerSecond',
-    ),
-    kind: 'latency',
-  },
-];
+  LOADS.transient1to1,
+  LOADS.transient1KiB,
+  LOADS.persistent1,
+  LOADS.persistent16,
+  LOADS.fourByFour,
+  LOADS.fanout,
+  LOADS.ttlDeadLetter,
+].map((load) => perfScenario(load));
+LOAD_SCENARIOS.push({ ...perfScenario(LOADS.fixedRate), kind: 'latency' });
 
 // ---------------------------------------------------------------- memory scenarios
 

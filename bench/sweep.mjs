@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { machine, machineLine, median, root, runPerf, WarrenBroker } from './lib.mjs';
+import { LOADS } from './loads.mjs';
 
 const { values: flags } = parseArgs({
   options: {
@@ -20,42 +21,7 @@ const { values: flags } = parseArgs({
 const RUNS = Number(flags.runs);
 const SECONDS = String(Number(flags.seconds));
 
-const LOADS = [
-  {
-    name: 'persistent 1 KiB, confirms, 16 producers → 4 queues',
-    rate: 'confirmedPerSecond',
-    args: [
-      '--size',
-      '1024',
-      '--persistent',
-      '--durable',
-      '--confirm',
-      '256',
-      '--producers',
-      '16',
-    ].concat(['--consumers', '4', '--queues', '4', '--multi-ack', '100', '--prefetch', '1000']),
-  },
-  {
-    name: 'persistent 1 KiB, confirms, 1 producer',
-    rate: 'confirmedPerSecond',
-    args: ['--size', '1024', '--persistent', '--durable', '--confirm', '256'].concat([
-      '--multi-ack',
-      '100',
-      '--prefetch',
-      '1000',
-    ]),
-  },
-  {
-    name: 'transient 256 B, 4 queues × 4 producers/consumers',
-    rate: 'receivedPerSecond',
-    args: ['--size', '256', '--queues', '4', '--producers', '4', '--consumers', '4'].concat([
-      '--multi-ack',
-      '100',
-      '--prefetch',
-      '1000',
-    ]),
-  },
-];
+const SWEEP_LOADS = [LOADS.persistent16, LOADS.persistent1, LOADS.fourByFour];
 
 const shardCounts = [...new Set([1, 2, Math.max(3, availableParallelism())])];
 const SETTINGS = [
@@ -81,7 +47,7 @@ async function main() {
     const broker = new WarrenBroker(setting.args);
     await broker.start();
     try {
-      for (const load of LOADS) {
+      for (const load of SWEEP_LOADS) {
         const runs = [];
         for (let run = 0; run < RUNS; run++) {
           const summary = await runPerf(broker.url, ['--duration', SECONDS, ...load.args]);
