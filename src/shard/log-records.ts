@@ -25,6 +25,13 @@ export const LOG_DEFINITION = 7;
  */
 export const LOG_MESSAGE_TIMED = 8;
 
+/**
+ * f64 messageId, u16 0, message block: a transient message (or a persistent one in no durable
+ * queue) written out because queued bodies are over the memory budget. Read back on delivery,
+ * never recovered: what was transient does not survive a restart.
+ */
+export const LOG_PAGED = 9;
+
 export const REF_BYTES = 12;
 export const TIMED_REF_BYTES = 20;
 export const REQUEUE_REF_BYTES = 16;

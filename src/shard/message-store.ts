@@ -15,6 +15,7 @@ import {
   LOG_DELIVERED,
   LOG_MESSAGE,
   LOG_MESSAGE_TIMED,
+  LOG_PAGED,
   LOG_QUEUE_DELETED,
   LOG_REQUEUED,
   LOG_SETTLED,
@@ -160,6 +161,41 @@ export class MessageStore {
       if (expiries !== null) target.writeDoubleLE(expiries[i]!, offset + 12);
     }
     block.copy(target, offset);
+  }
+
+  /**
+   * Writes an unlogged message's block out so it may leave memory once the write is durable
+   * (paging under the memory budget). Returns the append sequence number.
+   */
+  pageMessage(message: LoggedMessage, block: Buffer): number {
+    assert(this.transaction === null, 'paging inside a transaction');
+    const payloadBytes = MESSAGE_HEADER_BYTES + block.length;
+    const log = this.log;
+    const at = log.beginAppend(payloadBytes);
+    log.batch.writeDoubleLE(this.nextMessageId++, at);
+    log.batch.writeUInt16LE(0, at + 8);
+    block.copy(log.batch, at + MESSAGE_HEADER_BYTES);
+    const seq = log.endAppend(LOG_PAGED, payloadBytes);
+    message.segment = log.lastSegment;
+    message.payloadOffset = log.lastPayloadOffset;
+    message.payloadBytes = payloadBytes;
+    message.isTimedRecord = false;
+    log.retain(message.segment, payloadBytes);
+    return seq;
+  }
+
+  /** A paged message left its last queue: its record is dead. */
+  releasePage(message: LoggedMessage): void {
+    this.log.release(message.segment, message.payloadBytes);
+  }
+
+  /** Compaction: writes a paged message again at the head of the log and frees its old record. */
+  relocatePage(message: LoggedMessage, block: Buffer): number {
+    const oldSegment = message.segment;
+    const oldBytes = message.payloadBytes;
+    const seq = this.pageMessage(message, block);
+    this.log.release(oldSegment, oldBytes);
+    return seq;
   }
 
   /** A durable copy was acked or dropped; frees the record when it was the last copy. */
@@ -381,6 +417,9 @@ export class MessageStore {
         }
         return;
       }
+      case LOG_PAGED:
+        // A transient message paged out before the restart: gone with the restart.
+        return;
       case LOG_DEFINITION: {
         const record = unpack(bytes.subarray(start, end)) as DefinitionRecord;
         const key = `${record.kind}\u0000${record.key}`;

@@ -131,6 +131,17 @@ export class Shard implements RingSink, ConfirmSink {
   private readonly awaitingDurability = new Fifo<StoredMessage>();
   /** Logged messages whose records are durable: their blocks may be paged out, newest first. */
   private readonly pageable = new Fifo<StoredMessage>();
+  /** pageable's length after it last dropped dead entries; it is filtered again at twice that. */
+  private pageableLiveLength = 0;
+  /**
+   * Unlogged messages queued while bodies were over half the budget, newest last: they are
+   * written out (LOG_PAGED) when paging logged bodies alone cannot get under the budget.
+   */
+  private readonly transientPageable = new Fifo<StoredMessage>();
+  private transientPageableLiveLength = 0;
+  /** Paged messages whose records are not durable yet, oldest first, and their memory. */
+  private readonly awaitingPageWrite = new Fifo<StoredMessage>();
+  private pageWriteBytes = 0;
 
   constructor(
     shardIndex: number,
@@ -256,9 +267,13 @@ export class Shard implements RingSink, ConfirmSink {
     const store = this.store;
     if (store !== null) {
       store.flushRefs();
-      store.log.flush();
       this.prunePageable();
-      if (this.bodyBytesInMemory > this.memoryBudgetBytes) this.pageOut();
+      if (this.bodyBytesInMemory > this.memoryBudgetBytes) {
+        this.pageOut();
+        if (this.bodyBytesInMemory - this.pageWriteBytes > this.memoryBudgetBytes)
+          this.pageTransient();
+      }
+      store.log.flush();
     }
     if (this.pendingConfirms.length > 0) this.pendingConfirms.drain(this.durableSeq, this);
     this.outbox.flush();
@@ -401,6 +416,9 @@ export class Shard implements RingSink, ConfirmSink {
       );
       if (this.transactionMessages !== null) this.transactionMessages.push(message!);
       else this.awaitingDurability.push(message!);
+    } else if (message !== null && this.bodyBytesInMemory > this.memoryBudgetBytes / 2) {
+      // Under memory pressure even transient bodies may have to go to the log.
+      if (this.store !== null) this.transientPageable.push(message);
     }
     if ((flags & PUBLISH_FLAG_CONFIRM) !== 0) {
       if (needSeq > 0) this.store!.log.requestSync();
@@ -633,14 +651,17 @@ export class Shard implements RingSink, ConfirmSink {
    * A persistent message is logged for every durable queue it reaches, so this is exact.
    */
   private isLogged(queue: Queue, entry: QueueEntry): boolean {
-    return queue.spec.isDurable && entry.message.segment !== 0;
+    const message = entry.message;
+    return queue.spec.isDurable && message.segment !== 0 && !message.isPageRecord;
   }
 
   /** A copy left its queue for good: the log learns it is settled, and memory is counted down. */
   private forgetEntry(queue: Queue, entry: QueueEntry): void {
     const message = entry.message;
-    if (--message.copies === 0 && message.block !== null)
-      this.bodyBytesInMemory -= message.memoryBytes;
+    if (--message.copies === 0) {
+      if (message.block !== null) this.bodyBytesInMemory -= message.memoryBytes;
+      if (message.isPageRecord) this.store!.releasePage(message);
+    }
     if (!this.isLogged(queue, entry)) return;
     // A deleted queue's copies were settled by its deletion record.
     if (queue.isDeleted) this.store!.forget(message);
@@ -666,8 +687,40 @@ export class Shard implements RingSink, ConfirmSink {
     }
   }
 
+  /**
+   * Writes unlogged bodies (transient messages, or persistent ones in no durable queue) to the
+   * log, newest first, until what is being written would bring memory under the budget; their
+   * blocks go once the writes are durable. Like RabbitMQ's v2 classic queues, a flood of
+   * transient messages then costs disk, not memory. Nothing of them is recovered after a restart.
+   */
+  private pageTransient(): void {
+    const store = this.store!;
+    const candidates = this.transientPageable;
+    while (this.bodyBytesInMemory - this.pageWriteBytes > this.memoryBudgetBytes) {
+      const message = candidates.pop();
+      if (message === undefined) break;
+      if (message.copies === 0 || message.block === null || message.segment !== 0) continue;
+      message.isPageRecord = true;
+      message.appendSeq = store.pageMessage(message, message.block);
+      this.awaitingPageWrite.push(message);
+      this.pageWriteBytes += message.memoryBytes;
+    }
+    // Paging waits for the write; a sync request makes that one cycle, not the lazy flush.
+    if (this.awaitingPageWrite.length > 0) store.log.requestSync();
+  }
+
   /** Messages whose records became durable may now be paged out. */
   private markDurable(durableSeq: number): void {
+    const written = this.awaitingPageWrite;
+    for (
+      let message = written.peek();
+      message !== undefined && message.appendSeq <= durableSeq;
+      message = written.peek()
+    ) {
+      written.shift();
+      this.pageWriteBytes -= message.memoryBytes;
+      if (message.copies > 0 && message.block !== null) this.pageable.push(message);
+    }
     const awaiting = this.awaitingDurability;
     for (
       let message = awaiting.peek();
@@ -677,19 +730,25 @@ export class Shard implements RingSink, ConfirmSink {
       awaiting.shift();
       if (message.copies > 0 && message.block !== null) this.pageable.push(message);
     }
-    if (this.bodyBytesInMemory > this.memoryBudgetBytes) this.pageOut();
+    if (this.bodyBytesInMemory > this.memoryBudgetBytes) {
+      this.pageOut();
+      // Bodies queued while earlier pages were being written: their turn (the log syncs again).
+      if (this.bodyBytesInMemory - this.pageWriteBytes > this.memoryBudgetBytes)
+        this.pageTransient();
+    }
   }
 
-  /** Forgets consumed messages at the old end of the pageable list, so it tracks live ones. */
+  /**
+   * Forgets consumed messages in the paging lists, so they track live ones: at the old end each
+   * batch, and everywhere once a list has doubled since it was last filtered (one long-lived
+   * message at the old end must not let consumed ones pile up behind it).
+   */
   private prunePageable(): void {
-    const pageable = this.pageable;
-    for (
-      let message = pageable.peek();
-      message !== undefined && message.copies === 0;
-      message = pageable.peek()
-    ) {
-      pageable.shift();
-    }
+    this.pageableLiveLength = pruneConsumed(this.pageable, this.pageableLiveLength);
+    this.transientPageableLiveLength = pruneConsumed(
+      this.transientPageable,
+      this.transientPageableLiveLength,
+    );
   }
 
   /** Forgets an unacked delivery on its channel and returns its consumer's credit. */
@@ -1059,8 +1118,10 @@ export class Shard implements RingSink, ConfirmSink {
   private relocate(segment: number): void {
     const store = this.store!;
     const copies = new Map<StoredMessage, [Queue, QueueEntry][]>();
+    const paged = new Set<StoredMessage>();
     const collect = (queue: Queue, entry: QueueEntry) => {
       const message = entry.message;
+      if (message.isPageRecord && message.segment === segment) paged.add(message);
       if (!this.isLogged(queue, entry) || message.segment !== segment || message.payloadOffset < 0)
         return;
       let list = copies.get(message);
@@ -1089,6 +1150,15 @@ export class Shard implements RingSink, ConfirmSink {
       );
       if (message.block === null) {
         // Its new record is not on disk yet: hold the body until it is, then it may page out again.
+        message.block = block;
+        this.bodyBytesInMemory += message.memoryBytes;
+      }
+      this.awaitingDurability.push(message);
+    }
+    for (const message of paged) {
+      const block = message.block ?? store.readBlock(message);
+      message.appendSeq = store.relocatePage(message, block);
+      if (message.block === null) {
         message.block = block;
         this.bodyBytesInMemory += message.memoryBytes;
       }
@@ -1166,4 +1236,21 @@ export class Shard implements RingSink, ConfirmSink {
       if (consumer.channel.connectionId === connectionId) this.activate(consumer.queue);
     }
   }
+}
+
+const PAGING_LIST_FILTER_MIN = 4096;
+
+/** Drops consumed messages from a paging list; returns the live length to filter again at. */
+function pruneConsumed(list: Fifo<StoredMessage>, liveLength: number): number {
+  for (let message = list.peek(); message !== undefined && message.copies === 0; ) {
+    list.shift();
+    message = list.peek();
+  }
+  if (list.length <= Math.max(PAGING_LIST_FILTER_MIN, liveLength * 2)) return liveLength;
+  list.retain(isHeldInMemory);
+  return list.length;
+}
+
+function isHeldInMemory(message: StoredMessage): boolean {
+  return message.copies > 0 && message.block !== null;
 }

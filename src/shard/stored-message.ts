@@ -23,6 +23,8 @@ export class StoredMessage {
   copies = 0;
   /** Whether its record carries per-copy expiry times (LOG_MESSAGE_TIMED). */
   isTimedRecord = false;
+  /** Whether its record is only a paged-out body (LOG_PAGED), not a durable copy. */
+  isPageRecord = false;
   /** Bytes of its body alone (what x-max-length-bytes counts). */
   readonly bodyBytes: number;
 

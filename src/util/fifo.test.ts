@@ -73,6 +73,30 @@ describe('Fifo', () => {
     expect(fifo.at(0)).toBeUndefined();
   });
 
+  it('retain() keeps the accepted items in order, across a wrapped head', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 40 }),
+        fc.array(fc.integer({ min: 0, max: 99 }), { maxLength: 100 }),
+        (shifted, values) => {
+          const fifo = new Fifo<number>();
+          for (let n = 0; n < shifted; n++) fifo.push(-1);
+          for (let n = 0; n < shifted; n++) fifo.shift();
+          for (const value of values) fifo.push(value);
+          fifo.retain((value) => value % 3 !== 0);
+          const kept = values.filter((value) => value % 3 !== 0);
+          expect(fifo.length).toBe(kept.length);
+          for (let index = 0; index < kept.length; index++)
+            expect(fifo.at(index)).toBe(kept[index]);
+          expect(fifo.at(kept.length)).toBeUndefined();
+          fifo.push(1000);
+          expect(fifo.peekLast()).toBe(1000);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('behaves like an array under random push, unshift and shift', () => {
     type Step = { kind: 'push' | 'unshift'; value: number } | { kind: 'shift' };
     const step: fc.Arbitrary<Step> = fc.oneof(

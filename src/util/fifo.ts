@@ -70,6 +70,18 @@ export class Fifo<T> {
       visit(this.items[(this.head + i) & (this.items.length - 1)]!);
   }
 
+  /** Keeps only the items `keep` accepts, in order (drops dead entries from a long-lived list). */
+  retain(keep: (item: T) => boolean): void {
+    const mask = this.items.length - 1;
+    let kept = 0;
+    for (let i = 0; i < this.count; i++) {
+      const item = this.items[(this.head + i) & mask]!;
+      if (keep(item)) this.items[(this.head + kept++) & mask] = item;
+    }
+    for (let i = kept; i < this.count; i++) this.items[(this.head + i) & mask] = undefined;
+    this.count = kept;
+  }
+
   clear(): void {
     this.items = new Array<T | undefined>(16);
     this.head = 0;

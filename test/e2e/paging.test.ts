@@ -7,6 +7,7 @@ import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestBroker, temporaryDataDir, type TestBroker } from '../helpers/broker.js';
 import { type BrokerProcess, spawnBroker, stopBroker } from '../helpers/process-broker.js';
+import { eventually } from '../helpers/e2e.js';
 
 const SMALL = {
   queueMemoryBytes: 64 * 1024,
@@ -90,6 +91,97 @@ describe('queues deeper than the memory budget', () => {
         kept.push(Number(message.content.toString().split(' ')[1]));
       }
       expect(kept).toEqual(Array.from({ length: 15 }, (_, k) => k * 100));
+      await connection.close();
+    },
+  );
+});
+
+// A flood of transient messages with no consumer: past the memory budget their bodies go to the
+// log too (RabbitMQ's v2 classic queues do the same), come back intact when consumed, free their
+// log space once consumed, and are not recovered after a restart.
+describe('transient messages beyond the memory budget', () => {
+  let broker: TestBroker | null = null;
+  let dataDir = '';
+  afterEach(async () => {
+    await broker?.close();
+    broker = null;
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it(
+    'pages transient bodies out, delivers them intact, and does not recover them',
+    { timeout: 60_000 },
+    async () => {
+      const budgetBytes = 256 * 1024;
+      const PAGING = {
+        queueMemoryBytes: budgetBytes,
+        segmentBytesMax: 128 * 1024,
+        compactionMinBytes: 0,
+      };
+      dataDir = temporaryDataDir();
+      broker = await startTestBroker({ shardCount: 1, dataDir, ...PAGING });
+      let connection = await amqp.connect(broker.url);
+      let channel = await connection.createConfirmChannel();
+      // A durable queue with transient messages, and a persistent message in a transient queue:
+      // neither is logged for durability, both may be paged.
+      await channel.assertQueue('paging.transient', { durable: true });
+      await channel.assertQueue('paging.nondurable', { durable: false });
+      const total = 3000;
+      for (let i = 0; i < total; i++) {
+        channel.sendToQueue('paging.transient', bodyOf(i), { persistent: false });
+        if (i % 10 === 0) channel.sendToQueue('paging.nondurable', bodyOf(i), { persistent: true });
+      }
+      await channel.waitForConfirms();
+      const running = broker;
+      await eventually(async () => {
+        const [shard] = await running.broker.shardStats();
+        return shard!.bodyBytesInMemory <= budgetBytes;
+      }, 'queued bodies back under the memory budget');
+      const [paged] = await broker.broker.shardStats();
+      // About 3.3 MiB of bodies were published; most of them now live only in the log.
+      expect(paged!.log!.totalBytes).toBeGreaterThan(2 * 1024 * 1024);
+
+      await channel.prefetch(100);
+      let received = 0;
+      let consumerTag = '';
+      await new Promise<void>((resolve) => {
+        void channel
+          .consume('paging.transient', (message) => {
+            if (message === null) return;
+            expect(message.content.equals(bodyOf(received)), `body of message ${received}`).toBe(
+              true,
+            );
+            received++;
+            channel.ack(message);
+            if (received === total) resolve();
+          })
+          .then((ok) => (consumerTag = ok.consumerTag));
+      });
+      await channel.cancel(consumerTag);
+      // More paged publishing rolls segments; compaction moves the paged copies that pin them.
+      for (let i = 0; i < 1000; i++) channel.sendToQueue('paging.transient', bodyOf(i));
+      await channel.waitForConfirms();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const nondurable: number[] = [];
+      for (;;) {
+        const message = await channel.get('paging.nondurable', { noAck: true });
+        if (message === false) break;
+        expect(message.content.equals(bodyOf(nondurable.length * 10))).toBe(true);
+        nondurable.push(nondurable.length);
+      }
+      expect(nondurable.length).toBe(total / 10);
+      expect((await running.broker.shardStats())[0]!.bodyBytesInMemory).toBeLessThanOrEqual(
+        budgetBytes,
+      );
+
+      // Paged transient messages are not recovered.
+      await connection.close();
+      await broker.close();
+      broker = await startTestBroker({ shardCount: 1, dataDir, ...PAGING });
+      connection = await amqp.connect(broker.url);
+      channel = await connection.createConfirmChannel();
+      const { messageCount } = await channel.checkQueue('paging.transient');
+      expect(messageCount).toBe(0);
       await connection.close();
     },
   );
