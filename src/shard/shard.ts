@@ -1242,7 +1242,7 @@ const PAGING_LIST_FILTER_MIN = 4096;
 
 /** Drops consumed messages from a paging list; returns the live length to filter again at. */
 function pruneConsumed(list: Fifo<StoredMessage>, liveLength: number): number {
-  for (let message = list.peek(); message !== undefined && message.copies === 0; ) {
+  for (let message = list.peek(); message !== undefined && message.copies === 0;) {
     list.shift();
     message = list.peek();
   }
