@@ -182,7 +182,7 @@ export const SETTINGS: Setting[] = [
     flag: 'queue-memory-bytes',
     env: 'WARREN_QUEUE_MEMORY_BYTES',
     kind: 'integer',
-    help: 'message bodies kept in memory; persistent ones beyond it are read back from the log',
+    help: 'message bodies kept in memory; bodies beyond it are read back from the log on delivery',
   },
   {
     key: 'memoryHighWatermark',
