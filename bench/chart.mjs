@@ -1,6 +1,7 @@
-// Draws bench:compare's chart as a self-contained SVG (no dependencies, shown by the README):
-// throughput per scenario as paired bars scaled to the faster broker, and the end-to-end
-// latency percentiles of the fixed-rate scenario on a log scale.
+// Draws the benchmarks' charts as self-contained SVG (no dependencies, shown by the README):
+// bench:compare's throughput per scenario as paired bars scaled to the faster broker and the
+// end-to-end latency percentiles of the fixed-rate scenario on a log scale; the soak's samples
+// over time as one small line panel per measure.
 
 const WIDTH = 900;
 const BAR_HEIGHT = 14;
@@ -22,6 +23,22 @@ function escape(text) {
 
 function text(x, y, content, attributes = '') {
   return `<text x="${x}" y="${y}" ${attributes}>${escape(content)}</text>`;
+}
+
+const STYLE =
+  '.t{font:bold 18px sans-serif}.h{font:bold 14px sans-serif}.l{font:13px sans-serif}' +
+  '.v{font:11px sans-serif;fill:#333}.r{font:bold 13px sans-serif;text-anchor:end}' +
+  '.a{font:11px sans-serif;text-anchor:end;fill:#555}.m{font:12px sans-serif;text-anchor:middle}';
+
+function svgDocument(height, parts) {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}">`,
+    `<style>${STYLE}</style>`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    ...parts,
+    '</svg>',
+    '',
+  ].join('\n');
 }
 
 function throughputPanel(rows, top) {
@@ -118,16 +135,45 @@ export function renderChart({ title, throughput, latency }) {
     parts.push(curve.svg);
     y += curve.height;
   }
-  const style =
-    '.t{font:bold 18px sans-serif}.h{font:bold 14px sans-serif}.l{font:13px sans-serif}' +
-    '.v{font:11px sans-serif;fill:#333}.r{font:bold 13px sans-serif;text-anchor:end}' +
-    '.a{font:11px sans-serif;text-anchor:end;fill:#555}.m{font:12px sans-serif;text-anchor:middle}';
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${y + 20}" viewBox="0 0 ${WIDTH} ${y + 20}">`,
-    `<style>${style}</style>`,
-    `<rect width="100%" height="100%" fill="#fff"/>`,
-    ...parts,
-    '</svg>',
-    '',
-  ].join('\n');
+  return svgDocument(y + 20, parts);
+}
+
+const PANEL_HEIGHT = 120;
+
+/**
+ * `samples`: [{t (seconds), ...measures}]; `series`: [{key, label, scale}]: one panel per
+ * measure, its values times `scale` against time, with the axis from 0 to the largest value.
+ */
+export function renderTimeSeries({ title, samples, series }) {
+  const parts = [text(20, 30, title, 'class="h"')];
+  const left = 90;
+  const right = WIDTH - 30;
+  const lastT = Math.max(1, ...samples.map((sample) => sample.t));
+  let top = 55;
+  for (const { key, label, scale } of series) {
+    const values = samples.map((sample) => sample[key] * scale);
+    const highest = Math.max(1e-9, ...values);
+    const plotTop = top + 18;
+    const plotBottom = top + PANEL_HEIGHT - 22;
+    const yOf = (value) => plotBottom - (value / highest) * (plotBottom - plotTop);
+    const xOf = (t) => left + (t / lastT) * (right - left);
+    parts.push(
+      text(left, top + 10, label, 'class="l"'),
+      `<line x1="${left}" y1="${plotBottom}" x2="${right}" y2="${plotBottom}" stroke="#999"/>`,
+      `<line x1="${left}" y1="${plotTop}" x2="${left}" y2="${plotBottom}" stroke="#999"/>`,
+      text(left - 6, plotTop + 4, formatAxis(highest), 'class="a"'),
+      text(left - 6, plotBottom + 4, '0', 'class="a"'),
+      text(right, plotBottom + 16, `${lastT} s`, 'class="a"'),
+      `<polyline fill="none" stroke="${COLORS.warren}" stroke-width="1.5" points="${samples
+        .map((sample, index) => `${xOf(sample.t).toFixed(1)},${yOf(values[index]).toFixed(1)}`)
+        .join(' ')}"/>`,
+    );
+    top += PANEL_HEIGHT;
+  }
+  return svgDocument(top + 10, parts);
+}
+
+function formatAxis(value) {
+  if (value >= 100) return Math.round(value).toLocaleString('en');
+  return value.toPrecision(3);
 }
