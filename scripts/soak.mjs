@@ -165,9 +165,14 @@ async function startConsumer(url, index) {
   }
   // Acks the stragglers now and then, so a quiet queue does not hold its last few unacked.
   const flusher = setInterval(() => {
-    if (sinceAck > 0) {
+    if (sinceAck === 0) return;
+    sinceAck = 0;
+    try {
       channel.ackAll();
-      sinceAck = 0;
+    } catch (error) {
+      // The connection is gone: its 'error' event says why.
+      clearInterval(flusher);
+      noteError(`consumer ${index} ack`, error);
     }
   }, 200);
   return {
