@@ -51,6 +51,7 @@ import {
   validatePolicy,
 } from './policies.js';
 import { Router } from './router.js';
+import { effectiveLimit, validateVhostLimits, type VhostLimits } from './vhost-limits.js';
 import { ShardLink, type ShardEventSink } from './shard-link.js';
 import { type TopologyObserver, VirtualHost } from './vhost.js';
 import type { Permission, User } from './access-control.js';
@@ -309,6 +310,10 @@ export class Broker implements ShardEventSink, TopologyObserver {
       );
     }
     for (const value of byKind('policy')) this.setPolicy(value as Policy);
+    for (const value of byKind('vhost-limits')) {
+      const { vhost, limits } = value as { vhost: string; limits: VhostLimits };
+      this.setVhostLimits(vhost, limits);
+    }
     for (const value of byKind('queue')) {
       const queue = value as QueueDefinition;
       if (queue.shardIndex >= this.links.length) {
@@ -409,6 +414,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
 
   onConnectionOpened(connection: Connection): void {
     this.openConnectionCount++;
+    connection.vhost!.openConnectionCount++;
     this.log('debug', `connection ${connection.name} opened by user '${connection.userName}'`);
     if (this.isPublishBlocked) connection.notifyBlocked(this.alarmReasonText);
   }
@@ -450,6 +456,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
   onConnectionClosed(connection: Connection): void {
     if (connection.vhost !== null && this.connections.has(connection.connectionId)) {
       this.openConnectionCount--;
+      connection.vhost.openConnectionCount--;
     }
     this.connections.delete(connection.connectionId);
     this.readPausedConnections.delete(connection);
@@ -738,10 +745,15 @@ export class Broker implements ShardEventSink, TopologyObserver {
         vhost.deleteExchange(exchange.name, false);
       }
     }
-    // One by one, so the journal forgets each permission with the vhost.
+    // One by one, so the journal forgets each permission and policy with the vhost.
     for (const entry of this.access.listPermissions()) {
       if (entry.vhost === name) this.access.clearPermission(name, entry.user);
     }
+    for (const policyName of [...(this.policies.get(name)?.keys() ?? [])]) {
+      this.deletePolicy(name, policyName);
+    }
+    this.policies.delete(name);
+    this.setVhostLimits(name, {});
     this.vhosts.delete(name);
     this.journal?.vhost(name, false);
     this.wakeShards();
@@ -899,6 +911,38 @@ export class Broker implements ShardEventSink, TopologyObserver {
     this.journal?.policy(policy, true);
     this.applyPolicies(policy.vhost);
     return null;
+  }
+
+  /**
+   * Replaces a vhost's limits ({} clears them); kept in shard 0's log. Returns an error text and
+   * changes nothing when they are invalid. Connections and queues already there stay, as in
+   * RabbitMQ: a lower limit only refuses new ones.
+   */
+  setVhostLimits(vhostName: string, limits: VhostLimits): string | null {
+    const error = validateVhostLimits(limits);
+    if (error !== null) return error;
+    const vhost = this.vhosts.get(vhostName);
+    if (vhost === undefined) return `no vhost '${vhostName}'`;
+    const isEmpty = Object.keys(limits).length === 0;
+    if (isEmpty && Object.keys(vhost.limits).length === 0) return null;
+    vhost.limits = { ...limits };
+    this.journal?.vhostLimits(vhostName, isEmpty ? null : vhost.limits);
+    return null;
+  }
+
+  /**
+   * queue.declare past the vhost's queue limit (its max-queues or --max-queues-per-vhost, the
+   * lower) fails with 406 and RabbitMQ's text.
+   */
+  checkQueueLimit(vhost: VirtualHost, name: string): void {
+    const queueMax = effectiveLimit(vhost.limits['max-queues'], this.options.queueMaxPerVhost);
+    if (queueMax === null || vhost.queues.size < queueMax) return;
+    throw channelError(
+      PRECONDITION_FAILED,
+      `cannot declare queue '${name}' in vhost '${vhost.name}': vhost queue limit (${queueMax}) is reached`,
+      50,
+      10,
+    );
   }
 
   /** Removes a policy (a missing one is fine) and applies what is left. */

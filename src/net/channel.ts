@@ -1223,15 +1223,7 @@ export class Channel implements SettledDeliverySink, ChannelForReplies {
     }
     if (name === '') name = broker.serverGeneratedName('amq.gen-');
     connection.checkPermission('configure', 'queue', name, 50, 10);
-    const queueMax = broker.options.queueMaxPerVhost;
-    if (queueMax > 0 && this.vhost.queues.size >= queueMax) {
-      throw channelError(
-        PRECONDITION_FAILED,
-        `cannot declare queue '${name}' in vhost '${this.vhost.name}': vhost queue limit (${queueMax}) is reached`,
-        50,
-        10,
-      );
-    }
+    broker.checkQueueLimit(this.vhost, name);
     // A dead-letter exchange also needs read on the queue and write on the exchange (RabbitMQ).
     const deadLetterExchange = method.arguments['x-dead-letter-exchange'];
     if (typeof deadLetterExchange === 'string') {

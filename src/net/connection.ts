@@ -496,6 +496,20 @@ export class Connection implements FrameSink {
         40,
       );
     }
+    // The vhost's max-connections; 0 refuses every connection (RabbitMQ's rabbit_reader text).
+    const vhostConnectionMax = vhost.limits['max-connections'];
+    if (
+      vhostConnectionMax !== undefined &&
+      vhostConnectionMax >= 0 &&
+      vhost.openConnectionCount >= vhostConnectionMax
+    ) {
+      throw connectionError(
+        NOT_ALLOWED,
+        `access to vhost '${vhostName}' refused for user '${this.userName}': connection limit (${vhostConnectionMax}) is reached`,
+        10,
+        40,
+      );
+    }
     this.vhost = vhost;
     this.state = State.Open;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
