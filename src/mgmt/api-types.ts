@@ -7,8 +7,8 @@ import { badRequest } from './http-errors.js';
 import type { HttpRequest } from './http-server.js';
 import type { StatsSampler } from './stats-sampler.js';
 
-/** Who may call a route: anyone with a management tag, monitors, or administrators. */
-export type RouteAccess = 'management' | 'monitor' | 'administrator';
+/** Who may call a route: anyone with a management tag, monitors, policymakers or administrators. */
+export type RouteAccess = 'management' | 'monitor' | 'policymaker' | 'administrator';
 
 export interface ApiContext {
   broker: Broker;

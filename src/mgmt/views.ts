@@ -5,10 +5,13 @@
 import { hostname } from 'node:os';
 import {
   type Binding,
+  type Broker,
   type Channel,
   type ChannelConsumer,
   type Connection,
   type Exchange,
+  policyForExchange,
+  policyForQueue,
   QueueRecord,
 } from '../net/index.js';
 import type { StatsSampler } from './stats-sampler.js';
@@ -35,7 +38,12 @@ export function propertiesKey(routingKey: string, args: Record<string, unknown>)
   return `${quoted}~${(hash >>> 0).toString(36)}`;
 }
 
-export function queueView(queue: QueueRecord, sampler: StatsSampler): Record<string, unknown> {
+export function queueView(
+  queue: QueueRecord,
+  broker: Broker,
+  sampler: StatsSampler,
+): Record<string, unknown> {
+  const policy = policyForQueue(broker.policies.get(queue.vhost), queue.name);
   const sample = sampler.latestSample?.queues.get(queue.queueId);
   const ready = sample?.ready ?? 0;
   const unacked = sample?.unacked ?? 0;
@@ -58,8 +66,8 @@ export function queueView(queue: QueueRecord, sampler: StatsSampler): Record<str
     node: NODE_NAME,
     type: 'classic',
     state: 'running',
-    policy: null,
-    effective_policy_definition: {},
+    policy: policy?.name ?? null,
+    effective_policy_definition: policy?.definition ?? {},
     exclusive_consumer_tag: exclusiveConsumer?.tag ?? null,
     consumers: queue.consumers.size,
     consumer_capacity: queue.consumers.size > 0 ? 1 : 0,
@@ -86,7 +94,8 @@ export function queueView(queue: QueueRecord, sampler: StatsSampler): Record<str
   };
 }
 
-export function exchangeView(exchange: Exchange): Record<string, unknown> {
+export function exchangeView(exchange: Exchange, broker: Broker): Record<string, unknown> {
+  const policy = policyForExchange(broker.policies.get(exchange.vhost), exchange.name);
   return {
     name: exchange.name,
     vhost: exchange.vhost,
@@ -95,7 +104,7 @@ export function exchangeView(exchange: Exchange): Record<string, unknown> {
     auto_delete: exchange.isAutoDelete,
     internal: exchange.isInternal,
     arguments: exchange.arguments,
-    policy: null,
+    policy: policy?.name ?? null,
     user_who_performed_action: '',
   };
 }

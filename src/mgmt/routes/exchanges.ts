@@ -21,7 +21,7 @@ import { listedVhosts, visibleVhost } from './visibility.js';
 
 function listExchanges(context: ApiContext) {
   const items = listedVhosts(context).flatMap((vhost) =>
-    [...vhost.exchanges.values()].map(exchangeView),
+    [...vhost.exchanges.values()].map((exchange) => exchangeView(exchange, context.broker)),
   );
   return ok(listReply(items, context.request.query));
 }
@@ -48,7 +48,7 @@ export const exchangeRoutes: Route[] = [
     method: 'GET',
     path: '/api/exchanges/:vhost/:name',
     access: 'management',
-    handle: (context) => ok(exchangeView(namedExchange(context))),
+    handle: (context) => ok(exchangeView(namedExchange(context), context.broker)),
   },
   {
     method: 'PUT',

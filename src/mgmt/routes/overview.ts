@@ -1,10 +1,10 @@
-// /api/overview, /api/nodes, the health checks, /api/definitions and the small fixed answers
+// /api/overview, /api/nodes, the health checks and the small fixed answers
 // tools ask for first (extensions, cluster-name). The overview adds Warren's shards (ring
 // occupancy, fsync counts and rates) under `warren_shards`, which RabbitMQ tools ignore.
 
 import { availableParallelism } from 'node:os';
-import { type Definitions, memoryLimitBytes, operations, WARREN_VERSION } from '../../net/index.js';
-import { type ApiContext, jsonBody, noContent, ok, type Route } from '../api-types.js';
+import { memoryLimitBytes, WARREN_VERSION } from '../../net/index.js';
+import { type ApiContext, ok, type Route } from '../api-types.js';
 import { HttpError, notFound } from '../http-errors.js';
 import { NODE_NAME } from '../views.js';
 import { visibleVhost, visibleVhosts } from './visibility.js';
@@ -237,21 +237,6 @@ export const overviewRoutes: Route[] = [
     handle(context) {
       visibleVhost(context);
       return ok(OK);
-    },
-  },
-  {
-    method: 'GET',
-    path: '/api/definitions',
-    access: 'administrator',
-    handle: (context) => ok(operations.exportDefinitions(context.broker, WARREN_VERSION)),
-  },
-  {
-    method: 'POST',
-    path: '/api/definitions',
-    access: 'administrator',
-    async handle(context) {
-      await operations.importDefinitions(context.broker, jsonBody(context) as Definitions);
-      return noContent();
     },
   },
 ];

@@ -30,7 +30,7 @@ async function listQueues(context: ApiContext) {
   const vhosts = listedVhosts(context);
   await context.sampler.latest();
   const items = vhosts.flatMap((vhost) =>
-    [...vhost.queues.values()].map((queue) => queueView(queue, context.sampler)),
+    [...vhost.queues.values()].map((queue) => queueView(queue, context.broker, context.sampler)),
   );
   return ok(listReply(items, context.request.query));
 }
@@ -55,7 +55,7 @@ export const queueRoutes: Route[] = [
     async handle(context) {
       const queue = namedQueue(context);
       await context.sampler.latest();
-      return ok(queueView(queue, context.sampler));
+      return ok(queueView(queue, context.broker, context.sampler));
     },
   },
   {
