@@ -86,7 +86,8 @@ async function overview(context: ApiContext): Promise<Record<string, unknown>> {
       },
       {
         node: NODE_NAME,
-        protocol: 'http',
+        // RabbitMQ names its management listener 'https' when it serves TLS.
+        protocol: broker.options.mgmtTlsCertFile === null ? 'http' : 'https',
         ip_address: broker.options.bind,
         port: context.ports.http,
       },
@@ -224,7 +225,7 @@ export const overviewRoutes: Route[] = [
     access: 'management',
     handle(context) {
       const protocol = (context.params['protocol'] ?? '').toLowerCase();
-      if (['amqp', 'amqp091', 'amqp0-9-1', 'http', 'management'].includes(protocol)) {
+      if (['amqp', 'amqp091', 'amqp0-9-1', 'http', 'https', 'management'].includes(protocol)) {
         return ok(OK);
       }
       throw failed(`No active listener for protocol ${context.params['protocol']}`);
