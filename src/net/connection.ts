@@ -139,6 +139,7 @@ export class Connection implements FrameSink {
 
   private onData(chunk: Buffer): void {
     this.lastReceivedMs = this.broker.clock.nowMs;
+    this.broker.batchClock.nowMs = performance.now();
     if (this.state === State.Closed) return;
     if (this.state === State.AwaitingHeader) {
       const rest = this.readProtocolHeader(chunk);
