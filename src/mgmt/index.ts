@@ -48,5 +48,12 @@ export async function startManagement(broker: Broker, amqpPort: number): Promise
     (error) => broker.log('error', `management: ${error.stack ?? error.message}`),
   );
   ports.http = server.port;
-  return server;
+  sampler.start();
+  return {
+    port: server.port,
+    close: () => {
+      sampler.stop();
+      server.close();
+    },
+  };
 }

@@ -13,14 +13,12 @@ import {
   policyForExchange,
   policyForQueue,
   QueueRecord,
+  type QueueStats,
 } from '../net/index.js';
-import type { StatsSampler } from './stats-sampler.js';
+import type { StatsDetails } from './stats-details.js';
+import type { ChannelCounters, ConnectionCounters, ExchangeCounters } from './stats-sampler.js';
 
 export const NODE_NAME = `warren@${hostname()}`;
-
-function details(rate: number): { rate: number } {
-  return { rate: Math.round(rate * 10) / 10 };
-}
 
 /** RabbitMQ's properties_key: the routing key (quoted), or "~" plus a hash when there are arguments. */
 export function propertiesKey(routingKey: string, args: Record<string, unknown>): string {
@@ -41,20 +39,18 @@ export function propertiesKey(routingKey: string, args: Record<string, unknown>)
 export function queueView(
   queue: QueueRecord,
   broker: Broker,
-  sampler: StatsSampler,
+  stats: StatsDetails,
 ): Record<string, unknown> {
   const policy = policyForQueue(broker.policies.get(queue.vhost), queue.name);
-  const sample = sampler.latestSample?.queues.get(queue.queueId);
+  const sample = stats.sampler.latestSample?.queues.get(queue.queueId);
   const ready = sample?.ready ?? 0;
   const unacked = sample?.unacked ?? 0;
   const id = queue.queueId;
-  const depthRate = (read: (stats: { ready: number; unacked: number }) => number) =>
-    details(
-      sampler.rate((each) => {
-        const stats = each.queues.get(id);
-        return stats === undefined ? undefined : read(stats);
-      }),
-    );
+  const of = (read: (counters: QueueStats) => number, family: 'lengths' | 'msg_rates') =>
+    stats.of((each) => {
+      const counters = each.queues.get(id);
+      return counters === undefined ? undefined : read(counters);
+    }, family);
   const exclusiveConsumer = [...queue.consumers].find((consumer) => consumer.isExclusive);
   return {
     name: queue.name,
@@ -73,29 +69,35 @@ export function queueView(
     consumer_capacity: queue.consumers.size > 0 ? 1 : 0,
     consumer_utilisation: null,
     messages: ready + unacked,
-    messages_details: depthRate((stats) => stats.ready + stats.unacked),
+    messages_details: of((counters) => counters.ready + counters.unacked, 'lengths'),
     messages_ready: ready,
-    messages_ready_details: depthRate((stats) => stats.ready),
+    messages_ready_details: of((counters) => counters.ready, 'lengths'),
     messages_unacknowledged: unacked,
-    messages_unacknowledged_details: depthRate((stats) => stats.unacked),
-    // Per-queue memory is not measured: a shard reports its body bytes only (see /api/overview).
-    memory: 0,
+    messages_unacknowledged_details: of((counters) => counters.unacked, 'lengths'),
+    // The shard's estimate: its share of the message blocks in memory plus per-copy overhead.
+    memory: sample?.memoryBytes ?? 0,
     warren_shard: queue.shardIndex,
     message_stats: {
       publish: sample?.published ?? 0,
-      publish_details: details(sampler.queueRate(id, 'published')),
+      publish_details: of((counters) => counters.published, 'msg_rates'),
       deliver: sample?.delivered ?? 0,
-      deliver_details: details(sampler.queueRate(id, 'delivered')),
+      deliver_details: of((counters) => counters.delivered, 'msg_rates'),
       deliver_get: sample?.delivered ?? 0,
-      deliver_get_details: details(sampler.queueRate(id, 'delivered')),
+      deliver_get_details: of((counters) => counters.delivered, 'msg_rates'),
       ack: sample?.acked ?? 0,
-      ack_details: details(sampler.queueRate(id, 'acked')),
+      ack_details: of((counters) => counters.acked, 'msg_rates'),
     },
   };
 }
 
-export function exchangeView(exchange: Exchange, broker: Broker): Record<string, unknown> {
+export function exchangeView(
+  exchange: Exchange,
+  broker: Broker,
+  stats: StatsDetails,
+): Record<string, unknown> {
   const policy = policyForExchange(broker.policies.get(exchange.vhost), exchange.name);
+  const of = (field: keyof ExchangeCounters) =>
+    stats.of((sample) => sample.exchanges.get(exchange)?.[field], 'msg_rates');
   return {
     name: exchange.name,
     vhost: exchange.vhost,
@@ -106,6 +108,12 @@ export function exchangeView(exchange: Exchange, broker: Broker): Record<string,
     arguments: exchange.arguments,
     policy: policy?.name ?? null,
     user_who_performed_action: '',
+    message_stats: {
+      publish_in: exchange.publishInCount,
+      publish_in_details: of('publishIn'),
+      publish_out: exchange.publishOutCount,
+      publish_out_details: of('publishOut'),
+    },
   };
 }
 
@@ -135,7 +143,12 @@ export function defaultBindingView(queue: QueueRecord): Record<string, unknown> 
   };
 }
 
-export function connectionView(connection: Connection): Record<string, unknown> {
+export function connectionView(
+  connection: Connection,
+  stats: StatsDetails,
+): Record<string, unknown> {
+  const of = (field: keyof ConnectionCounters) =>
+    stats.of((sample) => sample.connections.get(connection)?.[field], 'data_rates');
   const socket = connection.socket;
   const clientProperties = connection.clientProperties;
   const userProvidedName = clientProperties['connection_name'];
@@ -160,7 +173,9 @@ export function connectionView(connection: Connection): Record<string, unknown> 
     client_properties: clientProperties,
     connected_at: connection.connectedAtMs,
     recv_oct: socket.bytesRead,
+    recv_oct_details: of('receivedBytes'),
     send_oct: socket.bytesWritten,
+    send_oct_details: of('sentBytes'),
     ...(typeof userProvidedName === 'string' ? { user_provided_name: userProvidedName } : {}),
   };
 }
@@ -177,7 +192,13 @@ function connectionDetails(connection: Connection): Record<string, unknown> {
   };
 }
 
-export function channelView(connection: Connection, channel: Channel): Record<string, unknown> {
+export function channelView(
+  connection: Connection,
+  channel: Channel,
+  stats: StatsDetails,
+): Record<string, unknown> {
+  const of = (field: keyof ChannelCounters) =>
+    stats.of((sample) => sample.channels.get(channel)?.[field], 'msg_rates');
   return {
     name: channelName(connection, channel),
     number: channel.channelId,
@@ -188,13 +209,25 @@ export function channelView(connection: Connection, channel: Channel): Record<st
     connection_details: connectionDetails(connection),
     consumer_count: channel.consumers.size,
     messages_unacknowledged: channel.deliveryTags.unackedCount,
-    messages_unconfirmed: 0,
+    messages_unconfirmed: channel.unconfirmedCount,
     messages_uncommitted: channel.uncommittedCount,
     acks_uncommitted: 0,
     prefetch_count: channel.prefetchCount,
     global_prefetch_count: channel.globalPrefetchCount,
     confirm: channel.isInConfirmMode,
     transactional: channel.isInTransaction,
+    message_stats: {
+      publish: channel.publishedCount,
+      publish_details: of('published'),
+      confirm: channel.confirmedCount,
+      confirm_details: of('confirmed'),
+      deliver: channel.deliveredCount,
+      deliver_details: of('delivered'),
+      deliver_get: channel.deliveredCount,
+      deliver_get_details: of('delivered'),
+      ack: channel.ackedCount,
+      ack_details: of('acked'),
+    },
   };
 }
 
