@@ -159,6 +159,19 @@ export async function exportDefinitions(dataDir: string): Promise<Definitions> {
         priority: entry['priority'] as number,
       });
     }
+    if (kind === 'operator-policy') {
+      (definitions.parameters ??= []).push({
+        vhost: entry['vhost'] as string,
+        component: 'operator_policy',
+        name: entry['name'] as string,
+        value: {
+          pattern: entry['pattern'] as string,
+          'apply-to': entry['applyTo'] as string,
+          definition: entry['definition'] as Record<string, unknown>,
+          priority: entry['priority'] as number,
+        },
+      });
+    }
     if (kind === 'vhost-limits') {
       (definitions.parameters ??= []).push({
         vhost: entry['vhost'] as string,

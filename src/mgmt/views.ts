@@ -11,6 +11,7 @@ import {
   type Connection,
   type Exchange,
   policyForExchange,
+  type Policy,
   policyForQueue,
   QueueRecord,
   type QueueStats,
@@ -36,12 +37,27 @@ export function propertiesKey(routingKey: string, args: Record<string, unknown>)
   return `${quoted}~${(hash >>> 0).toString(36)}`;
 }
 
+/** The policy's keys, each capped by the operator policy's (the lower wins, as in RabbitMQ). */
+function effectivePolicyDefinition(
+  policy: Policy | null,
+  operatorPolicy: Policy | null,
+): Record<string, unknown> {
+  const effective: Record<string, unknown> = { ...policy?.definition };
+  for (const [key, value] of Object.entries(operatorPolicy?.definition ?? {})) {
+    const own = effective[key];
+    effective[key] =
+      typeof own === 'number' && typeof value === 'number' ? Math.min(own, value) : value;
+  }
+  return effective;
+}
+
 export function queueView(
   queue: QueueRecord,
   broker: Broker,
   stats: StatsDetails,
 ): Record<string, unknown> {
   const policy = policyForQueue(broker.policies.get(queue.vhost), queue.name);
+  const operatorPolicy = policyForQueue(broker.operatorPolicies.get(queue.vhost), queue.name);
   const sample = stats.sampler.latestSample?.queues.get(queue.queueId);
   const ready = sample?.ready ?? 0;
   const unacked = sample?.unacked ?? 0;
@@ -63,7 +79,8 @@ export function queueView(
     type: 'classic',
     state: 'running',
     policy: policy?.name ?? null,
-    effective_policy_definition: policy?.definition ?? {},
+    operator_policy: operatorPolicy?.name ?? null,
+    effective_policy_definition: effectivePolicyDefinition(policy, operatorPolicy),
     exclusive_consumer_tag: exclusiveConsumer?.tag ?? null,
     consumers: queue.consumers.size,
     consumer_capacity: queue.consumers.size > 0 ? 1 : 0,

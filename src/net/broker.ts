@@ -48,6 +48,7 @@ import {
   type Policy,
   policyForExchange,
   policyForQueue,
+  validateOperatorPolicy,
   validatePolicy,
 } from './policies.js';
 import { Router } from './router.js';
@@ -105,6 +106,8 @@ export class Broker implements ShardEventSink, TopologyObserver {
   readonly connections = new Map<number, Connection>();
   /** Policies by vhost, then by name. */
   readonly policies = new Map<string, Map<string, Policy>>();
+  /** Operator policies by vhost, then by name. */
+  readonly operatorPolicies = new Map<string, Map<string, Policy>>();
   /** Channels consuming from amq.rabbitmq.reply-to, by the key in their reply-to names. */
   readonly replyChannels = new Map<string, ChannelForReplies>();
   /** Every live consumer by its broker-wide id, which deliveries carry. */
@@ -324,6 +327,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
       );
     }
     for (const value of byKind('policy')) this.setPolicy(value as Policy);
+    for (const value of byKind('operator-policy')) this.setOperatorPolicy(value as Policy);
     for (const value of byKind('vhost-limits')) {
       const { vhost, limits } = value as { vhost: string; limits: VhostLimits };
       this.setVhostLimits(vhost, limits);
@@ -771,7 +775,11 @@ export class Broker implements ShardEventSink, TopologyObserver {
     for (const policyName of [...(this.policies.get(name)?.keys() ?? [])]) {
       this.deletePolicy(name, policyName);
     }
+    for (const policyName of [...(this.operatorPolicies.get(name)?.keys() ?? [])]) {
+      this.deleteOperatorPolicy(name, policyName);
+    }
     this.policies.delete(name);
+    this.operatorPolicies.delete(name);
     this.setVhostLimits(name, {});
     this.vhosts.delete(name);
     this.journal?.vhost(name, false);
@@ -895,7 +903,11 @@ export class Broker implements ShardEventSink, TopologyObserver {
       args,
     );
     queue.setEffectiveArguments(
-      effectiveQueueArguments(args, policyForQueue(this.policies.get(vhost.name), name)),
+      effectiveQueueArguments(
+        args,
+        policyForQueue(this.policies.get(vhost.name), name),
+        policyForQueue(this.operatorPolicies.get(vhost.name), name),
+      ),
     );
     vhost.addQueue(queue);
     if (queue.expiresMs > 0) {
@@ -930,6 +942,29 @@ export class Broker implements ShardEventSink, TopologyObserver {
     this.journal?.policy(policy, true);
     this.applyPolicies(policy.vhost);
     return null;
+  }
+
+  /**
+   * Adds or replaces an operator policy (RabbitMQ's caps on TTLs, expiry and length limits that
+   * users' policies and arguments cannot raise) and applies it at once, as setPolicy does.
+   */
+  setOperatorPolicy(policy: Policy): string | null {
+    const error = validateOperatorPolicy(policy);
+    if (error !== null) return error;
+    let policies = this.operatorPolicies.get(policy.vhost);
+    if (policies === undefined) this.operatorPolicies.set(policy.vhost, (policies = new Map()));
+    policies.set(policy.name, policy);
+    this.journal?.operatorPolicy(policy, true);
+    this.applyPolicies(policy.vhost);
+    return null;
+  }
+
+  deleteOperatorPolicy(vhost: string, name: string): void {
+    const policy = this.operatorPolicies.get(vhost)?.get(name);
+    if (policy === undefined) return;
+    this.operatorPolicies.get(vhost)!.delete(name);
+    this.journal?.operatorPolicy(policy, false);
+    this.applyPolicies(vhost);
   }
 
   /**
@@ -977,11 +1012,13 @@ export class Broker implements ShardEventSink, TopologyObserver {
     const vhost = this.vhosts.get(vhostName);
     if (vhost === undefined) return;
     const policies = this.policies.get(vhostName);
+    const operatorPolicies = this.operatorPolicies.get(vhostName);
     for (const exchange of vhost.exchanges.values()) this.applyExchangePolicy(exchange);
     for (const queue of vhost.queues.values()) {
       const effective = effectiveQueueArguments(
         queue.arguments,
         policyForQueue(policies, queue.name),
+        policyForQueue(operatorPolicies, queue.name),
       );
       if (fieldTablesEquivalent(effective, queue.effectiveArguments)) continue;
       queue.setEffectiveArguments(effective);

@@ -163,6 +163,10 @@ export class DefinitionJournal {
     this.put('policy', policy.vhost + SEPARATOR + policy.name, isPresent ? policy : null);
   }
 
+  operatorPolicy(policy: Policy, isPresent: boolean): void {
+    this.put('operator-policy', policy.vhost + SEPARATOR + policy.name, isPresent ? policy : null);
+  }
+
   vhostLimits(vhost: string, limits: VhostLimits | null): void {
     this.put('vhost-limits', vhost, limits === null ? null : { vhost, limits });
   }

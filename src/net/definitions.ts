@@ -1,6 +1,6 @@
 // Loads RabbitMQ's definitions JSON (as `rabbitmqctl export_definitions` or the management API
-// writes it): users with their password hashes, vhosts, permissions, exchanges, queues and
-// bindings. Network thread only, at start-up. Entries are applied in dependency order so a file
+// writes it): users with their password hashes, vhosts, permissions, policies, operator policies
+// and vhost limits (runtime parameters), exchanges, queues and bindings. Network thread only, at start-up. Entries are applied in dependency order so a file
 // exported from RabbitMQ loads unchanged.
 
 import type { FieldTable } from '../codec/index.js';
@@ -34,6 +34,12 @@ export function policyFromJson(json: PolicyJson): Policy {
     priority: json.priority ?? 0,
     definition: json.definition,
   };
+}
+
+/** An operator policy as RabbitMQ exports it: an `operator_policy` runtime parameter. */
+export function operatorPolicyParameter(policy: Policy) {
+  const { vhost, name, ...value } = policyJson(policy);
+  return { vhost, component: 'operator_policy', name, value };
 }
 
 /** A vhost's limits as RabbitMQ exports them: the `vhost-limits` parameter named "limits". */
@@ -142,8 +148,20 @@ export function loadDefinitions(broker: Broker, definitions: Definitions): void 
   }
   // Other components (federation, shovels) are RabbitMQ plugins' and are skipped.
   for (const parameter of definitions.parameters ?? []) {
-    if (parameter.component !== 'vhost-limits') continue;
     const value = parameter.value;
+    if (parameter.component === 'operator_policy') {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        throw new Error(`definitions: operator policy '${parameter.name}' is not an object`);
+      }
+      const json = value as Omit<PolicyJson, 'vhost' | 'name'>;
+      const error = broker.setOperatorPolicy(
+        policyFromJson({ ...json, vhost: parameter.vhost, name: parameter.name }),
+      );
+      if (error !== null)
+        throw new Error(`definitions: operator policy '${parameter.name}': ${error}`);
+      continue;
+    }
+    if (parameter.component !== 'vhost-limits') continue;
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       throw new Error(`definitions: vhost-limits for vhost '${parameter.vhost}' is not an object`);
     }

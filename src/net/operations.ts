@@ -16,6 +16,7 @@ import type { Broker } from './broker.js';
 import {
   loadDefinitions,
   type Definitions,
+  operatorPolicyParameter,
   policyJson,
   vhostLimitsParameter,
 } from './definitions.js';
@@ -524,6 +525,9 @@ export function exportDefinitions(
   for (const vhost of broker.vhosts.values()) {
     if (Object.keys(vhost.limits).length > 0) {
       definitions.parameters.push(vhostLimitsParameter(vhost.name, vhost.limits));
+    }
+    for (const policy of broker.operatorPolicies.get(vhost.name)?.values() ?? []) {
+      definitions.parameters.push(operatorPolicyParameter(policy));
     }
     for (const policy of broker.policies.get(vhost.name)?.values() ?? []) {
       definitions.policies.push(policyJson(policy));

@@ -172,6 +172,86 @@ describe('policies over the management API', () => {
   );
 });
 
+describe('operator policies over the management API', () => {
+  const broker = useBroker(2);
+  const clients = useClients(broker);
+
+  it(
+    'cap what policies and arguments ask for; exported as operator_policy parameters',
+    async () => {
+      const cap = await api(broker(), 'PUT', '/api/operator-policies/%2F/cap', {
+        body: { pattern: '^capped\\.', definition: { 'max-length': 3 }, 'apply-to': 'queues' },
+      });
+      expect(cap.status).toBe(201);
+      await api(broker(), 'PUT', '/api/policies/%2F/loose', {
+        body: { pattern: '^capped\\.', definition: { 'max-length': 10 } },
+      });
+      expect((await api(broker(), 'GET', '/api/operator-policies/%2F')).body).toEqual([
+        {
+          vhost: '/',
+          name: 'cap',
+          pattern: '^capped\\.',
+          'apply-to': 'queues',
+          definition: { 'max-length': 3 },
+          priority: 0,
+        },
+      ]);
+      const connection = await clients.amqplib();
+      const channel = await amqplibChannel(connection);
+      await channel.assertQueue('capped.q', { arguments: { 'x-max-length': 20 } });
+      for (let i = 0; i < 6; i++) channel.sendToQueue('capped.q', Buffer.from(`m${i}`));
+      expect(
+        await eventually(
+          () => queueDepth(broker(), '/', 'capped.q'),
+          (messages) => messages === 3,
+        ),
+      ).toBe(3);
+      expect((await api(broker(), 'GET', '/api/queues/%2F/capped.q')).body).toMatchObject({
+        policy: 'loose',
+        operator_policy: 'cap',
+        effective_policy_definition: { 'max-length': 3 },
+      });
+      const exported = (await api(broker(), 'GET', '/api/definitions')).body as {
+        parameters: unknown[];
+      };
+      expect(exported.parameters).toContainEqual({
+        vhost: '/',
+        component: 'operator_policy',
+        name: 'cap',
+        value: {
+          pattern: '^capped\\.',
+          'apply-to': 'queues',
+          definition: { 'max-length': 3 },
+          priority: 0,
+        },
+      });
+      const notOperatorKey = await api(broker(), 'PUT', '/api/operator-policies/%2F/bad', {
+        body: { pattern: '.*', definition: { 'dead-letter-exchange': 'x' } },
+      });
+      expect(notOperatorKey.status).toBe(400);
+      await api(broker(), 'PUT', '/api/users/maker', {
+        body: { password: 'maker', tags: 'policymaker' },
+      });
+      const byPolicymaker = await api(broker(), 'GET', '/api/operator-policies', {
+        credentials: 'maker:maker',
+      });
+      expect(byPolicymaker.status).toBe(401);
+      // Without the cap, the user's policy (10) applies.
+      expect((await api(broker(), 'DELETE', '/api/operator-policies/%2F/cap')).status).toBe(204);
+      for (let i = 0; i < 10; i++) channel.sendToQueue('capped.q', Buffer.from(`n${i}`));
+      expect(
+        await eventually(
+          () => queueDepth(broker(), '/', 'capped.q'),
+          (messages) => messages === 10,
+        ),
+      ).toBe(10);
+      await api(broker(), 'DELETE', '/api/policies/%2F/loose');
+      await channel.deleteQueue('capped.q');
+    },
+    T,
+  );
+});
+
 describe('vhost limits over the management API', () => {
   const broker = useBroker(2, { queueMaxPerVhost: 3 });
   const clients = useClients(broker);
@@ -264,6 +344,9 @@ describe('policies and vhost limits are durable and travel in definitions', () =
           body: { pattern: '^orders$', definition: { 'message-ttl': 60000 }, priority: 2 },
         });
         await api(first, 'PUT', '/api/vhost-limits/shop/max-queues', { body: { value: 5 } });
+        await api(first, 'PUT', '/api/operator-policies/shop/cap', {
+          body: { pattern: '.*', definition: { expires: 3_600_000 } },
+        });
         await api(first, 'PUT', '/api/queues/shop/orders', { body: { durable: true } });
         await first.close();
         first = null;
@@ -273,6 +356,7 @@ describe('policies and vhost limits are durable and travel in definitions', () =
           definition: { 'message-ttl': 60000 },
           priority: 2,
         });
+        expect((await api(second, 'GET', '/api/operator-policies/shop/cap')).status).toBe(200);
         expect((await api(second, 'GET', '/api/vhost-limits/shop')).body).toEqual([
           { vhost: 'shop', value: { 'max-queues': 5 } },
         ]);
@@ -283,9 +367,12 @@ describe('policies and vhost limits are durable and travel in definitions', () =
           parameters: unknown[];
           policies: unknown[];
         };
-        expect(exported.parameters).toEqual([
-          { vhost: 'shop', component: 'vhost-limits', name: 'limits', value: { 'max-queues': 5 } },
-        ]);
+        expect(exported.parameters).toContainEqual({
+          vhost: 'shop',
+          component: 'vhost-limits',
+          name: 'limits',
+          value: { 'max-queues': 5 },
+        });
 
         // One vhost's definitions: no users, vhosts or permissions, no vhost field on entries.
         const scoped = await api(second, 'GET', '/api/definitions/shop');
@@ -304,9 +391,11 @@ describe('policies and vhost limits are durable and travel in definitions', () =
             priority: 2,
           },
         ]);
-        expect(vhostDefinitions['parameters']).toEqual([
-          { component: 'vhost-limits', name: 'limits', value: { 'max-queues': 5 } },
-        ]);
+        expect(vhostDefinitions['parameters']).toContainEqual({
+          component: 'vhost-limits',
+          name: 'limits',
+          value: { 'max-queues': 5 },
+        });
         expect((await api(second, 'GET', '/api/definitions/nowhere')).status).toBe(404);
 
         third = await startTestBroker({ shardCount: 1 });
@@ -321,6 +410,7 @@ describe('policies and vhost limits are durable and travel in definitions', () =
           vhost: 'copy',
           policy: 'ttl',
         });
+        expect((await api(third, 'GET', '/api/operator-policies/copy/cap')).status).toBe(200);
         expect((await api(third, 'GET', '/api/vhost-limits/copy')).body).toEqual([
           { vhost: 'copy', value: { 'max-queues': 5 } },
         ]);

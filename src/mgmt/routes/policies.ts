@@ -1,9 +1,11 @@
-// /api/policies and /api/vhost-limits: policies (pattern, definition, priority, apply-to) and a
-// vhost's max-connections and max-queues, set through the broker so they apply at once to what
-// matches and are journaled like every other definition. Policies are for policymakers and
-// administrators, limits for administrators, as in RabbitMQ.
+// /api/policies, /api/operator-policies and /api/vhost-limits: policies (pattern, definition,
+// priority, apply-to), operator policies (caps users cannot raise) and a vhost's max-connections
+// and max-queues, set through the broker so they apply at once to what matches and are journaled
+// like every other definition. Policies are for policymakers and administrators, operator
+// policies and limits for administrators, as in RabbitMQ.
 
 import {
+  type Broker,
   isVhostLimitName,
   operations,
   type Policy,
@@ -18,16 +20,11 @@ import {
   objectField,
   ok,
   type Route,
+  type RouteAccess,
   stringField,
 } from '../api-types.js';
 import { badRequest, notFound } from '../http-errors.js';
 import { listedVhosts, visibleVhost } from './visibility.js';
-
-function policiesOf(context: ApiContext, vhosts: VirtualHost[]) {
-  return vhosts.flatMap((vhost) =>
-    [...(context.broker.policies.get(vhost.name)?.values() ?? [])].map(policyJson),
-  );
-}
 
 function policyFromBody(context: ApiContext, vhost: string, name: string): Policy {
   const body = jsonBody(context);
@@ -64,59 +61,97 @@ function limitName(context: ApiContext) {
   return name;
 }
 
+/** Which kind of policy a set of routes serves, and where the broker keeps and sets it. */
+interface PolicyKind {
+  path: string;
+  access: RouteAccess;
+  policies(broker: Broker): Map<string, Map<string, Policy>>;
+  set(broker: Broker, policy: Policy): string | null;
+  delete(broker: Broker, vhost: string, name: string): void;
+}
+
+const POLICIES: PolicyKind = {
+  path: '/api/policies',
+  access: 'policymaker',
+  policies: (broker) => broker.policies,
+  set: (broker, policy) => broker.setPolicy(policy),
+  delete: (broker, vhost, name) => broker.deletePolicy(vhost, name),
+};
+
+/** RabbitMQ keeps operator policies for administrators. */
+const OPERATOR_POLICIES: PolicyKind = {
+  path: '/api/operator-policies',
+  access: 'administrator',
+  policies: (broker) => broker.operatorPolicies,
+  set: (broker, policy) => broker.setOperatorPolicy(policy),
+  delete: (broker, vhost, name) => broker.deleteOperatorPolicy(vhost, name),
+};
+
+function policiesOf(context: ApiContext, kind: PolicyKind, vhosts: VirtualHost[]) {
+  const all = kind.policies(context.broker);
+  return vhosts.flatMap((vhost) => [...(all.get(vhost.name)?.values() ?? [])].map(policyJson));
+}
+
+function policyRoutesFor(kind: PolicyKind): Route[] {
+  const named = (context: ApiContext) => {
+    const vhost = visibleVhost(context);
+    const name = context.params['name'] ?? '';
+    return { vhost, name, policy: kind.policies(context.broker).get(vhost.name)?.get(name) };
+  };
+  return [
+    {
+      method: 'GET',
+      path: kind.path,
+      access: kind.access,
+      handle: (context) => ok(policiesOf(context, kind, listedVhosts(context))),
+    },
+    {
+      method: 'GET',
+      path: `${kind.path}/:vhost`,
+      access: kind.access,
+      handle: (context) => ok(policiesOf(context, kind, listedVhosts(context))),
+    },
+    {
+      method: 'GET',
+      path: `${kind.path}/:vhost/:name`,
+      access: kind.access,
+      handle(context) {
+        const { policy } = named(context);
+        if (policy === undefined) throw notFound();
+        return ok(policyJson(policy));
+      },
+    },
+    {
+      method: 'PUT',
+      path: `${kind.path}/:vhost/:name`,
+      access: kind.access,
+      async handle(context) {
+        const { vhost, name, policy: existing } = named(context);
+        if (name === '') throw badRequest('policy name must not be empty');
+        const error = kind.set(context.broker, policyFromBody(context, vhost.name, name));
+        if (error !== null) throw badRequest(`Validation failed\n\n${error}`);
+        await operations.whenDurable(context.broker);
+        return createdOrUpdated(existing === undefined);
+      },
+    },
+    {
+      method: 'DELETE',
+      path: `${kind.path}/:vhost/:name`,
+      access: kind.access,
+      async handle(context) {
+        const { vhost, name, policy } = named(context);
+        if (policy === undefined) throw notFound();
+        kind.delete(context.broker, vhost.name, name);
+        await operations.whenDurable(context.broker);
+        return noContent();
+      },
+    },
+  ];
+}
+
 export const policyRoutes: Route[] = [
-  {
-    method: 'GET',
-    path: '/api/policies',
-    access: 'policymaker',
-    handle: (context) => ok(policiesOf(context, listedVhosts(context))),
-  },
-  {
-    method: 'GET',
-    path: '/api/policies/:vhost',
-    access: 'policymaker',
-    handle: (context) => ok(policiesOf(context, listedVhosts(context))),
-  },
-  {
-    method: 'GET',
-    path: '/api/policies/:vhost/:name',
-    access: 'policymaker',
-    handle(context) {
-      const vhost = visibleVhost(context);
-      const policy = context.broker.policies.get(vhost.name)?.get(context.params['name'] ?? '');
-      if (policy === undefined) throw notFound();
-      return ok(policyJson(policy));
-    },
-  },
-  {
-    method: 'PUT',
-    path: '/api/policies/:vhost/:name',
-    access: 'policymaker',
-    async handle(context) {
-      const vhost = visibleVhost(context);
-      const name = context.params['name'] ?? '';
-      if (name === '') throw badRequest('policy name must not be empty');
-      const policy = policyFromBody(context, vhost.name, name);
-      const isNew = context.broker.policies.get(vhost.name)?.get(name) === undefined;
-      const error = context.broker.setPolicy(policy);
-      if (error !== null) throw badRequest(`Validation failed\n\n${error}`);
-      await operations.whenDurable(context.broker);
-      return createdOrUpdated(isNew);
-    },
-  },
-  {
-    method: 'DELETE',
-    path: '/api/policies/:vhost/:name',
-    access: 'policymaker',
-    async handle(context) {
-      const vhost = visibleVhost(context);
-      const name = context.params['name'] ?? '';
-      if (context.broker.policies.get(vhost.name)?.get(name) === undefined) throw notFound();
-      context.broker.deletePolicy(vhost.name, name);
-      await operations.whenDurable(context.broker);
-      return noContent();
-    },
-  },
+  ...policyRoutesFor(POLICIES),
+  ...policyRoutesFor(OPERATOR_POLICIES),
   { method: 'GET', path: '/api/vhost-limits', access: 'management', handle: listLimits },
   { method: 'GET', path: '/api/vhost-limits/:vhost', access: 'management', handle: listLimits },
   {
