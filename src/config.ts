@@ -52,6 +52,20 @@ export const SETTINGS: Setting[] = [
     help: 'management HTTP server on or off (--no-mgmt = off)',
   },
   {
+    key: 'mgmtTlsCertFile',
+    flag: 'mgmt-tls-cert',
+    env: 'WARREN_MGMT_TLS_CERT',
+    kind: 'path',
+    help: 'PEM certificate (chain): the management server speaks HTTPS (with --mgmt-tls-key)',
+  },
+  {
+    key: 'mgmtTlsKeyFile',
+    flag: 'mgmt-tls-key',
+    env: 'WARREN_MGMT_TLS_KEY',
+    kind: 'path',
+    help: 'PEM private key for the management server',
+  },
+  {
     key: 'connectionMax',
     flag: 'max-connections',
     env: 'WARREN_MAX_CONNECTIONS',

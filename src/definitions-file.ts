@@ -93,7 +93,7 @@ export async function exportDefinitions(dataDir: string): Promise<Definitions> {
   const definitions: Required<
     Pick<Definitions, 'users' | 'vhosts' | 'permissions' | 'exchanges' | 'queues' | 'bindings'>
   > &
-    Pick<Definitions, 'policies'> & {
+    Pick<Definitions, 'policies' | 'parameters'> & {
       rabbit_version: string;
       product_name: string;
       product_version: string;
@@ -159,6 +159,27 @@ export async function exportDefinitions(dataDir: string): Promise<Definitions> {
         priority: entry['priority'] as number,
       });
     }
+    if (kind === 'operator-policy') {
+      (definitions.parameters ??= []).push({
+        vhost: entry['vhost'] as string,
+        component: 'operator_policy',
+        name: entry['name'] as string,
+        value: {
+          pattern: entry['pattern'] as string,
+          'apply-to': entry['applyTo'] as string,
+          definition: entry['definition'] as Record<string, unknown>,
+          priority: entry['priority'] as number,
+        },
+      });
+    }
+    if (kind === 'vhost-limits') {
+      (definitions.parameters ??= []).push({
+        vhost: entry['vhost'] as string,
+        component: 'vhost-limits',
+        name: 'limits',
+        value: entry['limits'],
+      });
+    }
     if (kind === 'binding') {
       definitions.bindings.push({
         source: entry['source'] as string,
@@ -203,6 +224,16 @@ export function importDefinitions(target: Definitions, incoming: Definitions): D
       (entry) => `${entry.vhost}\u0000${entry.name}`,
     ),
     queues: merge(target.queues, incoming.queues, (entry) => `${entry.vhost}\u0000${entry.name}`),
+    policies: merge(
+      target.policies,
+      incoming.policies,
+      (entry) => `${entry.vhost}\u0000${entry.name}`,
+    ),
+    parameters: merge(
+      target.parameters,
+      incoming.parameters,
+      (entry) => `${entry.vhost}\u0000${entry.component}\u0000${entry.name}`,
+    ),
     bindings: merge(target.bindings, incoming.bindings, (entry) =>
       [
         entry.vhost,

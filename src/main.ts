@@ -18,7 +18,9 @@ async function main(): Promise<void> {
   }
   const running = await startBroker(parsed.options);
   const options = running.broker.options;
-  const mgmt = running.mgmtPort === null ? '' : ` mgmt=http://${options.bind}:${running.mgmtPort}`;
+  const mgmtScheme = options.mgmtTlsCertFile === null ? 'http' : 'https';
+  const mgmt =
+    running.mgmtPort === null ? '' : ` mgmt=${mgmtScheme}://${options.bind}:${running.mgmtPort}`;
   const tls = running.tlsPort === null ? '' : ` amqps://${options.bind}:${running.tlsPort}`;
   process.stdout.write(
     `warren ready: amqp://${options.bind}:${running.port}${tls}${mgmt} shards=${options.shardCount} data=${options.dataDir}\n`,

@@ -4,14 +4,21 @@
 
 import { type Broker, OperationError } from '../net/index.js';
 import type { ApiContext, ApiReply, Route } from './api-types.js';
-import { authenticateRequest, requireAdministrator, requireMonitor } from './auth.js';
+import {
+  authenticateRequest,
+  requireAdministrator,
+  requireMonitor,
+  requirePolicymaker,
+} from './auth.js';
 import { HttpError } from './http-errors.js';
 import type { HttpReply, HttpRequest } from './http-server.js';
 import { accessRoutes } from './routes/access.js';
 import { bindingRoutes } from './routes/bindings.js';
 import { clientRoutes } from './routes/clients.js';
+import { definitionRoutes } from './routes/definitions.js';
 import { exchangeRoutes } from './routes/exchanges.js';
 import { overviewRoutes } from './routes/overview.js';
+import { policyRoutes } from './routes/policies.js';
 import { queueRoutes } from './routes/queues.js';
 import { selectColumns } from './pagination.js';
 import type { StatsSampler } from './stats-sampler.js';
@@ -28,6 +35,8 @@ const ROUTES: CompiledRoute[] = [
   ...queueRoutes,
   ...bindingRoutes,
   ...clientRoutes,
+  ...definitionRoutes,
+  ...policyRoutes,
 ].map((route) => ({ route, segments: route.path.split('/').slice(1) }));
 
 function match(pattern: string[], segments: string[]): Record<string, string> | null {
@@ -126,6 +135,7 @@ export class ApiRouter {
     );
     if (found.route.access === 'administrator') requireAdministrator(principal);
     if (found.route.access === 'monitor') requireMonitor(principal);
+    if (found.route.access === 'policymaker') requirePolicymaker(principal);
     const context: ApiContext = {
       broker: this.broker,
       sampler: this.sampler,

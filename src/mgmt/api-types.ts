@@ -5,10 +5,11 @@ import type { Broker } from '../net/index.js';
 import type { Principal } from './auth.js';
 import { badRequest } from './http-errors.js';
 import type { HttpRequest } from './http-server.js';
+import { StatsDetails } from './stats-details.js';
 import type { StatsSampler } from './stats-sampler.js';
 
-/** Who may call a route: anyone with a management tag, monitors, or administrators. */
-export type RouteAccess = 'management' | 'monitor' | 'administrator';
+/** Who may call a route: anyone with a management tag, monitors, policymakers or administrators. */
+export type RouteAccess = 'management' | 'monitor' | 'policymaker' | 'administrator';
 
 export interface ApiContext {
   broker: Broker;
@@ -36,6 +37,12 @@ export interface Route {
   path: string;
   access: RouteAccess;
   handle(context: ApiContext): Promise<ApiReply> | ApiReply;
+}
+
+/** A fresh enough sample, and details shaped by the request's *_age/*_incr parameters. */
+export async function sampledStats(context: ApiContext): Promise<StatsDetails> {
+  await context.sampler.latest();
+  return new StatsDetails(context.sampler, context.request.query);
 }
 
 export function ok(json: unknown): ApiReply {

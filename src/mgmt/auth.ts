@@ -11,6 +11,8 @@ export interface Principal {
   isAdministrator: boolean;
   /** administrator or monitoring: sees every vhost, connection and channel. */
   isMonitor: boolean;
+  /** administrator or policymaker: may set policies in the vhosts it can see. */
+  isPolicymaker: boolean;
 }
 
 const MANAGEMENT_TAGS = ['administrator', 'monitoring', 'policymaker', 'management'];
@@ -58,11 +60,16 @@ export function authenticateRequest(
     tags: user.tags,
     isAdministrator,
     isMonitor: isAdministrator || user.tags.includes('monitoring'),
+    isPolicymaker: isAdministrator || user.tags.includes('policymaker'),
   };
 }
 
 export function requireAdministrator(principal: Principal): void {
   if (!principal.isAdministrator) throw notAuthorised('Not administrator user');
+}
+
+export function requirePolicymaker(principal: Principal): void {
+  if (!principal.isPolicymaker) throw notAuthorised('Not policymaker user');
 }
 
 export function requireMonitor(principal: Principal): void {

@@ -3,6 +3,7 @@
 // it to one async handler, and writes the reply corked, unless the client went away meanwhile.
 // Runs on the broker's event loop (the network thread); handlers never touch the data path.
 
+import { accessSync, constants } from 'node:fs';
 import uWS from '@trufflesuite/uws-js-unofficial';
 
 export interface HttpRequest {
@@ -63,14 +64,39 @@ function textReply(status: number, text: string): HttpReply {
   return { status, contentType: 'text/plain; charset=utf-8', body: text };
 }
 
-/** Starts listening on host:port; resolves once bound, rejects if the port is taken. */
+/** PEM files for HTTPS. */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+/** uWS reads the PEM files itself and only fails to listen when they are bad: check first. */
+function checkReadable(tls: TlsFiles): void {
+  for (const file of [tls.certFile, tls.keyFile]) {
+    try {
+      accessSync(file, constants.R_OK);
+    } catch (error) {
+      throw new Error(`management: cannot read TLS file ${file}: ${(error as Error).message}`);
+    }
+  }
+}
+
+/**
+ * Starts listening on host:port, over HTTPS when `tls` is given; resolves once bound, rejects
+ * if the port is taken or the TLS files are unusable.
+ */
 export function startHttpServer(
   host: string,
   port: number,
+  tls: TlsFiles | null,
   handle: RequestHandler,
   onUnexpectedError: (error: Error) => void,
 ): Promise<HttpServer> {
-  const app = uWS.App();
+  if (tls !== null) checkReadable(tls);
+  const app =
+    tls === null
+      ? uWS.App()
+      : uWS.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile });
   app.any('/*', (res, req) => {
     const state = { isDone: false };
     // Registered before any asynchronous step: uWS frees an aborted response.
@@ -128,7 +154,8 @@ export function startHttpServer(
   return new Promise((resolve, reject) => {
     app.listen(host, port, (token) => {
       if (token === false) {
-        reject(new Error(`management: cannot listen on ${host}:${port} (port in use?)`));
+        const hint = tls === null ? 'port in use?' : 'port in use, or a bad certificate or key?';
+        reject(new Error(`management: cannot listen on ${host}:${port} (${hint})`));
         return;
       }
       resolve({

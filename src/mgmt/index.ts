@@ -35,12 +35,25 @@ export async function startManagement(broker: Broker, amqpPort: number): Promise
     const file = request.method === 'GET' ? staticFiles.reply(request.segments) : null;
     return file ?? errorReply(new HttpError(404, 'Object Not Found', 'Not Found'));
   };
+  const { mgmtTlsCertFile, mgmtTlsKeyFile } = broker.options;
+  const tls =
+    mgmtTlsCertFile !== null && mgmtTlsKeyFile !== null
+      ? { certFile: mgmtTlsCertFile, keyFile: mgmtTlsKeyFile }
+      : null;
   const server = await startHttpServer(
     broker.options.bind,
     broker.options.mgmtPort,
+    tls,
     handle,
     (error) => broker.log('error', `management: ${error.stack ?? error.message}`),
   );
   ports.http = server.port;
-  return server;
+  sampler.start();
+  return {
+    port: server.port,
+    close: () => {
+      sampler.stop();
+      server.close();
+    },
+  };
 }

@@ -27,7 +27,7 @@ class MetricsText {
     help: string,
     labels: Labels,
     boundsMs: readonly number[],
-    counts: readonly number[],
+    counts: ArrayLike<number>,
     sumMs: number,
   ) {
     this.declare(name, 'histogram', help);
@@ -158,6 +158,13 @@ export async function renderMetrics(broker: Broker, sampler: StatsSampler): Prom
         labels,
       );
       text.add(
+        'rabbitmq_detailed_queue_process_memory_bytes',
+        'gauge',
+        "Estimated memory of the queue's messages (its share of message blocks in memory plus per-message overhead)",
+        stats?.memoryBytes ?? 0,
+        labels,
+      );
+      text.add(
         'warren_queue_publish_rate',
         'gauge',
         'Messages enqueued per second (sampled)',
@@ -166,6 +173,16 @@ export async function renderMetrics(broker: Broker, sampler: StatsSampler): Prom
       );
     }
   }
+
+  const latency = broker.confirmLatency;
+  text.histogram(
+    'warren_confirm_latency_seconds',
+    'Publisher confirm latency: publish received to basic.ack sent, on the network thread',
+    {},
+    latency.boundsMs,
+    latency.counts,
+    latency.sumMs,
+  );
 
   const occupancy = broker.ringOccupancy();
   for (const shard of sample.shards) {

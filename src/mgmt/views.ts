@@ -5,19 +5,21 @@
 import { hostname } from 'node:os';
 import {
   type Binding,
+  type Broker,
   type Channel,
   type ChannelConsumer,
   type Connection,
   type Exchange,
+  policyForExchange,
+  type Policy,
+  policyForQueue,
   QueueRecord,
+  type QueueStats,
 } from '../net/index.js';
-import type { StatsSampler } from './stats-sampler.js';
+import type { StatsDetails } from './stats-details.js';
+import type { ChannelCounters, ConnectionCounters, ExchangeCounters } from './stats-sampler.js';
 
 export const NODE_NAME = `warren@${hostname()}`;
-
-function details(rate: number): { rate: number } {
-  return { rate: Math.round(rate * 10) / 10 };
-}
 
 /** RabbitMQ's properties_key: the routing key (quoted), or "~" plus a hash when there are arguments. */
 export function propertiesKey(routingKey: string, args: Record<string, unknown>): string {
@@ -35,18 +37,36 @@ export function propertiesKey(routingKey: string, args: Record<string, unknown>)
   return `${quoted}~${(hash >>> 0).toString(36)}`;
 }
 
-export function queueView(queue: QueueRecord, sampler: StatsSampler): Record<string, unknown> {
-  const sample = sampler.latestSample?.queues.get(queue.queueId);
+/** The policy's keys, each capped by the operator policy's (the lower wins, as in RabbitMQ). */
+function effectivePolicyDefinition(
+  policy: Policy | null,
+  operatorPolicy: Policy | null,
+): Record<string, unknown> {
+  const effective: Record<string, unknown> = { ...policy?.definition };
+  for (const [key, value] of Object.entries(operatorPolicy?.definition ?? {})) {
+    const own = effective[key];
+    effective[key] =
+      typeof own === 'number' && typeof value === 'number' ? Math.min(own, value) : value;
+  }
+  return effective;
+}
+
+export function queueView(
+  queue: QueueRecord,
+  broker: Broker,
+  stats: StatsDetails,
+): Record<string, unknown> {
+  const policy = policyForQueue(broker.policies.get(queue.vhost), queue.name);
+  const operatorPolicy = policyForQueue(broker.operatorPolicies.get(queue.vhost), queue.name);
+  const sample = stats.sampler.latestSample?.queues.get(queue.queueId);
   const ready = sample?.ready ?? 0;
   const unacked = sample?.unacked ?? 0;
   const id = queue.queueId;
-  const depthRate = (read: (stats: { ready: number; unacked: number }) => number) =>
-    details(
-      sampler.rate((each) => {
-        const stats = each.queues.get(id);
-        return stats === undefined ? undefined : read(stats);
-      }),
-    );
+  const of = (read: (counters: QueueStats) => number, family: 'lengths' | 'msg_rates') =>
+    stats.of((each) => {
+      const counters = each.queues.get(id);
+      return counters === undefined ? undefined : read(counters);
+    }, family);
   const exclusiveConsumer = [...queue.consumers].find((consumer) => consumer.isExclusive);
   return {
     name: queue.name,
@@ -58,35 +78,43 @@ export function queueView(queue: QueueRecord, sampler: StatsSampler): Record<str
     node: NODE_NAME,
     type: 'classic',
     state: 'running',
-    policy: null,
-    effective_policy_definition: {},
+    policy: policy?.name ?? null,
+    operator_policy: operatorPolicy?.name ?? null,
+    effective_policy_definition: effectivePolicyDefinition(policy, operatorPolicy),
     exclusive_consumer_tag: exclusiveConsumer?.tag ?? null,
     consumers: queue.consumers.size,
     consumer_capacity: queue.consumers.size > 0 ? 1 : 0,
     consumer_utilisation: null,
     messages: ready + unacked,
-    messages_details: depthRate((stats) => stats.ready + stats.unacked),
+    messages_details: of((counters) => counters.ready + counters.unacked, 'lengths'),
     messages_ready: ready,
-    messages_ready_details: depthRate((stats) => stats.ready),
+    messages_ready_details: of((counters) => counters.ready, 'lengths'),
     messages_unacknowledged: unacked,
-    messages_unacknowledged_details: depthRate((stats) => stats.unacked),
-    // Per-queue memory is not measured: a shard reports its body bytes only (see /api/overview).
-    memory: 0,
+    messages_unacknowledged_details: of((counters) => counters.unacked, 'lengths'),
+    // The shard's estimate: its share of the message blocks in memory plus per-copy overhead.
+    memory: sample?.memoryBytes ?? 0,
     warren_shard: queue.shardIndex,
     message_stats: {
       publish: sample?.published ?? 0,
-      publish_details: details(sampler.queueRate(id, 'published')),
+      publish_details: of((counters) => counters.published, 'msg_rates'),
       deliver: sample?.delivered ?? 0,
-      deliver_details: details(sampler.queueRate(id, 'delivered')),
+      deliver_details: of((counters) => counters.delivered, 'msg_rates'),
       deliver_get: sample?.delivered ?? 0,
-      deliver_get_details: details(sampler.queueRate(id, 'delivered')),
+      deliver_get_details: of((counters) => counters.delivered, 'msg_rates'),
       ack: sample?.acked ?? 0,
-      ack_details: details(sampler.queueRate(id, 'acked')),
+      ack_details: of((counters) => counters.acked, 'msg_rates'),
     },
   };
 }
 
-export function exchangeView(exchange: Exchange): Record<string, unknown> {
+export function exchangeView(
+  exchange: Exchange,
+  broker: Broker,
+  stats: StatsDetails,
+): Record<string, unknown> {
+  const policy = policyForExchange(broker.policies.get(exchange.vhost), exchange.name);
+  const of = (field: keyof ExchangeCounters) =>
+    stats.of((sample) => sample.exchanges.get(exchange)?.[field], 'msg_rates');
   return {
     name: exchange.name,
     vhost: exchange.vhost,
@@ -95,8 +123,14 @@ export function exchangeView(exchange: Exchange): Record<string, unknown> {
     auto_delete: exchange.isAutoDelete,
     internal: exchange.isInternal,
     arguments: exchange.arguments,
-    policy: null,
+    policy: policy?.name ?? null,
     user_who_performed_action: '',
+    message_stats: {
+      publish_in: exchange.publishInCount,
+      publish_in_details: of('publishIn'),
+      publish_out: exchange.publishOutCount,
+      publish_out_details: of('publishOut'),
+    },
   };
 }
 
@@ -126,7 +160,12 @@ export function defaultBindingView(queue: QueueRecord): Record<string, unknown> 
   };
 }
 
-export function connectionView(connection: Connection): Record<string, unknown> {
+export function connectionView(
+  connection: Connection,
+  stats: StatsDetails,
+): Record<string, unknown> {
+  const of = (field: keyof ConnectionCounters) =>
+    stats.of((sample) => sample.connections.get(connection)?.[field], 'data_rates');
   const socket = connection.socket;
   const clientProperties = connection.clientProperties;
   const userProvidedName = clientProperties['connection_name'];
@@ -151,7 +190,9 @@ export function connectionView(connection: Connection): Record<string, unknown> 
     client_properties: clientProperties,
     connected_at: connection.connectedAtMs,
     recv_oct: socket.bytesRead,
+    recv_oct_details: of('receivedBytes'),
     send_oct: socket.bytesWritten,
+    send_oct_details: of('sentBytes'),
     ...(typeof userProvidedName === 'string' ? { user_provided_name: userProvidedName } : {}),
   };
 }
@@ -168,7 +209,13 @@ function connectionDetails(connection: Connection): Record<string, unknown> {
   };
 }
 
-export function channelView(connection: Connection, channel: Channel): Record<string, unknown> {
+export function channelView(
+  connection: Connection,
+  channel: Channel,
+  stats: StatsDetails,
+): Record<string, unknown> {
+  const of = (field: keyof ChannelCounters) =>
+    stats.of((sample) => sample.channels.get(channel)?.[field], 'msg_rates');
   return {
     name: channelName(connection, channel),
     number: channel.channelId,
@@ -179,13 +226,25 @@ export function channelView(connection: Connection, channel: Channel): Record<st
     connection_details: connectionDetails(connection),
     consumer_count: channel.consumers.size,
     messages_unacknowledged: channel.deliveryTags.unackedCount,
-    messages_unconfirmed: 0,
+    messages_unconfirmed: channel.unconfirmedCount,
     messages_uncommitted: channel.uncommittedCount,
     acks_uncommitted: 0,
     prefetch_count: channel.prefetchCount,
     global_prefetch_count: channel.globalPrefetchCount,
     confirm: channel.isInConfirmMode,
     transactional: channel.isInTransaction,
+    message_stats: {
+      publish: channel.publishedCount,
+      publish_details: of('published'),
+      confirm: channel.confirmedCount,
+      confirm_details: of('confirmed'),
+      deliver: channel.deliveredCount,
+      deliver_details: of('delivered'),
+      deliver_get: channel.deliveredCount,
+      deliver_get_details: of('delivered'),
+      ack: channel.ackedCount,
+      ack_details: of('acked'),
+    },
   };
 }
 

@@ -48,9 +48,13 @@ import {
   type Policy,
   policyForExchange,
   policyForQueue,
+  validateOperatorPolicy,
   validatePolicy,
 } from './policies.js';
 import { Router } from './router.js';
+import { LatencyHistogram } from '../util/index.js';
+import type { BatchClock } from './confirm-tracker.js';
+import { effectiveLimit, validateVhostLimits, type VhostLimits } from './vhost-limits.js';
 import { ShardLink, type ShardEventSink } from './shard-link.js';
 import { type TopologyObserver, VirtualHost } from './vhost.js';
 import type { Permission, User } from './access-control.js';
@@ -75,6 +79,11 @@ const PRECONDITION_FAILED = 406;
 
 export const WARREN_VERSION = '0.1.0';
 
+/** Bucket bounds of the confirm latency histogram, ms (0.1 ms to 10 s). */
+export const CONFIRM_LATENCY_BOUNDS_MS = [
+  0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
+];
+
 /** A clock read often and updated rarely; heartbeats need only second precision. */
 export interface CoarseClock {
   nowMs: number;
@@ -97,12 +106,21 @@ export class Broker implements ShardEventSink, TopologyObserver {
   readonly connections = new Map<number, Connection>();
   /** Policies by vhost, then by name. */
   readonly policies = new Map<string, Map<string, Policy>>();
+  /** Operator policies by vhost, then by name. */
+  readonly operatorPolicies = new Map<string, Map<string, Policy>>();
   /** Channels consuming from amq.rabbitmq.reply-to, by the key in their reply-to names. */
   readonly replyChannels = new Map<string, ChannelForReplies>();
   /** Every live consumer by its broker-wide id, which deliveries carry. */
   readonly consumers = new Map<number, ChannelConsumer>();
   readonly dirtyConnections: Connection[] = [];
   readonly clock: CoarseClock = { nowMs: Date.now() };
+  /**
+   * performance.now() read once per socket chunk and once per batch of shard events: fine enough
+   * to time confirms (the 1 s tick clock is not), without a clock read per message.
+   */
+  readonly batchClock: BatchClock = { nowMs: performance.now() };
+  /** Publish arrival to basic.ack sent, for every confirmed publish (management reads it). */
+  readonly confirmLatency = new LatencyHistogram(CONFIRM_LATENCY_BOUNDS_MS);
   readonly serverProperties: FieldTable;
   links: ShardLink[] = [];
   private journal: DefinitionJournal | null = null;
@@ -309,6 +327,11 @@ export class Broker implements ShardEventSink, TopologyObserver {
       );
     }
     for (const value of byKind('policy')) this.setPolicy(value as Policy);
+    for (const value of byKind('operator-policy')) this.setOperatorPolicy(value as Policy);
+    for (const value of byKind('vhost-limits')) {
+      const { vhost, limits } = value as { vhost: string; limits: VhostLimits };
+      this.setVhostLimits(vhost, limits);
+    }
     for (const value of byKind('queue')) {
       const queue = value as QueueDefinition;
       if (queue.shardIndex >= this.links.length) {
@@ -409,6 +432,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
 
   onConnectionOpened(connection: Connection): void {
     this.openConnectionCount++;
+    connection.vhost!.openConnectionCount++;
     this.log('debug', `connection ${connection.name} opened by user '${connection.userName}'`);
     if (this.isPublishBlocked) connection.notifyBlocked(this.alarmReasonText);
   }
@@ -450,6 +474,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
   onConnectionClosed(connection: Connection): void {
     if (connection.vhost !== null && this.connections.has(connection.connectionId)) {
       this.openConnectionCount--;
+      connection.vhost.openConnectionCount--;
     }
     this.connections.delete(connection.connectionId);
     this.readPausedConnections.delete(connection);
@@ -591,6 +616,10 @@ export class Broker implements ShardEventSink, TopologyObserver {
 
   // ---------------------------------------------------------------- shard events
 
+  beforeEvents(): void {
+    this.batchClock.nowMs = performance.now();
+  }
+
   onDeliver(link: ShardLink, bytes: Buffer, start: number, end: number): void {
     const consumer = this.consumers.get(bytes.readUInt32LE(start + 6));
     // A consumer already gone: its channel closed, and the shard requeues the message itself.
@@ -607,6 +636,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
     const view = this.view.read(bytes, start + DELIVER_HEADER_BYTES, end);
     const connection = channel.connection;
     const out = connection.out;
+    channel.deliveredCount++;
     writeBasicDeliver(
       out,
       channel.channelId,
@@ -738,10 +768,19 @@ export class Broker implements ShardEventSink, TopologyObserver {
         vhost.deleteExchange(exchange.name, false);
       }
     }
-    // One by one, so the journal forgets each permission with the vhost.
+    // One by one, so the journal forgets each permission and policy with the vhost.
     for (const entry of this.access.listPermissions()) {
       if (entry.vhost === name) this.access.clearPermission(name, entry.user);
     }
+    for (const policyName of [...(this.policies.get(name)?.keys() ?? [])]) {
+      this.deletePolicy(name, policyName);
+    }
+    for (const policyName of [...(this.operatorPolicies.get(name)?.keys() ?? [])]) {
+      this.deleteOperatorPolicy(name, policyName);
+    }
+    this.policies.delete(name);
+    this.operatorPolicies.delete(name);
+    this.setVhostLimits(name, {});
     this.vhosts.delete(name);
     this.journal?.vhost(name, false);
     this.wakeShards();
@@ -864,7 +903,11 @@ export class Broker implements ShardEventSink, TopologyObserver {
       args,
     );
     queue.setEffectiveArguments(
-      effectiveQueueArguments(args, policyForQueue(this.policies.get(vhost.name), name)),
+      effectiveQueueArguments(
+        args,
+        policyForQueue(this.policies.get(vhost.name), name),
+        policyForQueue(this.operatorPolicies.get(vhost.name), name),
+      ),
     );
     vhost.addQueue(queue);
     if (queue.expiresMs > 0) {
@@ -901,6 +944,61 @@ export class Broker implements ShardEventSink, TopologyObserver {
     return null;
   }
 
+  /**
+   * Adds or replaces an operator policy (RabbitMQ's caps on TTLs, expiry and length limits that
+   * users' policies and arguments cannot raise) and applies it at once, as setPolicy does.
+   */
+  setOperatorPolicy(policy: Policy): string | null {
+    const error = validateOperatorPolicy(policy);
+    if (error !== null) return error;
+    let policies = this.operatorPolicies.get(policy.vhost);
+    if (policies === undefined) this.operatorPolicies.set(policy.vhost, (policies = new Map()));
+    policies.set(policy.name, policy);
+    this.journal?.operatorPolicy(policy, true);
+    this.applyPolicies(policy.vhost);
+    return null;
+  }
+
+  deleteOperatorPolicy(vhost: string, name: string): void {
+    const policy = this.operatorPolicies.get(vhost)?.get(name);
+    if (policy === undefined) return;
+    this.operatorPolicies.get(vhost)!.delete(name);
+    this.journal?.operatorPolicy(policy, false);
+    this.applyPolicies(vhost);
+  }
+
+  /**
+   * Replaces a vhost's limits ({} clears them); kept in shard 0's log. Returns an error text and
+   * changes nothing when they are invalid. Connections and queues already there stay, as in
+   * RabbitMQ: a lower limit only refuses new ones.
+   */
+  setVhostLimits(vhostName: string, limits: VhostLimits): string | null {
+    const error = validateVhostLimits(limits);
+    if (error !== null) return error;
+    const vhost = this.vhosts.get(vhostName);
+    if (vhost === undefined) return `no vhost '${vhostName}'`;
+    const isEmpty = Object.keys(limits).length === 0;
+    if (isEmpty && Object.keys(vhost.limits).length === 0) return null;
+    vhost.limits = { ...limits };
+    this.journal?.vhostLimits(vhostName, isEmpty ? null : vhost.limits);
+    return null;
+  }
+
+  /**
+   * queue.declare past the vhost's queue limit (its max-queues or --max-queues-per-vhost, the
+   * lower) fails with 406 and RabbitMQ's text.
+   */
+  checkQueueLimit(vhost: VirtualHost, name: string): void {
+    const queueMax = effectiveLimit(vhost.limits['max-queues'], this.options.queueMaxPerVhost);
+    if (queueMax === null || vhost.queues.size < queueMax) return;
+    throw channelError(
+      PRECONDITION_FAILED,
+      `cannot declare queue '${name}' in vhost '${vhost.name}': vhost queue limit (${queueMax}) is reached`,
+      50,
+      10,
+    );
+  }
+
   /** Removes a policy (a missing one is fine) and applies what is left. */
   deletePolicy(vhost: string, name: string): void {
     const policy = this.policies.get(vhost)?.get(name);
@@ -914,11 +1012,13 @@ export class Broker implements ShardEventSink, TopologyObserver {
     const vhost = this.vhosts.get(vhostName);
     if (vhost === undefined) return;
     const policies = this.policies.get(vhostName);
+    const operatorPolicies = this.operatorPolicies.get(vhostName);
     for (const exchange of vhost.exchanges.values()) this.applyExchangePolicy(exchange);
     for (const queue of vhost.queues.values()) {
       const effective = effectiveQueueArguments(
         queue.arguments,
         policyForQueue(policies, queue.name),
+        policyForQueue(operatorPolicies, queue.name),
       );
       if (fieldTablesEquivalent(effective, queue.effectiveArguments)) continue;
       queue.setEffectiveArguments(effective);

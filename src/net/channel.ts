@@ -144,6 +144,16 @@ export class Channel implements SettledDeliverySink, ChannelForReplies {
 
   private isConfirmMode = false;
   private confirms: ConfirmTracker | null = null;
+  // Counters sampled by management (plain increments; nothing is sent per message).
+  publishedCount = 0;
+  confirmedCount = 0;
+  deliveredCount = 0;
+  ackedCount = 0;
+
+  /** Publishes in confirm mode not yet confirmed. */
+  get unconfirmedCount(): number {
+    return this.confirms?.outstanding ?? 0;
+  }
   private isTransactional = false;
   private heldPublishes: HeldPublish[] = [];
   private heldSettles: HeldSettle[] = [];
@@ -390,6 +400,8 @@ export class Channel implements SettledDeliverySink, ChannelForReplies {
       );
     }
     this.checkWritable(exchange.name);
+    this.publishedCount++;
+    exchange.publishInCount++;
     if (
       this.propertiesBytes >= 2 &&
       (this.properties.readUInt16BE(0) & PROPERTY_FLAG_REPLY_TO) !== 0
@@ -423,6 +435,7 @@ export class Channel implements SettledDeliverySink, ChannelForReplies {
       0,
       propertiesBytes,
     );
+    exchange.publishOutCount += queues.length;
     const contentFlags =
       (isPersistent ? PUBLISH_FLAG_PERSISTENT : 0) | (hasExpiration ? PUBLISH_FLAG_EXPIRATION : 0);
     if (this.isTransactional) {
@@ -660,6 +673,7 @@ export class Channel implements SettledDeliverySink, ChannelForReplies {
     const confirms = this.confirms!;
     const highest = confirms.advance();
     if (highest === 0) return;
+    this.confirmedCount += confirms.advancedCount;
     const rejected = confirms.rejected;
     if (rejected.size === 0) {
       this.connection.sendMethod(this.channelId, {
@@ -882,6 +896,7 @@ export class Channel implements SettledDeliverySink, ChannelForReplies {
   /** SettledDeliverySink: batches settled deliveries per shard. */
   collect(shardIndex: number, deliveryId: number, _tag: number, isLimited: boolean): void {
     if (isLimited) this.limitedUnacked--;
+    if (this.settleAction === SETTLE_ACK) this.ackedCount++;
     let ids = this.settleIds[shardIndex]!;
     const count = this.settleCounts[shardIndex]!;
     if (count === ids.length) {
@@ -1033,7 +1048,12 @@ export class Channel implements SettledDeliverySink, ChannelForReplies {
         }
         if (!this.isConfirmMode) {
           this.isConfirmMode = true;
-          this.confirms = new ConfirmTracker(this.connection.broker.links.length);
+          const broker = this.connection.broker;
+          this.confirms = new ConfirmTracker(
+            broker.links.length,
+            broker.batchClock,
+            broker.confirmLatency,
+          );
         }
         if (!method.nowait)
           this.connection.sendMethod(this.channelId, { method: 'confirm.select-ok' });
@@ -1223,15 +1243,7 @@ export class Channel implements SettledDeliverySink, ChannelForReplies {
     }
     if (name === '') name = broker.serverGeneratedName('amq.gen-');
     connection.checkPermission('configure', 'queue', name, 50, 10);
-    const queueMax = broker.options.queueMaxPerVhost;
-    if (queueMax > 0 && this.vhost.queues.size >= queueMax) {
-      throw channelError(
-        PRECONDITION_FAILED,
-        `cannot declare queue '${name}' in vhost '${this.vhost.name}': vhost queue limit (${queueMax}) is reached`,
-        50,
-        10,
-      );
-    }
+    broker.checkQueueLimit(this.vhost, name);
     // A dead-letter exchange also needs read on the queue and write on the exchange (RabbitMQ).
     const deadLetterExchange = method.arguments['x-dead-letter-exchange'];
     if (typeof deadLetterExchange === 'string') {
@@ -1545,6 +1557,7 @@ export class Channel implements SettledDeliverySink, ChannelForReplies {
           // The shard recorded the delivery on this channel; a closed channel's is requeued there.
           if (this.isClosing) return;
           const tag = this.deliveryTags.assign(!isNoAck, shardIndex, deliveryId);
+          this.deliveredCount++;
           view.read(bytes, start, end);
           const out = connection.out;
           writeBasicGetOk(out, this.channelId, tag, isRedelivered, messageCount, bytes, view);

@@ -3,6 +3,7 @@
 // unroutable publishes (no shards) confirmed as soon as everything before them is.
 
 import { describe, expect, it } from 'vitest';
+import { LatencyHistogram } from '../util/index.js';
 import { ConfirmTracker } from './confirm-tracker.js';
 
 describe('ConfirmTracker', () => {
@@ -96,5 +97,21 @@ describe('ConfirmTracker', () => {
     expect(tracker.advance()).toBe(0);
     tracker.settle(29, 1);
     expect(tracker.advance()).toBe(1);
+  });
+
+  it('times each publish from arrival to confirm, across a grown window', () => {
+    const clock = { nowMs: 0 };
+    const latency = new LatencyHistogram([1, 10, 100]);
+    const tracker = new ConfirmTracker(1, clock, latency);
+    for (let n = 1; n <= 300; n++) {
+      clock.nowMs = n === 1 ? 0 : 50;
+      tracker.add(0b1);
+    }
+    clock.nowMs = 55;
+    tracker.settle(0, 300);
+    expect(tracker.advance()).toBe(300);
+    // The first waited 55 ms, the other 299 waited 5 ms.
+    expect([...latency.counts]).toEqual([0, 299, 1, 0]);
+    expect(latency.sumMs).toBe(55 + 299 * 5);
   });
 });

@@ -2,22 +2,39 @@
 // number and the set of shards it went to (a bitmask); a shard reports "everything from this
 // channel up to seq is settled", and the channel confirms the longest prefix of sequence
 // numbers whose shards have all reported. So confirms leave strictly in order, whichever shard
-// settles first, and one basic.ack with multiple=true covers each advance. Network thread only.
+// settles first, and one basic.ack with multiple=true covers each advance. It also times each
+// publish from its arrival to its confirm into a shared preallocated histogram. Network thread
+// only.
 
-import { assert } from '../util/index.js';
+import { assert, type LatencyHistogram } from '../util/index.js';
+
+/** A clock read per confirm; whoever owns it refreshes it once per batch of input or events. */
+export interface BatchClock {
+  nowMs: number;
+}
 
 export class ConfirmTracker {
   private masks = new Int32Array(256);
+  /** When each outstanding publish arrived (batch clock), in the same slots as masks. */
+  private receivedAtMs = new Float64Array(256);
   private head = 0;
   /** The lowest sequence number not yet confirmed. */
   private baseSeq = 1;
   /** The next sequence number to hand out. */
   private nextSeq = 1;
   private readonly settledByShard: Float64Array;
+  private readonly clock: BatchClock;
+  private readonly latency: LatencyHistogram | null;
 
-  constructor(shardCount: number) {
+  constructor(
+    shardCount: number,
+    clock: BatchClock = { nowMs: 0 },
+    latency: LatencyHistogram | null = null,
+  ) {
     assert(shardCount <= 30, 'shard masks are 31-bit');
     this.settledByShard = new Float64Array(shardCount);
+    this.clock = clock;
+    this.latency = latency;
   }
 
   get outstanding(): number {
@@ -28,7 +45,9 @@ export class ConfirmTracker {
   add(shardMask: number): number {
     const span = this.nextSeq - this.baseSeq;
     if (span === this.masks.length) this.grow();
-    this.masks[(this.head + span) & (this.masks.length - 1)] = shardMask;
+    const slot = (this.head + span) & (this.masks.length - 1);
+    this.masks[slot] = shardMask;
+    this.receivedAtMs[slot] = this.clock.nowMs;
     return this.nextSeq++;
   }
 
@@ -52,6 +71,8 @@ export class ConfirmTracker {
   advance(): number {
     const capacity = this.masks.length;
     const settled = this.settledByShard;
+    const latency = this.latency;
+    const nowMs = this.clock.nowMs;
     let seq = this.baseSeq;
     while (seq < this.nextSeq) {
       let mask = this.masks[this.head]!;
@@ -61,6 +82,7 @@ export class ConfirmTracker {
         mask &= ~(1 << shardIndex);
       }
       if (mask !== 0) break;
+      if (latency !== null) latency.record(nowMs - this.receivedAtMs[this.head]!);
       this.head = (this.head + 1) & (capacity - 1);
       seq++;
     }
@@ -76,9 +98,15 @@ export class ConfirmTracker {
   private grow(): void {
     const capacity = this.masks.length;
     const masks = new Int32Array(capacity * 2);
+    const receivedAtMs = new Float64Array(capacity * 2);
     const span = this.nextSeq - this.baseSeq;
-    for (let i = 0; i < span; i++) masks[i] = this.masks[(this.head + i) & (capacity - 1)]!;
+    for (let i = 0; i < span; i++) {
+      const slot = (this.head + i) & (capacity - 1);
+      masks[i] = this.masks[slot]!;
+      receivedAtMs[i] = this.receivedAtMs[slot]!;
+    }
     this.masks = masks;
+    this.receivedAtMs = receivedAtMs;
     this.head = 0;
   }
 }

@@ -139,6 +139,7 @@ export class Connection implements FrameSink {
 
   private onData(chunk: Buffer): void {
     this.lastReceivedMs = this.broker.clock.nowMs;
+    this.broker.batchClock.nowMs = performance.now();
     if (this.state === State.Closed) return;
     if (this.state === State.AwaitingHeader) {
       const rest = this.readProtocolHeader(chunk);
@@ -492,6 +493,20 @@ export class Connection implements FrameSink {
       throw connectionError(
         NOT_ALLOWED,
         `access to vhost '${vhostName}' refused for user '${this.userName}': node connection limit (${connectionMax}) is reached`,
+        10,
+        40,
+      );
+    }
+    // The vhost's max-connections; 0 refuses every connection (RabbitMQ's rabbit_reader text).
+    const vhostConnectionMax = vhost.limits['max-connections'];
+    if (
+      vhostConnectionMax !== undefined &&
+      vhostConnectionMax >= 0 &&
+      vhost.openConnectionCount >= vhostConnectionMax
+    ) {
+      throw connectionError(
+        NOT_ALLOWED,
+        `access to vhost '${vhostName}' refused for user '${this.userName}': connection limit (${vhostConnectionMax}) is reached`,
         10,
         40,
       );

@@ -9,6 +9,7 @@ import type { Permission, User } from './access-control.js';
 import { type Binding, type Exchange, type ExchangeType, QueueRecord } from './exchange.js';
 import type { Policy } from './policies.js';
 import type { ShardLink } from './shard-link.js';
+import type { VhostLimits } from './vhost-limits.js';
 
 export interface ExchangeDefinition {
   vhost: string;
@@ -160,6 +161,14 @@ export class DefinitionJournal {
 
   policy(policy: Policy, isPresent: boolean): void {
     this.put('policy', policy.vhost + SEPARATOR + policy.name, isPresent ? policy : null);
+  }
+
+  operatorPolicy(policy: Policy, isPresent: boolean): void {
+    this.put('operator-policy', policy.vhost + SEPARATOR + policy.name, isPresent ? policy : null);
+  }
+
+  vhostLimits(vhost: string, limits: VhostLimits | null): void {
+    this.put('vhost-limits', vhost, limits === null ? null : { vhost, limits });
   }
 
   binding(binding: Binding, isPresent: boolean): void {

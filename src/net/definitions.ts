@@ -1,6 +1,6 @@
 // Loads RabbitMQ's definitions JSON (as `rabbitmqctl export_definitions` or the management API
-// writes it): users with their password hashes, vhosts, permissions, exchanges, queues and
-// bindings. Network thread only, at start-up. Entries are applied in dependency order so a file
+// writes it): users with their password hashes, vhosts, permissions, policies, operator policies
+// and vhost limits (runtime parameters), exchanges, queues and bindings. Network thread only, at start-up. Entries are applied in dependency order so a file
 // exported from RabbitMQ loads unchanged.
 
 import type { FieldTable } from '../codec/index.js';
@@ -8,6 +8,44 @@ import { hashPassword, isHashingAlgorithm } from './access-control.js';
 import type { Broker } from './broker.js';
 import { isExchangeType, QueueRecord } from './exchange.js';
 import type { Policy } from './policies.js';
+import type { VhostLimits } from './vhost-limits.js';
+
+type PolicyJson = NonNullable<Definitions['policies']>[number];
+
+/** A policy as RabbitMQ's definitions and API write it. */
+export function policyJson(policy: Policy): PolicyJson {
+  return {
+    vhost: policy.vhost,
+    name: policy.name,
+    pattern: policy.pattern,
+    'apply-to': policy.applyTo,
+    definition: policy.definition,
+    priority: policy.priority,
+  };
+}
+
+/** A policy from RabbitMQ's JSON; apply-to defaults to all and priority to 0, as there. */
+export function policyFromJson(json: PolicyJson): Policy {
+  return {
+    vhost: json.vhost,
+    name: json.name,
+    pattern: json.pattern,
+    applyTo: (json['apply-to'] ?? 'all') as Policy['applyTo'],
+    priority: json.priority ?? 0,
+    definition: json.definition,
+  };
+}
+
+/** An operator policy as RabbitMQ exports it: an `operator_policy` runtime parameter. */
+export function operatorPolicyParameter(policy: Policy) {
+  const { vhost, name, ...value } = policyJson(policy);
+  return { vhost, component: 'operator_policy', name, value };
+}
+
+/** A vhost's limits as RabbitMQ exports them: the `vhost-limits` parameter named "limits". */
+export function vhostLimitsParameter(vhost: string, limits: VhostLimits) {
+  return { vhost, component: 'vhost-limits', name: 'limits', value: limits };
+}
 
 export interface Definitions {
   users?: {
@@ -42,6 +80,13 @@ export interface Definitions {
     'apply-to'?: string;
     definition: Record<string, unknown>;
     priority?: number;
+  }[];
+  /** Runtime parameters; Warren knows the `vhost-limits` component (named "limits"). */
+  parameters?: {
+    vhost: string;
+    component: string;
+    name: string;
+    value: unknown;
   }[];
   bindings?: {
     source: string;
@@ -98,15 +143,30 @@ export function loadDefinitions(broker: Broker, definitions: Definitions): void 
   for (const policy of definitions.policies ?? []) {
     if (!broker.vhosts.has(policy.vhost))
       throw new Error(`definitions: policy '${policy.name}' names unknown vhost '${policy.vhost}'`);
-    const error = broker.setPolicy({
-      vhost: policy.vhost,
-      name: policy.name,
-      pattern: policy.pattern,
-      applyTo: (policy['apply-to'] ?? 'all') as Policy['applyTo'],
-      priority: policy.priority ?? 0,
-      definition: policy.definition,
-    });
+    const error = broker.setPolicy(policyFromJson(policy));
     if (error !== null) throw new Error(`definitions: policy '${policy.name}': ${error}`);
+  }
+  // Other components (federation, shovels) are RabbitMQ plugins' and are skipped.
+  for (const parameter of definitions.parameters ?? []) {
+    const value = parameter.value;
+    if (parameter.component === 'operator_policy') {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        throw new Error(`definitions: operator policy '${parameter.name}' is not an object`);
+      }
+      const json = value as Omit<PolicyJson, 'vhost' | 'name'>;
+      const error = broker.setOperatorPolicy(
+        policyFromJson({ ...json, vhost: parameter.vhost, name: parameter.name }),
+      );
+      if (error !== null)
+        throw new Error(`definitions: operator policy '${parameter.name}': ${error}`);
+      continue;
+    }
+    if (parameter.component !== 'vhost-limits') continue;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw new Error(`definitions: vhost-limits for vhost '${parameter.vhost}' is not an object`);
+    }
+    const error = broker.setVhostLimits(parameter.vhost, value as VhostLimits);
+    if (error !== null) throw new Error(`definitions: vhost-limits: ${error}`);
   }
   for (const exchange of definitions.exchanges ?? []) {
     const vhost = broker.vhosts.get(exchange.vhost);

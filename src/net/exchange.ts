@@ -234,6 +234,9 @@ export class Exchange {
   routeEpoch = 0;
   /** alternate-exchange from the policy that matches this exchange, if any. */
   policyAlternateExchange: string | null = null;
+  /** Messages published to it, and copies it routed to queues (management's publish_in/out). */
+  publishInCount = 0;
+  publishOutCount = 0;
 
   constructor(
     vhost: string,

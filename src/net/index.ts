@@ -15,3 +15,12 @@ export type { ChannelConsumer } from './channel.js';
 export * as operations from './operations.js';
 export { OperationError, type GetAckMode, type MessagePropertiesJson } from './operations.js';
 export { memoryLimitBytes, type AlarmResource, type AlarmLimits } from './resource-alarms.js';
+export {
+  type Policy,
+  type PolicyTarget,
+  policyForExchange,
+  policyForQueue,
+  effectiveQueueArguments,
+} from './policies.js';
+export { policyJson } from './definitions.js';
+export { isVhostLimitName, type VhostLimitName, type VhostLimits } from './vhost-limits.js';

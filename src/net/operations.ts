@@ -13,7 +13,13 @@ import {
 } from '../codec/index.js';
 import { MessageBlockView, PUBLISH_FLAG_PERSISTENT, SETTLE_DISCARD } from '../shard/api.js';
 import type { Broker } from './broker.js';
-import { loadDefinitions, type Definitions } from './definitions.js';
+import {
+  loadDefinitions,
+  type Definitions,
+  operatorPolicyParameter,
+  policyJson,
+  vhostLimitsParameter,
+} from './definitions.js';
 import { type Exchange, isExchangeType, QueueRecord } from './exchange.js';
 import { resourceName } from './protocol-errors.js';
 import type { VirtualHost } from './vhost.js';
@@ -165,13 +171,7 @@ export async function declareQueue(
       });
       return;
     }
-    const queueMax = broker.options.queueMaxPerVhost;
-    if (queueMax > 0 && vhost.queues.size >= queueMax) {
-      throw new OperationError(
-        PRECONDITION_FAILED,
-        `cannot declare queue '${name}' in vhost '${vhostName}': vhost queue limit (${queueMax}) is reached`,
-      );
-    }
+    broker.checkQueueLimit(vhost, name);
     broker.createQueue(
       vhost,
       name,
@@ -516,11 +516,22 @@ export function exportDefinitions(
       vhost: entry.vhost,
       ...entry.permission,
     })),
+    parameters: [] as NonNullable<Definitions['parameters']>,
+    policies: [] as NonNullable<Definitions['policies']>,
     exchanges: [] as NonNullable<Definitions['exchanges']>,
     queues: [] as NonNullable<Definitions['queues']>,
     bindings: [] as NonNullable<Definitions['bindings']>,
   };
   for (const vhost of broker.vhosts.values()) {
+    if (Object.keys(vhost.limits).length > 0) {
+      definitions.parameters.push(vhostLimitsParameter(vhost.name, vhost.limits));
+    }
+    for (const policy of broker.operatorPolicies.get(vhost.name)?.values() ?? []) {
+      definitions.parameters.push(operatorPolicyParameter(policy));
+    }
+    for (const policy of broker.policies.get(vhost.name)?.values() ?? []) {
+      definitions.policies.push(policyJson(policy));
+    }
     for (const exchange of vhost.exchanges.values()) {
       if (exchange.name === '' || exchange.name.startsWith('amq.')) continue;
       definitions.exchanges.push({
@@ -557,6 +568,54 @@ export function exportDefinitions(
     }
   }
   return definitions;
+}
+
+/** What a vhost's export holds (RabbitMQ's GET /api/definitions/v). */
+const VHOST_SCOPED = ['parameters', 'policies', 'queues', 'exchanges', 'bindings'] as const;
+
+/**
+ * One vhost's definitions as RabbitMQ exports them: its parameters, policies, queues, exchanges
+ * and bindings, without users, vhosts, permissions or a `vhost` field on each entry.
+ */
+export function exportVhostDefinitions(
+  broker: Broker,
+  vhostName: string,
+  version: string,
+): Record<string, unknown> {
+  vhostOrThrow(broker, vhostName);
+  const all = exportDefinitions(broker, version);
+  const scoped: Record<string, unknown> = {
+    rabbit_version: all.rabbit_version,
+    product_name: all.product_name,
+    product_version: all.product_version,
+  };
+  for (const key of VHOST_SCOPED) {
+    const entries = all[key] as { vhost: string }[];
+    scoped[key] = entries
+      .filter((entry) => entry.vhost === vhostName)
+      .map(({ vhost: _vhost, ...rest }) => rest);
+  }
+  return scoped;
+}
+
+/**
+ * Imports definitions into one vhost (RabbitMQ's POST /api/definitions/v): every entry lands in
+ * that vhost whatever its own `vhost` says; users, vhosts and permissions are ignored.
+ */
+export function importVhostDefinitions(
+  broker: Broker,
+  vhostName: string,
+  definitions: Definitions,
+): Promise<void> {
+  vhostOrThrow(broker, vhostName);
+  const scoped: Record<string, unknown> = {};
+  for (const key of VHOST_SCOPED) {
+    const entries: unknown = definitions[key];
+    if (entries === undefined) continue;
+    if (!Array.isArray(entries)) throw new OperationError(BAD_REQUEST, `${key} must be a list`);
+    scoped[key] = entries.map((entry: Record<string, unknown>) => ({ ...entry, vhost: vhostName }));
+  }
+  return importDefinitions(broker, scoped as Definitions);
 }
 
 /** Applies definitions as the start-up file is applied; resolves once they are durable. */

@@ -16,6 +16,9 @@ export interface BrokerOptions {
   mgmtPort: number;
   /** Whether the management HTTP server runs at all. */
   isMgmtEnabled: boolean;
+  /** PEM certificate (chain) and key: the management server speaks HTTPS when both are set. */
+  mgmtTlsCertFile: string | null;
+  mgmtTlsKeyFile: string | null;
   /** Heartbeat the server suggests in connection.tune; 0 disables. */
   heartbeatSeconds: number;
   /** Largest frame the server accepts and suggests, including the 8 bytes of framing. */
@@ -96,6 +99,8 @@ export function defaultOptions(): BrokerOptions {
     dataDir: './data',
     mgmtPort: 15672,
     isMgmtEnabled: true,
+    mgmtTlsCertFile: null,
+    mgmtTlsKeyFile: null,
     heartbeatSeconds: 60,
     frameMaxBytes: 131072,
     channelMax: 2047,
@@ -136,6 +141,9 @@ export function resolveOptions(partial: Partial<BrokerOptions>): BrokerOptions {
   checkInteger('queueMaxPerVhost', options.queueMaxPerVhost, 0, Number.MAX_SAFE_INTEGER);
   if ((options.tlsCertFile === null) !== (options.tlsKeyFile === null)) {
     throw new RangeError('tlsCertFile and tlsKeyFile go together: give both or neither');
+  }
+  if ((options.mgmtTlsCertFile === null) !== (options.mgmtTlsKeyFile === null)) {
+    throw new RangeError('mgmtTlsCertFile and mgmtTlsKeyFile go together: give both or neither');
   }
   if (options.isTlsVerifyPeer && options.tlsCaFile === null) {
     throw new RangeError('isTlsVerifyPeer needs tlsCaFile, the CA that signs client certificates');

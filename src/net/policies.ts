@@ -4,7 +4,9 @@
 // Broker.setPolicy for the management API. Network thread only. One policy applies to a queue or
 // exchange: the matching one with the highest priority (ties go to the name that sorts first).
 // Its keys combine with a queue's own x- arguments as RabbitMQ's classic queues combine them:
-// the lower of the two for TTLs, expiry and length limits, the argument for the rest.
+// the lower of the two for TTLs, expiry and length limits, the argument for the rest. Operator
+// policies (set by operators to cap what users' policies and arguments ask for) are chosen the
+// same way, separately, and only lower TTLs, expiry and length limits.
 
 import type { FieldTable, FieldValue } from '../codec/index.js';
 
@@ -44,11 +46,17 @@ const IGNORED_KEYS = new Set([
   'federation-upstream',
 ]);
 
-/**
- * Checks a policy as RabbitMQ's policy validators do; returns an error text, or null when it is
- * valid.
- */
-export function validatePolicy(policy: Policy): string | null {
+/** Operator policy keys Warren applies (each only lowers), and those for other queue types. */
+const OPERATOR_KEYS = new Set(['message-ttl', 'expires', 'max-length', 'max-length-bytes']);
+const OPERATOR_IGNORED_KEYS = new Set([
+  'max-in-memory-length',
+  'max-in-memory-bytes',
+  'delivery-limit',
+  'queue-mode',
+]);
+
+/** The checks every policy shares: pattern, apply-to and priority. */
+function validateSelector(policy: Policy): string | null {
   try {
     new RegExp(policy.pattern);
   } catch {
@@ -57,6 +65,37 @@ export function validatePolicy(policy: Policy): string | null {
   if (!['all', 'queues', 'exchanges', 'classic_queues'].includes(policy.applyTo))
     return `invalid apply-to '${String(policy.applyTo)}'`;
   if (!Number.isInteger(policy.priority)) return `invalid priority '${String(policy.priority)}'`;
+  return null;
+}
+
+function validateLimit(key: string, value: unknown): string | null {
+  const isZeroAllowed = key !== 'expires';
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < (isZeroAllowed ? 0 : 1))
+    return `${key} must be a ${isZeroAllowed ? 'non-negative' : 'positive'} integer`;
+  return null;
+}
+
+/** Checks an operator policy as RabbitMQ does: only the keys operators may cap. */
+export function validateOperatorPolicy(policy: Policy): string | null {
+  const error = validateSelector(policy);
+  if (error !== null) return error;
+  if (policy.applyTo === 'exchanges') return 'operator policies apply to queues only';
+  for (const [key, value] of Object.entries(policy.definition)) {
+    if (OPERATOR_IGNORED_KEYS.has(key)) continue;
+    if (!OPERATOR_KEYS.has(key)) return `unrecognised operator policy key '${key}'`;
+    const limitError = validateLimit(key, value);
+    if (limitError !== null) return limitError;
+  }
+  return null;
+}
+
+/**
+ * Checks a policy as RabbitMQ's policy validators do; returns an error text, or null when it is
+ * valid.
+ */
+export function validatePolicy(policy: Policy): string | null {
+  const error = validateSelector(policy);
+  if (error !== null) return error;
   for (const [key, value] of Object.entries(policy.definition)) {
     if (IGNORED_KEYS.has(key)) continue;
     if (key === 'alternate-exchange') {
@@ -71,9 +110,8 @@ export function validatePolicy(policy: Policy): string | null {
     } else if (key === 'dead-letter-exchange' || key === 'dead-letter-routing-key') {
       if (typeof value !== 'string') return `${key} must be a string`;
     } else {
-      const isZeroAllowed = key !== 'expires';
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < (isZeroAllowed ? 0 : 1))
-        return `${key} must be a ${isZeroAllowed ? 'non-negative' : 'positive'} integer`;
+      const limitError = validateLimit(key, value);
+      if (limitError !== null) return limitError;
     }
   }
   return null;
@@ -124,14 +162,27 @@ function strongestPolicy(
   return chosen;
 }
 
-/** A queue's own arguments with a policy's keys combined in, as its shard applies them. */
-export function effectiveQueueArguments(args: FieldTable, policy: Policy | null): FieldTable {
-  if (policy === null) return args;
+/**
+ * A queue's own arguments with a policy's keys combined in, and then an operator policy's, as its
+ * shard applies them.
+ */
+export function effectiveQueueArguments(
+  args: FieldTable,
+  policy: Policy | null,
+  operatorPolicy: Policy | null = null,
+): FieldTable {
+  if (policy === null && operatorPolicy === null) return args;
   const effective: FieldTable = { ...args };
-  for (const [key, value] of Object.entries(policy.definition)) {
+  for (const [key, value] of Object.entries(operatorPolicy?.definition ?? {})) {
+    const rule = QUEUE_KEYS[key];
+    if (rule === undefined || !OPERATOR_KEYS.has(key) || typeof value !== 'number') continue;
+    const own = effective[rule.argument];
+    effective[rule.argument] = own === undefined ? value : Math.min(Number(own), value);
+  }
+  for (const [key, value] of Object.entries(policy?.definition ?? {})) {
     const rule = QUEUE_KEYS[key];
     if (rule === undefined) continue;
-    const own = args[rule.argument];
+    const own = effective[rule.argument];
     if (own === undefined) {
       effective[rule.argument] = value as FieldValue;
     } else if (rule.isLowerWins && typeof value === 'number') {

@@ -47,6 +47,8 @@ export interface ReplyHandler {
 
 /** Where the network thread handles shard events (implemented by the broker). */
 export interface ShardEventSink {
+  /** Runs before each batch of events (the broker reads its batch clock there). */
+  beforeEvents(): void;
   onDeliver(link: ShardLink, bytes: Buffer, start: number, end: number): void;
   onConfirm(link: ShardLink, connectionId: number, channelId: number, confirmSeq: number): void;
   onCredit(link: ShardLink, connectionId: number, channelId: number, amount: number): void;
@@ -388,6 +390,7 @@ export class ShardLink implements RingSink {
   private drain(): void {
     this.isScheduled = false;
     if (this.isStopped) return;
+    this.sink.beforeEvents();
     const taken = this.events.poll(this, EVENTS_PER_BATCH);
     this.afterEvents();
     if (taken === EVENTS_PER_BATCH || this.events.hasRecords()) {

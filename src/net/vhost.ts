@@ -6,6 +6,7 @@ import type { FieldTable } from '../codec/index.js';
 import { fieldTablesEquivalent } from '../codec/index.js';
 import { Binding, Exchange, type ExchangeType, QueueRecord } from './exchange.js';
 import { channelError, resourceName } from './protocol-errors.js';
+import type { VhostLimits } from './vhost-limits.js';
 
 const ACCESS_REFUSED = 403;
 const NOT_FOUND = 404;
@@ -40,6 +41,10 @@ export class VirtualHost {
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, QueueRecord>();
   readonly observer: TopologyObserver | null;
+  /** max-connections and max-queues, set through the broker so they are journaled. */
+  limits: VhostLimits = {};
+  /** Connections past connection.open-ok to this vhost and not yet closed. */
+  openConnectionCount = 0;
 
   constructor(name: string, observer: TopologyObserver | null = null) {
     this.observer = observer;

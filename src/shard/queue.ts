@@ -226,6 +226,11 @@ export class Queue {
   deliveredCount = 0;
   ackedCount = 0;
   unackedCount = 0;
+  /**
+   * Memory of the message blocks its copies refer to, each block counted in full (management's
+   * per-queue memory estimate; blocks shared by queues or paged out are apportioned at sampling).
+   */
+  heldBytes = 0;
 
   constructor(spec: QueueSpec) {
     this.queueId = spec.queueId;
@@ -251,6 +256,7 @@ export class Queue {
 
   enqueue(message: StoredMessage): QueueEntry {
     this.publishedCount++;
+    this.heldBytes += message.memoryBytes;
     const entry = new QueueEntry(message, this.nextSeq++);
     this.ready.push(entry);
     return entry;
@@ -259,6 +265,7 @@ export class Queue {
   /** Queues a copy that can expire at `expiresAtMs` (the path for queues with features). */
   enqueueTimed(message: StoredMessage, expiresAtMs: number, priority = 0): TimedQueueEntry {
     this.publishedCount++;
+    this.heldBytes += message.memoryBytes;
     const entry = new TimedQueueEntry(message, this.nextSeq++, expiresAtMs, priority);
     if (expiresAtMs !== Infinity) this.hasExpiringEntries = true;
     if (this.isCountingBytes) this.readyBodyBytes += message.bodyBytes;
@@ -273,6 +280,7 @@ export class Queue {
 
   /** Puts back a copy recovery found; call in seq order before any enqueue(). */
   restore(entry: QueueEntry): void {
+    this.heldBytes += entry.message.memoryBytes;
     if (expiresAtOf(entry) !== Infinity) this.hasExpiringEntries = true;
     if (this.isCountingBytes) this.readyBodyBytes += entry.message.bodyBytes;
     if (this.lanes !== null) {

@@ -180,6 +180,8 @@ export interface QueueStats {
   published: number;
   delivered: number;
   acked: number;
+  /** Estimated memory of its messages: its share of the blocks in memory plus per-copy overhead. */
+  memoryBytes: number;
 }
 
 /** What a shard reports when asked (over postMessage: the control plane). */

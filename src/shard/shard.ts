@@ -71,6 +71,8 @@ const PRECONDITION_FAILED = 406;
 const NOT_FOUND = 404;
 /** Deliveries one queue makes before the next active queue gets a turn. */
 const DELIVERIES_PER_TURN = 128;
+/** What one queued copy costs beyond its message block: its entry object and queue slot. */
+const QUEUE_ENTRY_OVERHEAD_BYTES = 64;
 
 /** A queue's head expiry the shard's timer waits for. */
 interface ExpiryTimer {
@@ -319,8 +321,14 @@ export class Shard implements RingSink, ConfirmSink {
   /** Sampled counters for management: read on request, never pushed per message. */
   stats(): ShardStats {
     const queues: QueueStats[] = [];
+    // Blocks shared by several queues, or paged out, are shared out so queues sum to the shard.
+    let heldBytes = 0;
+    for (const queue of this.queues.values()) heldBytes += queue.heldBytes;
+    const share = heldBytes > this.bodyBytesInMemory ? this.bodyBytesInMemory / heldBytes : 1;
     for (const queue of this.queues.values()) {
+      const copies = queue.readyCount + queue.unackedCount;
       queues.push({
+        memoryBytes: Math.round(queue.heldBytes * share) + copies * QUEUE_ENTRY_OVERHEAD_BYTES,
         queueId: queue.queueId,
         ready: queue.readyCount,
         unacked: queue.unackedCount,
@@ -658,6 +666,7 @@ export class Shard implements RingSink, ConfirmSink {
   /** A copy left its queue for good: the log learns it is settled, and memory is counted down. */
   private forgetEntry(queue: Queue, entry: QueueEntry): void {
     const message = entry.message;
+    queue.heldBytes -= message.memoryBytes;
     if (--message.copies === 0) {
       if (message.block !== null) this.bodyBytesInMemory -= message.memoryBytes;
       if (message.isPageRecord) this.store!.releasePage(message);

@@ -6,3 +6,4 @@ export { Fifo } from './fifo.js';
 export { MinHeap } from './min-heap.js';
 export { RingOutbox } from './ring-outbox.js';
 export { allocateRing, RING_TYPE_MAX, RingReader, type RingSink, RingWriter } from './spsc-ring.js';
+export { LatencyHistogram } from './latency-histogram.js';

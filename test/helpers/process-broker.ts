@@ -12,6 +12,8 @@ export interface BrokerProcess {
   port: number;
   /** The management HTTP port from the ready line, null when management is off. */
   mgmtPort: number | null;
+  /** The management server's base URL from the ready line (http or https), null when off. */
+  mgmtUrl: string | null;
   url: string;
 }
 
@@ -44,9 +46,10 @@ export function spawnBroker(dataDir: string, extraArgs: string[] = []): Promise<
       const match = /amqp:\/\/[^:]+:(\d+)/.exec(output);
       if (match !== null) {
         const port = Number(match[1]);
-        const mgmt = /mgmt=http:\/\/[^:]+:(\d+)/.exec(output);
-        const mgmtPort = mgmt === null ? null : Number(mgmt[1]);
-        resolve({ child, port, mgmtPort, url: `amqp://guest:guest@127.0.0.1:${port}` });
+        const mgmt = /mgmt=(https?:\/\/[^:]+:(\d+))/.exec(output);
+        const mgmtPort = mgmt === null ? null : Number(mgmt[2]);
+        const mgmtUrl = mgmt === null ? null : mgmt[1]!;
+        resolve({ child, port, mgmtPort, mgmtUrl, url: `amqp://guest:guest@127.0.0.1:${port}` });
       }
     });
     child.once('exit', (code) =>

@@ -2,24 +2,29 @@
 // connection (320 CONNECTION_FORCED with the X-Reason header's text, as RabbitMQ does).
 
 import { operations } from '../../net/index.js';
-import { type ApiContext, noContent, ok, type Route } from '../api-types.js';
+import { type ApiContext, noContent, ok, type Route, sampledStats } from '../api-types.js';
+import type { StatsDetails } from '../stats-details.js';
 import { notAuthorised, notFound } from '../http-errors.js';
 import { listReply } from '../pagination.js';
 import { channelView, connectionView, consumerView } from '../views.js';
 import { listedVhosts, visibleConnections } from './visibility.js';
 
-function listConnections(context: ApiContext) {
-  return ok(listReply(visibleConnections(context).map(connectionView), context.request.query));
+async function listConnections(context: ApiContext) {
+  const connections = visibleConnections(context);
+  const stats = await sampledStats(context);
+  const items = connections.map((connection) => connectionView(connection, stats));
+  return ok(listReply(items, context.request.query));
 }
 
-function channelsOf(context: ApiContext) {
+function channelsOf(context: ApiContext, stats: StatsDetails) {
   return visibleConnections(context).flatMap((connection) =>
-    [...connection.channels.values()].map((channel) => channelView(connection, channel)),
+    [...connection.channels.values()].map((channel) => channelView(connection, channel, stats)),
   );
 }
 
-function listChannels(context: ApiContext) {
-  return ok(listReply(channelsOf(context), context.request.query));
+async function listChannels(context: ApiContext) {
+  const stats = await sampledStats(context);
+  return ok(listReply(channelsOf(context, stats), context.request.query));
 }
 
 function listConsumers(context: ApiContext) {
@@ -59,7 +64,10 @@ export const clientRoutes: Route[] = [
     method: 'GET',
     path: '/api/connections/:name',
     access: 'management',
-    handle: (context) => ok(connectionView(namedConnection(context))),
+    async handle(context) {
+      const connection = namedConnection(context);
+      return ok(connectionView(connection, await sampledStats(context)));
+    },
   },
   {
     method: 'DELETE',
@@ -76,10 +84,11 @@ export const clientRoutes: Route[] = [
     method: 'GET',
     path: '/api/connections/:name/channels',
     access: 'management',
-    handle(context) {
+    async handle(context) {
       const connection = namedConnection(context);
+      const stats = await sampledStats(context);
       return ok(
-        [...connection.channels.values()].map((channel) => channelView(connection, channel)),
+        [...connection.channels.values()].map((channel) => channelView(connection, channel, stats)),
       );
     },
   },
@@ -94,8 +103,9 @@ export const clientRoutes: Route[] = [
     method: 'GET',
     path: '/api/channels/:name',
     access: 'management',
-    handle(context) {
-      const found = channelsOf(context).find(
+    async handle(context) {
+      const stats = await sampledStats(context);
+      const found = channelsOf(context, stats).find(
         (channel) => channel['name'] === context.params['name'],
       );
       if (found === undefined) throw notFound();

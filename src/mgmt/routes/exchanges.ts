@@ -12,6 +12,7 @@ import {
   objectField,
   ok,
   type Route,
+  sampledStats,
   stringField,
 } from '../api-types.js';
 import { badRequest, notFound } from '../http-errors.js';
@@ -19,9 +20,11 @@ import { listReply } from '../pagination.js';
 import { bindingView, exchangeView } from '../views.js';
 import { listedVhosts, visibleVhost } from './visibility.js';
 
-function listExchanges(context: ApiContext) {
-  const items = listedVhosts(context).flatMap((vhost) =>
-    [...vhost.exchanges.values()].map(exchangeView),
+async function listExchanges(context: ApiContext) {
+  const vhosts = listedVhosts(context);
+  const stats = await sampledStats(context);
+  const items = vhosts.flatMap((vhost) =>
+    [...vhost.exchanges.values()].map((exchange) => exchangeView(exchange, context.broker, stats)),
   );
   return ok(listReply(items, context.request.query));
 }
@@ -48,7 +51,10 @@ export const exchangeRoutes: Route[] = [
     method: 'GET',
     path: '/api/exchanges/:vhost/:name',
     access: 'management',
-    handle: (context) => ok(exchangeView(namedExchange(context))),
+    async handle(context) {
+      const exchange = namedExchange(context);
+      return ok(exchangeView(exchange, context.broker, await sampledStats(context)));
+    },
   },
   {
     method: 'PUT',

@@ -1,10 +1,10 @@
-// /api/overview, /api/nodes, the health checks, /api/definitions and the small fixed answers
+// /api/overview, /api/nodes, the health checks and the small fixed answers
 // tools ask for first (extensions, cluster-name). The overview adds Warren's shards (ring
 // occupancy, fsync counts and rates) under `warren_shards`, which RabbitMQ tools ignore.
 
 import { availableParallelism } from 'node:os';
-import { type Definitions, memoryLimitBytes, operations, WARREN_VERSION } from '../../net/index.js';
-import { type ApiContext, jsonBody, noContent, ok, type Route } from '../api-types.js';
+import { memoryLimitBytes, WARREN_VERSION } from '../../net/index.js';
+import { type ApiContext, ok, type Route, sampledStats } from '../api-types.js';
 import { HttpError, notFound } from '../http-errors.js';
 import { NODE_NAME } from '../views.js';
 import { visibleVhost, visibleVhosts } from './visibility.js';
@@ -19,9 +19,25 @@ function details(rate: number): { rate: number } {
   return { rate: Math.round(rate * 10) / 10 };
 }
 
+/** Publish-to-confirm latency since start, from the network thread's histogram. */
+function confirmLatencySummary(context: ApiContext): Record<string, number> {
+  const latency = context.broker.confirmLatency;
+  const round = (ms: number) => Math.round(ms * 1000) / 1000;
+  return {
+    count: latency.count,
+    mean_ms: latency.count === 0 ? 0 : round(latency.sumMs / latency.count),
+    p50_ms: round(latency.quantileMs(0.5)),
+    p99_ms: round(latency.quantileMs(0.99)),
+    max_ms: round(latency.maxMs),
+  };
+}
+
 async function overview(context: ApiContext): Promise<Record<string, unknown>> {
   const { broker, sampler } = context;
-  const sample = await sampler.latest();
+  const stats = await sampledStats(context);
+  const sample = sampler.latestSample!;
+  const totals = (read: (each: typeof sample) => number) => stats.of(read, 'msg_rates');
+  const lengths = (read: (each: typeof sample) => number) => stats.of(read, 'lengths');
   const vhosts = visibleVhosts(context);
   const names = new Set(vhosts.map((vhost) => vhost.name));
   let queues = 0;
@@ -52,22 +68,25 @@ async function overview(context: ApiContext): Promise<Record<string, unknown>> {
     enable_queue_totals: true,
     message_stats: {
       publish: sample.totals.published,
-      publish_details: details(sampler.rate((each) => each.totals.published)),
+      publish_details: totals((each) => each.totals.published),
+      confirm: sample.totals.confirmed,
+      confirm_details: totals((each) => each.totals.confirmed),
       deliver_get: sample.totals.delivered,
-      deliver_get_details: details(sampler.rate((each) => each.totals.delivered)),
+      deliver_get_details: totals((each) => each.totals.delivered),
       deliver: sample.totals.delivered,
-      deliver_details: details(sampler.rate((each) => each.totals.delivered)),
+      deliver_details: totals((each) => each.totals.delivered),
       ack: sample.totals.acked,
-      ack_details: details(sampler.rate((each) => each.totals.acked)),
+      ack_details: totals((each) => each.totals.acked),
     },
     queue_totals: {
       messages: sample.ready + sample.unacked,
-      messages_details: details(sampler.rate((each) => each.ready + each.unacked)),
+      messages_details: lengths((each) => each.ready + each.unacked),
       messages_ready: sample.ready,
-      messages_ready_details: details(sampler.rate((each) => each.ready)),
+      messages_ready_details: lengths((each) => each.ready),
       messages_unacknowledged: sample.unacked,
-      messages_unacknowledged_details: details(sampler.rate((each) => each.unacked)),
+      messages_unacknowledged_details: lengths((each) => each.unacked),
     },
+    warren_confirm_latency: confirmLatencySummary(context),
     object_totals: {
       connections,
       channels,
@@ -86,7 +105,8 @@ async function overview(context: ApiContext): Promise<Record<string, unknown>> {
       },
       {
         node: NODE_NAME,
-        protocol: 'http',
+        // RabbitMQ names its management listener 'https' when it serves TLS.
+        protocol: broker.options.mgmtTlsCertFile === null ? 'http' : 'https',
         ip_address: broker.options.bind,
         port: context.ports.http,
       },
@@ -224,7 +244,7 @@ export const overviewRoutes: Route[] = [
     access: 'management',
     handle(context) {
       const protocol = (context.params['protocol'] ?? '').toLowerCase();
-      if (['amqp', 'amqp091', 'amqp0-9-1', 'http', 'management'].includes(protocol)) {
+      if (['amqp', 'amqp091', 'amqp0-9-1', 'http', 'https', 'management'].includes(protocol)) {
         return ok(OK);
       }
       throw failed(`No active listener for protocol ${context.params['protocol']}`);
@@ -237,21 +257,6 @@ export const overviewRoutes: Route[] = [
     handle(context) {
       visibleVhost(context);
       return ok(OK);
-    },
-  },
-  {
-    method: 'GET',
-    path: '/api/definitions',
-    access: 'administrator',
-    handle: (context) => ok(operations.exportDefinitions(context.broker, WARREN_VERSION)),
-  },
-  {
-    method: 'POST',
-    path: '/api/definitions',
-    access: 'administrator',
-    async handle(context) {
-      await operations.importDefinitions(context.broker, jsonBody(context) as Definitions);
-      return noContent();
     },
   },
 ];

@@ -12,6 +12,7 @@ import {
   objectField,
   ok,
   type Route,
+  sampledStats,
   stringField,
 } from '../api-types.js';
 import { badRequest, notFound } from '../http-errors.js';
@@ -28,9 +29,9 @@ const ACK_MODES: GetAckMode[] = [
 
 async function listQueues(context: ApiContext) {
   const vhosts = listedVhosts(context);
-  await context.sampler.latest();
+  const stats = await sampledStats(context);
   const items = vhosts.flatMap((vhost) =>
-    [...vhost.queues.values()].map((queue) => queueView(queue, context.sampler)),
+    [...vhost.queues.values()].map((queue) => queueView(queue, context.broker, stats)),
   );
   return ok(listReply(items, context.request.query));
 }
@@ -54,8 +55,7 @@ export const queueRoutes: Route[] = [
     access: 'management',
     async handle(context) {
       const queue = namedQueue(context);
-      await context.sampler.latest();
-      return ok(queueView(queue, context.sampler));
+      return ok(queueView(queue, context.broker, await sampledStats(context)));
     },
   },
   {
