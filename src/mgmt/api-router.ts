@@ -11,6 +11,8 @@ import { accessRoutes } from './routes/access.js';
 import { bindingRoutes } from './routes/bindings.js';
 import { clientRoutes } from './routes/clients.js';
 import { exchangeRoutes } from './routes/exchanges.js';
+import { healthRoutes } from './routes/health.js';
+import { logLevelRoutes } from './routes/log-level.js';
 import { overviewRoutes } from './routes/overview.js';
 import { queueRoutes } from './routes/queues.js';
 import { selectColumns } from './pagination.js';
@@ -22,6 +24,8 @@ interface CompiledRoute {
 }
 
 const ROUTES: CompiledRoute[] = [
+  ...healthRoutes,
+  ...logLevelRoutes,
   ...overviewRoutes,
   ...accessRoutes,
   ...exchangeRoutes,
