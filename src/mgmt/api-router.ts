@@ -122,7 +122,7 @@ export class ApiRouter {
       throw new HttpError(404, 'Object Not Found', 'Not Found');
     }
     const isBrowserPrompt = !request.headers.has('x-requested-with');
-    const principal = authenticateRequest(
+    const principal = await authenticateRequest(
       this.broker,
       request.headers.get('authorization'),
       request.remoteAddress,

@@ -26,7 +26,7 @@ import {
   type ChannelReplyCode,
 } from '../codec/index.js';
 import type { PermissionKind } from './access-control.js';
-import { authenticate } from './authentication.js';
+import { authenticate, type AuthenticationResult } from './authentication.js';
 import type { Broker } from './broker.js';
 import { Channel } from './channel.js';
 import type { QueueRecord } from './exchange.js';
@@ -54,6 +54,8 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 const enum State {
   AwaitingHeader,
   AwaitingStartOk,
+  /** start-ok arrived; its password is being checked off the event loop. */
+  Authenticating,
   AwaitingTuneOk,
   AwaitingOpen,
   Open,
@@ -411,13 +413,32 @@ export class Connection implements FrameSink {
       this.capabilities.connectionBlocked = table['connection.blocked'] === true;
       this.capabilities.authenticationFailureClose = table['authentication_failure_close'] === true;
     }
-    const broker = this.broker;
-    const result = authenticate(
-      broker.access,
-      method.mechanism,
-      method.response,
-      this.certificateName,
+    this.state = State.Authenticating;
+    // The client waits for connection.tune before it sends more, so nothing is lost meanwhile;
+    // a frame that arrives anyway is refused as out of order.
+    authenticate(this.broker.access, method.mechanism, method.response, this.certificateName).then(
+      (result) => this.afterAuthentication(result),
+      (error: unknown) => {
+        this.broker.log('error', 'login check failed', { connection: this.name, err: error });
+        this.destroy();
+      },
     );
+  }
+
+  private afterAuthentication(result: AuthenticationResult): void {
+    // The socket went away while the password was checked.
+    if (this.state !== State.Authenticating) return;
+    try {
+      this.completeLogin(result);
+    } catch (error) {
+      if (!(error instanceof ConnectionError)) throw error;
+      this.fail(error);
+    }
+    this.flush();
+  }
+
+  private completeLogin(result: AuthenticationResult): void {
+    const broker = this.broker;
     const isLoopbackOnly =
       result.user !== null &&
       broker.options.loopbackUsers.includes(result.user.name) &&

@@ -2,7 +2,12 @@
 
 export { Broker, startBroker, WARREN_VERSION, type RunningBroker } from './broker.js';
 export { type BrokerOptions, defaultOptions, resolveOptions } from './options.js';
-export { hashPassword } from './access-control.js';
+export {
+  hashNewPassword,
+  hashNewPasswordSync,
+  hashPassword,
+  SCRYPT_ALGORITHM,
+} from './password-hashing.js';
 export {
   isLogLevel,
   LOG_FORMATS,
