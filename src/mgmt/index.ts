@@ -39,7 +39,7 @@ export async function startManagement(broker: Broker, amqpPort: number): Promise
     broker.options.bind,
     broker.options.mgmtPort,
     handle,
-    (error) => broker.log('error', `management: ${error.stack ?? error.message}`),
+    (error) => broker.log('error', 'management request failed', { err: error }),
   );
   ports.http = server.port;
   return server;
