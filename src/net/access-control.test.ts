@@ -187,6 +187,16 @@ describe('scrypt passwords', () => {
     }
   });
 
+  it('checks many logins at once, a few at a time, each getting its own answer', async () => {
+    const stored = hashNewPasswordSync('pw');
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, index) =>
+        verifyPassword(index % 2 === 0 ? 'pw' : 'no', stored),
+      ),
+    );
+    expect(results).toEqual([true, false, true, false, true, false, true, false]);
+  });
+
   it('does not accept a password checked against a hash replaced meanwhile', async () => {
     const access = new AccessControl();
     access.addUserWithPassword('u', 'old');

@@ -4,6 +4,7 @@
 // logins use the async form: it runs on libuv's thread pool, not the network thread's loop.
 
 import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { Fifo } from '../util/index.js';
 
 export const SCRYPT_ALGORITHM = 'warren_password_hashing_scrypt';
 
@@ -102,22 +103,44 @@ export async function hashNewPassword(password: string): Promise<StoredPassword>
   };
 }
 
-function scryptAsync(
+/**
+ * At most this many scrypt computations run at once. libuv's pool (4 threads) is shared with
+ * the shards' log writes and fdatasyncs; a login storm must leave them threads, or confirms
+ * would wait behind seconds of password checks. Logins beyond it wait their turn (about 70 a
+ * second get through).
+ */
+const SCRYPT_RUNNING_MAX = 2;
+let scryptRunning = 0;
+const scryptWaiting = new Fifo<() => void>();
+
+async function scryptAsync(
   password: string,
   salt: Buffer,
   log2Cost: number,
   blockSize: number,
   parallelism: number,
 ): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(
-      password,
-      salt,
-      SCRYPT_KEY_BYTES,
-      scryptOptions(log2Cost, blockSize, parallelism),
-      (error, key) => (error === null ? resolve(key) : reject(error)),
-    );
-  });
+  if (scryptRunning >= SCRYPT_RUNNING_MAX) {
+    await new Promise<void>((resolve) => scryptWaiting.push(resolve));
+  } else {
+    scryptRunning++;
+  }
+  try {
+    return await new Promise<Buffer>((resolve, reject) => {
+      scrypt(
+        password,
+        salt,
+        SCRYPT_KEY_BYTES,
+        scryptOptions(log2Cost, blockSize, parallelism),
+        (error, key) => (error === null ? resolve(key) : reject(error)),
+      );
+    });
+  } finally {
+    // Hand the slot straight to the next waiter, or free it.
+    const next = scryptWaiting.shift();
+    if (next === undefined) scryptRunning--;
+    else next();
+  }
 }
 
 /** A hash no password matches, verified when the user does not exist so timing tells nothing. */
