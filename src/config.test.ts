@@ -88,13 +88,15 @@ describe('parseCommandLine sources', () => {
         ? ['42', 42]
         : kind === 'level'
           ? ['error', 'error']
-          : kind === 'fsync'
-            ? ['interval', 'interval']
-            : kind === 'switch'
-              ? ['off', false]
-              : kind === 'decimal'
-                ? ['0.25', 0.25]
-                : ['text', 'text'];
+          : kind === 'logFormat'
+            ? ['json', 'json']
+            : kind === 'fsync'
+              ? ['interval', 'interval']
+              : kind === 'switch'
+                ? ['off', false]
+                : kind === 'decimal'
+                  ? ['0.25', 0.25]
+                  : ['text', 'text'];
     for (const setting of SETTINGS) env[setting.env] = sample(setting.kind)[0];
     const { options } = parseCommandLine([], env);
     for (const setting of SETTINGS) {
@@ -112,6 +114,13 @@ describe('parseCommandLine sources', () => {
     const expected = { port: 1111, frameMaxBytes: 8192, heartbeatSeconds: 5, logLevel: 'debug' };
     expect(parseCommandLine(['--config', path], {}).options).toEqual(expected);
     expect(parseCommandLine([], { WARREN_CONFIG: path }).options).toEqual(expected);
+  });
+
+  it('reads the log format from a flag, the environment or a config file', () => {
+    expect(parseCommandLine(['--log-format', 'json'], {}).options.logFormat).toBe('json');
+    expect(parseCommandLine([], { WARREN_LOG_FORMAT: 'json' }).options.logFormat).toBe('json');
+    const path = configFile({ 'log-format': 'json' });
+    expect(parseCommandLine(['--config', path], {}).options.logFormat).toBe('json');
   });
 
   it('ignores empty environment variables', () => {
@@ -176,6 +185,7 @@ describe('parseCommandLine refuses bad values with a clear message', () => {
       { WARREN_LOG_LEVEL: 'INFO' },
       "WARREN_LOG_LEVEL: expected one of debug, info, warn, error, silent, got 'INFO'",
     ],
+    [['--log-format', 'pretty'], {}, "--log-format: expected human or json, got 'pretty'"],
   ] as const)('%j %j', (argv, env, message) => {
     expect(() => parseCommandLine([...argv], env)).toThrow(message);
   });

@@ -4,13 +4,13 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { BrokerOptions } from './net/index.js';
+import { type BrokerOptions, LOG_FORMATS, LOG_LEVELS } from './net/index.js';
 
 export interface Setting {
   key: keyof BrokerOptions;
   flag: string;
   env: string;
-  kind: 'integer' | 'decimal' | 'string' | 'path' | 'level' | 'fsync' | 'switch';
+  kind: 'integer' | 'decimal' | 'string' | 'path' | 'level' | 'logFormat' | 'fsync' | 'switch';
   help: string;
 }
 
@@ -220,15 +220,29 @@ export const SETTINGS: Setting[] = [
     help: 'close a channel whose delivery stays unacked this long (406), 0 = off',
   },
   {
+    key: 'shardPingTimeoutMs',
+    flag: 'shard-ping-timeout-ms',
+    env: 'WARREN_SHARD_PING_TIMEOUT_MS',
+    kind: 'integer',
+    help: 'a shard that leaves a liveness ping unanswered this long fails the health checks, ms',
+  },
+  {
     key: 'logLevel',
     flag: 'log-level',
     env: 'WARREN_LOG_LEVEL',
     kind: 'level',
-    help: 'debug, info, warn, error or silent',
+    help: 'debug, info, warn, error or silent (changeable at run time: PUT /api/warren/log-level)',
+  },
+  {
+    key: 'logFormat',
+    flag: 'log-format',
+    env: 'WARREN_LOG_FORMAT',
+    kind: 'logFormat',
+    help: 'human (readable lines) or json (one JSON object per line), both on stderr',
   },
 ];
 
-const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
+const LEVELS: readonly string[] = LOG_LEVELS;
 
 function convert(setting: Setting, raw: unknown, source: string): unknown {
   if (setting.kind === 'integer') {
@@ -255,6 +269,11 @@ function convert(setting: Setting, raw: unknown, source: string): unknown {
     if (!['batch', 'interval', 'off'].includes(String(raw))) {
       throw new Error(`${source}: expected batch, interval or off, got '${String(raw)}'`);
     }
+    return String(raw);
+  }
+  if (setting.kind === 'logFormat') {
+    if (!(LOG_FORMATS as readonly string[]).includes(String(raw)))
+      throw new Error(`${source}: expected human or json, got '${String(raw)}'`);
     return String(raw);
   }
   if (setting.kind === 'level') {

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FieldTable } from './codec/index.js';
-import { hashPassword, WARREN_VERSION } from './net/index.js';
+import { hashNewPasswordSync, WARREN_VERSION } from './net/index.js';
 import type { Definitions } from './net/index.js';
 import { readDurableDefinitions } from './shard/api.js';
 
@@ -29,10 +29,11 @@ export function putUser(
   tags: string[],
 ): void {
   const users = (definitions.users ??= []).filter((user) => user.name !== name);
+  const stored = hashNewPasswordSync(password);
   users.push({
     name,
-    password_hash: hashPassword(password),
-    hashing_algorithm: 'rabbit_password_hashing_sha256',
+    password_hash: stored.passwordHash,
+    hashing_algorithm: stored.hashingAlgorithm,
     tags,
   });
   definitions.users = users;

@@ -21,6 +21,7 @@ Commands:
   clear permissions <vhost> <user>
   close connection <name> [reason]
   export definitions [--file <out.json>]    import definitions <file.json>
+  log-level                                 set-log-level debug|info|warn|error|silent
 
 Options:
   --url <url>            management API (WARREN_MGMT_URL, default http://127.0.0.1:15672)
@@ -330,6 +331,19 @@ export async function runCtl(
       ];
       await closeConnection(client, name, reason);
       done(`connection '${name}' closed`);
+      return 0;
+    }
+    if (verb === 'log-level' && noun === undefined) {
+      const reply = (await client.request('GET', '/warren/log-level')) as Row;
+      if (isJson) print(reply, null);
+      else write(`${String(reply['level'])}\n`);
+      return 0;
+    }
+    if (verb === 'set-log-level') {
+      if (noun === undefined || rest.length > 0)
+        throw new UsageError('usage: warren ctl set-log-level debug|info|warn|error|silent');
+      await client.request('PUT', '/warren/log-level', { level: noun });
+      done(`log level set to ${noun}`);
       return 0;
     }
     if (verb === 'export' && noun === 'definitions') {

@@ -17,6 +17,8 @@ import { bindingRoutes } from './routes/bindings.js';
 import { clientRoutes } from './routes/clients.js';
 import { definitionRoutes } from './routes/definitions.js';
 import { exchangeRoutes } from './routes/exchanges.js';
+import { healthRoutes } from './routes/health.js';
+import { logLevelRoutes } from './routes/log-level.js';
 import { overviewRoutes } from './routes/overview.js';
 import { policyRoutes } from './routes/policies.js';
 import { queueRoutes } from './routes/queues.js';
@@ -29,6 +31,8 @@ interface CompiledRoute {
 }
 
 const ROUTES: CompiledRoute[] = [
+  ...healthRoutes,
+  ...logLevelRoutes,
   ...overviewRoutes,
   ...accessRoutes,
   ...exchangeRoutes,
@@ -127,7 +131,7 @@ export class ApiRouter {
       throw new HttpError(404, 'Object Not Found', 'Not Found');
     }
     const isBrowserPrompt = !request.headers.has('x-requested-with');
-    const principal = authenticateRequest(
+    const principal = await authenticateRequest(
       this.broker,
       request.headers.get('authorization'),
       request.remoteAddress,

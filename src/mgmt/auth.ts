@@ -38,15 +38,16 @@ function isLoopback(address: string): boolean {
  * The principal for a request, or a 401 HttpError with RabbitMQ's reason. `isBrowserPrompt`
  * asks for the WWW-Authenticate header (not wanted by the UI's own login form).
  */
-export function authenticateRequest(
+export async function authenticateRequest(
   broker: Broker,
   header: string | undefined,
   remoteAddress: string,
   isBrowserPrompt: boolean,
-): Principal {
+): Promise<Principal> {
   const credentials = parseBasicAuthorization(header);
   if (credentials === null) throw notAuthorised('Not_Authorized', isBrowserPrompt);
-  const user = broker.access.authenticate(credentials.user, credentials.password);
+  // Async: a scrypt hash is checked on the thread pool, not on the network thread.
+  const user = await broker.access.authenticate(credentials.user, credentials.password);
   if (user === null) throw notAuthorised('Login failed', isBrowserPrompt);
   if (broker.options.loopbackUsers.includes(user.name) && !isLoopback(remoteAddress)) {
     throw notAuthorised('User can only log in via localhost', isBrowserPrompt);

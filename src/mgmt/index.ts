@@ -45,7 +45,7 @@ export async function startManagement(broker: Broker, amqpPort: number): Promise
     broker.options.mgmtPort,
     tls,
     handle,
-    (error) => broker.log('error', `management: ${error.stack ?? error.message}`),
+    (error) => broker.log('error', 'management request failed', { err: error }),
   );
   ports.http = server.port;
   sampler.start();

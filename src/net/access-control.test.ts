@@ -6,6 +6,12 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AccessControl, hashPassword, isHashingAlgorithm } from './access-control.js';
+import {
+  hashNewPassword,
+  hashNewPasswordSync,
+  SCRYPT_ALGORITHM,
+  verifyPassword,
+} from './password-hashing.js';
 
 const SALT = Buffer.from('908DC60A', 'hex');
 
@@ -55,7 +61,8 @@ describe('password hashes', () => {
     expect(hash.subarray(4).equals(digest)).toBe(true);
   });
 
-  it('knows RabbitMQ algorithm names only', () => {
+  it('knows RabbitMQ algorithm names and Warren scrypt', () => {
+    expect(isHashingAlgorithm('warren_password_hashing_scrypt')).toBe(true);
     expect(isHashingAlgorithm('rabbit_password_hashing_sha256')).toBe(true);
     expect(isHashingAlgorithm('rabbit_password_hashing_sha512')).toBe(true);
     expect(isHashingAlgorithm('rabbit_password_hashing_md5')).toBe(true);
@@ -65,7 +72,7 @@ describe('password hashes', () => {
 });
 
 describe('authentication', () => {
-  it('accepts the password of an imported RabbitMQ hash and refuses others', () => {
+  it('accepts the password of an imported RabbitMQ hash and refuses others', async () => {
     const access = new AccessControl();
     access.putUser({
       name: 'u',
@@ -73,15 +80,15 @@ describe('authentication', () => {
       hashingAlgorithm: 'rabbit_password_hashing_sha256',
       tags: [],
     });
-    expect(access.authenticate('u', 'test12')?.name).toBe('u');
-    expect(access.authenticate('u', 'test13')).toBeNull();
-    expect(access.authenticate('u', '')).toBeNull();
-    expect(access.authenticate('other', 'test12')).toBeNull();
+    expect((await access.authenticate('u', 'test12'))?.name).toBe('u');
+    expect(await access.authenticate('u', 'test13')).toBeNull();
+    expect(await access.authenticate('u', '')).toBeNull();
+    expect(await access.authenticate('other', 'test12')).toBeNull();
   });
 
   it.each(['rabbit_password_hashing_sha512', 'rabbit_password_hashing_md5'] as const)(
     'checks %s hashes',
-    (algorithm) => {
+    async (algorithm) => {
       const access = new AccessControl();
       access.putUser({
         name: 'u',
@@ -89,12 +96,12 @@ describe('authentication', () => {
         hashingAlgorithm: algorithm,
         tags: [],
       });
-      expect(access.authenticate('u', 'pw')).not.toBeNull();
-      expect(access.authenticate('u', 'pW')).toBeNull();
+      expect(await access.authenticate('u', 'pw')).not.toBeNull();
+      expect(await access.authenticate('u', 'pW')).toBeNull();
     },
   );
 
-  it('refuses every password for a user with an empty or broken hash', () => {
+  it('refuses every password for a user with an empty or broken hash', async () => {
     const access = new AccessControl();
     access.putUser({
       name: 'none',
@@ -108,12 +115,12 @@ describe('authentication', () => {
       hashingAlgorithm: 'rabbit_password_hashing_sha256',
       tags: [],
     });
-    expect(access.authenticate('none', '')).toBeNull();
-    expect(access.authenticate('none', 'x')).toBeNull();
-    expect(access.authenticate('short', '')).toBeNull();
+    expect(await access.authenticate('none', '')).toBeNull();
+    expect(await access.authenticate('none', 'x')).toBeNull();
+    expect(await access.authenticate('short', '')).toBeNull();
   });
 
-  it('a hash made with one algorithm does not verify under another', () => {
+  it('a hash made with one algorithm does not verify under another', async () => {
     const access = new AccessControl();
     access.putUser({
       name: 'u',
@@ -121,17 +128,81 @@ describe('authentication', () => {
       hashingAlgorithm: 'rabbit_password_hashing_sha512',
       tags: [],
     });
-    expect(access.authenticate('u', 'pw')).toBeNull();
+    expect(await access.authenticate('u', 'pw')).toBeNull();
   });
 
-  it('deleteUser removes the user and its permissions', () => {
+  it('deleteUser removes the user and its permissions', async () => {
     const access = new AccessControl();
     access.addUserWithPassword('u', 'pw');
     access.setPermission('/', 'u', { configure: '.*', write: '.*', read: '.*' });
     expect(access.deleteUser('u')).toBe(true);
-    expect(access.authenticate('u', 'pw')).toBeNull();
+    expect(await access.authenticate('u', 'pw')).toBeNull();
     expect(access.canAccessVhost('u', '/')).toBe(false);
     expect(access.deleteUser('u')).toBe(false);
+  });
+});
+
+describe('scrypt passwords', () => {
+  it('stores new passwords as scrypt with their parameters, each with its own salt', async () => {
+    const first = await hashNewPassword('secret');
+    const second = hashNewPasswordSync('secret');
+    expect(first.hashingAlgorithm).toBe(SCRYPT_ALGORITHM);
+    expect(second.hashingAlgorithm).toBe(SCRYPT_ALGORITHM);
+    const bytes = Buffer.from(first.passwordHash, 'base64');
+    // log2 N, r, p, a 16-byte salt, a 32-byte key.
+    expect(bytes.length).toBe(3 + 16 + 32);
+    expect([...bytes.subarray(0, 3)]).toEqual([14, 8, 1]);
+    expect(first.passwordHash).not.toBe(second.passwordHash);
+    expect(await verifyPassword('secret', first)).toBe(true);
+    expect(await verifyPassword('secret', second)).toBe(true);
+    expect(await verifyPassword('Secret', first)).toBe(false);
+    expect(await verifyPassword('secret', null)).toBe(false);
+  });
+
+  it('logs in users added with a plain password, and not with a wrong one', async () => {
+    const access = new AccessControl();
+    access.addUserWithPassword('u', 'pw');
+    expect(access.getUser('u')?.hashingAlgorithm).toBe(SCRYPT_ALGORITHM);
+    expect((await access.authenticate('u', 'pw'))?.name).toBe('u');
+    expect(await access.authenticate('u', 'pw ')).toBeNull();
+    expect(await access.authenticate('nobody', 'pw')).toBeNull();
+  });
+
+  it('refuses malformed scrypt hashes and parameters beyond the memory cap', async () => {
+    const good = Buffer.from(hashNewPasswordSync('pw').passwordHash, 'base64');
+    const withHeader = (header: number[]) =>
+      Buffer.concat([Buffer.from(header), good.subarray(3)]).toString('base64');
+    for (const passwordHash of [
+      '',
+      'AAAA',
+      good.subarray(0, 40).toString('base64'),
+      withHeader([30, 8, 1]),
+      withHeader([0, 8, 1]),
+      withHeader([14, 0, 1]),
+    ]) {
+      expect(
+        await verifyPassword('pw', { passwordHash, hashingAlgorithm: SCRYPT_ALGORITHM }),
+        passwordHash,
+      ).toBe(false);
+    }
+  });
+
+  it('checks many logins at once, a few at a time, each getting its own answer', async () => {
+    const stored = hashNewPasswordSync('pw');
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, index) =>
+        verifyPassword(index % 2 === 0 ? 'pw' : 'no', stored),
+      ),
+    );
+    expect(results).toEqual([true, false, true, false, true, false, true, false]);
+  });
+
+  it('does not accept a password checked against a hash replaced meanwhile', async () => {
+    const access = new AccessControl();
+    access.addUserWithPassword('u', 'old');
+    const pending = access.authenticate('u', 'old');
+    access.addUserWithPassword('u', 'new');
+    expect(await pending).toBeNull();
   });
 });
 

@@ -1,36 +1,15 @@
 // Users, password checks and per-vhost permissions, as RabbitMQ's internal auth backend has
-// them. Network thread only. Passwords are stored only as salted hashes in RabbitMQ's format
-// (base64 of a 4-byte salt followed by hash(salt ++ password)), so definitions exported from
-// RabbitMQ load unchanged.
+// them. Network thread only. Passwords are stored only as hashes (password-hashing.ts): scrypt
+// for passwords Warren hashes, RabbitMQ's salted SHA-256 format for users imported from it.
 
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hashNewPasswordSync, type HashingAlgorithm, verifyPassword } from './password-hashing.js';
 
-export type HashingAlgorithm =
-  | 'rabbit_password_hashing_sha256'
-  | 'rabbit_password_hashing_sha512'
-  | 'rabbit_password_hashing_md5';
-
-const HASH_NAMES: Record<HashingAlgorithm, string> = {
-  rabbit_password_hashing_sha256: 'sha256',
-  rabbit_password_hashing_sha512: 'sha512',
-  rabbit_password_hashing_md5: 'md5',
-};
-
-export function isHashingAlgorithm(name: string): name is HashingAlgorithm {
-  return Object.hasOwn(HASH_NAMES, name);
-}
-
-const SALT_BYTES = 4;
-
-/** RabbitMQ's salted password hash, base64-encoded. */
-export function hashPassword(
-  password: string,
-  algorithm: HashingAlgorithm = 'rabbit_password_hashing_sha256',
-  salt: Buffer = randomBytes(SALT_BYTES),
-): string {
-  const digest = createHash(HASH_NAMES[algorithm]).update(salt).update(password, 'utf8').digest();
-  return Buffer.concat([salt, digest]).toString('base64');
-}
+export {
+  hashPassword,
+  isHashingAlgorithm,
+  type HashingAlgorithm,
+  SCRYPT_ALGORITHM,
+} from './password-hashing.js';
 
 export interface User {
   name: string;
@@ -80,13 +59,9 @@ export class AccessControl {
     this.observer?.userChanged(user.name, user);
   }
 
+  /** Hashes with scrypt synchronously (~30 ms): for start-up, not for requests. */
   addUserWithPassword(name: string, password: string, tags: string[] = []): void {
-    this.putUser({
-      name,
-      passwordHash: hashPassword(password),
-      hashingAlgorithm: 'rabbit_password_hashing_sha256',
-      tags,
-    });
+    this.putUser({ name, ...hashNewPasswordSync(password), tags });
   }
 
   deleteUser(name: string): boolean {
@@ -111,16 +86,15 @@ export class AccessControl {
     return this.users.size;
   }
 
-  /** The user if `password` matches, else null. Constant-time in the hash comparison. */
-  authenticate(name: string, password: string): User | null {
+  /**
+   * The user if `password` matches, else null. Async: scrypt runs off the event loop. A missing
+   * user costs as much as a wrong password, so timing does not tell which users exist.
+   */
+  async authenticate(name: string, password: string): Promise<User | null> {
     const user = this.users.get(name);
-    if (user === undefined || user.passwordHash === '') return null;
-    const stored = Buffer.from(user.passwordHash, 'base64');
-    if (stored.length <= SALT_BYTES) return null;
-    const salt = stored.subarray(0, SALT_BYTES);
-    const computed = Buffer.from(hashPassword(password, user.hashingAlgorithm, salt), 'base64');
-    if (computed.length !== stored.length || !timingSafeEqual(computed, stored)) return null;
-    return user;
+    const isMatch = await verifyPassword(password, user ?? null);
+    // The user may have changed while scrypt ran: only the stored hash checked counts.
+    return isMatch && user !== undefined && this.users.get(name) === user ? user : null;
   }
 
   setPermission(vhost: string, user: string, permission: Permission): void {

@@ -15,13 +15,14 @@ export interface AuthenticationResult {
 
 /**
  * `certificateName`: the verified client certificate's CN on a TLS connection, else null.
+ * Async because checking a scrypt hash runs on the thread pool (~30 ms).
  */
-export function authenticate(
+export async function authenticate(
   access: AccessControl,
   mechanism: string,
   response: Buffer,
   certificateName: string | null = null,
-): AuthenticationResult {
+): Promise<AuthenticationResult> {
   if (mechanism === 'EXTERNAL') {
     if (certificateName === null) {
       return { user: null, reason: 'EXTERNAL needs a verified client certificate', mechanism };
@@ -45,7 +46,7 @@ export function authenticate(
   if (credentials.password === '') {
     return { user: null, reason: `user '${credentials.name}' - blank password`, mechanism };
   }
-  const user = access.authenticate(credentials.name, credentials.password);
+  const user = await access.authenticate(credentials.name, credentials.password);
   return {
     user,
     reason: user === null ? `user '${credentials.name}' - invalid credentials` : '',

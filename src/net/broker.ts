@@ -55,6 +55,8 @@ import { Router } from './router.js';
 import { LatencyHistogram } from '../util/index.js';
 import type { BatchClock } from './confirm-tracker.js';
 import { effectiveLimit, validateVhostLimits, type VhostLimits } from './vhost-limits.js';
+import { createLogger, type Logger, type LogLevel } from './logger.js';
+import { type ShardHealth, ShardLiveness } from './shard-liveness.js';
 import { ShardLink, type ShardEventSink } from './shard-link.js';
 import { type TopologyObserver, VirtualHost } from './vhost.js';
 import type { Permission, User } from './access-control.js';
@@ -89,15 +91,6 @@ export interface CoarseClock {
   nowMs: number;
 }
 
-type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-const LEVEL_RANK: Record<LogLevel | 'silent', number> = {
-  debug: 0,
-  info: 1,
-  warn: 2,
-  error: 3,
-  silent: 4,
-};
-
 export class Broker implements ShardEventSink, TopologyObserver {
   readonly options: BrokerOptions;
   readonly access = new AccessControl();
@@ -122,8 +115,11 @@ export class Broker implements ShardEventSink, TopologyObserver {
   /** Publish arrival to basic.ack sent, for every confirmed publish (management reads it). */
   readonly confirmLatency = new LatencyHistogram(CONFIRM_LATENCY_BOUNDS_MS);
   readonly serverProperties: FieldTable;
+  /** Network thread only; shard threads' lines arrive here over the control plane. */
+  readonly logger: Logger;
   links: ShardLink[] = [];
   private journal: DefinitionJournal | null = null;
+  private liveness: ShardLiveness | null = null;
   private threads: ShardThread[] = [];
   private server: Server | null = null;
   private ticker: NodeJS.Timeout | null = null;
@@ -155,6 +151,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
 
   constructor(options: BrokerOptions) {
     this.options = options;
+    this.logger = createLogger(options.logLevel, options.logFormat);
     this.serverProperties = {
       product: 'Warren',
       version: WARREN_VERSION,
@@ -176,9 +173,19 @@ export class Broker implements ShardEventSink, TopologyObserver {
     };
   }
 
-  log(level: LogLevel, text: string): void {
-    if (LEVEL_RANK[level] < LEVEL_RANK[this.options.logLevel]) return;
-    process.stderr.write(`${new Date().toISOString()} [${level}] ${text}\n`);
+  /** One line at `level`, with `context` as its fields (never secrets). */
+  log(level: Exclude<LogLevel, 'silent'>, text: string, context: object = {}): void {
+    this.logger[level](context, text);
+  }
+
+  /** The level in effect; setLogLevel changes it at once for every thread's lines. */
+  get logLevel(): LogLevel {
+    return this.logger.level as LogLevel;
+  }
+
+  setLogLevel(level: LogLevel): void {
+    this.logger.level = level;
+    this.options.logLevel = level;
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -199,6 +206,17 @@ export class Broker implements ShardEventSink, TopologyObserver {
       },
       memoryBudgetBytes: Math.floor(options.queueMemoryBytes / options.shardCount),
       onShardFailure: (shardIndex, error) => this.onShardFailure(shardIndex, error),
+      onShardLog: (shardIndex, entry) =>
+        this.log(entry.level, entry.message, { shard: shardIndex, ...entry.context }),
+    });
+    this.liveness = new ShardLiveness(this.threads, options.shardPingTimeoutMs, (health) => {
+      if (health.state === 'running')
+        this.log('info', 'shard answers again', { shard: health.shardIndex });
+      else
+        this.log('error', 'shard not answering', {
+          shard: health.shardIndex,
+          reason: health.reason,
+        });
     });
     this.links = this.threads.map(
       (thread) =>
@@ -267,8 +285,11 @@ export class Broker implements ShardEventSink, TopologyObserver {
       (socket) => this.accept(socket),
     );
     // A failed handshake (bad certificate, plain AMQP on the TLS port) ends that socket only.
-    server.on('tlsClientError', (error) =>
-      this.log('debug', `TLS handshake failed: ${error.message}`),
+    server.on('tlsClientError', (error, socket) =>
+      this.log('debug', 'TLS handshake failed', {
+        peer: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`,
+        error: error.message,
+      }),
     );
     this.tlsServer = server;
     await new Promise<void>((resolve, reject) => {
@@ -284,27 +305,39 @@ export class Broker implements ShardEventSink, TopologyObserver {
 
   private logRecovery(elapsedMs: number): void {
     let records = 0;
-    let bytes = 0;
-    let truncated = 0;
+    let messages = 0;
     for (const thread of this.threads) {
       const report = thread.ready.report;
       if (report === null) continue;
       records += report.records;
-      bytes += report.bytes;
-      truncated += report.truncatedBytes;
+      messages += thread.ready.recoveredMessages;
+      this.log('info', 'shard log recovered', {
+        shard: thread.shardIndex,
+        messages: thread.ready.recoveredMessages,
+        segments: report.segments,
+        records: report.records,
+        bytes: report.bytes,
+        tornBytes: report.truncatedBytes,
+        ms: report.durationMs,
+      });
       for (const corruption of report.corruptions) {
-        this.log(
-          'error',
-          `shard ${thread.shardIndex}: log damaged in segment ${corruption.segment} at offset ${corruption.offset} (${corruption.reason}); the records around it were kept`,
-        );
+        this.log('error', 'shard log damaged; the records around it were kept', {
+          shard: thread.shardIndex,
+          segment: corruption.segment,
+          offset: corruption.offset,
+          reason: corruption.reason,
+        });
       }
     }
     let queues = 0;
     for (const vhost of this.vhosts.values()) queues += vhost.queues.size;
-    this.log(
-      'info',
-      `recovered ${records} log records (${bytes} bytes, ${truncated} torn bytes cut) and ${queues} durable queues in ${elapsedMs} ms`,
-    );
+    this.log('info', 'recovery done', {
+      shards: this.threads.length,
+      messages,
+      records,
+      durableQueues: queues,
+      ms: elapsedMs,
+    });
   }
 
   /** Rebuilds vhosts, users, permissions, durable exchanges, queues and bindings from the log. */
@@ -433,7 +466,13 @@ export class Broker implements ShardEventSink, TopologyObserver {
   onConnectionOpened(connection: Connection): void {
     this.openConnectionCount++;
     connection.vhost!.openConnectionCount++;
-    this.log('debug', `connection ${connection.name} opened by user '${connection.userName}'`);
+    const product = connection.clientProperties['product'];
+    this.log('info', 'connection opened', {
+      connection: connection.name,
+      user: connection.userName,
+      vhost: connection.vhost?.name ?? '',
+      ...(typeof product === 'string' ? { client: product } : {}),
+    });
     if (this.isPublishBlocked) connection.notifyBlocked(this.alarmReasonText);
   }
 
@@ -459,7 +498,10 @@ export class Broker implements ShardEventSink, TopologyObserver {
     this.isPublishBlocked = active.size > 0;
     this.alarmReasonText = alarmReason(active);
     if (this.isPublishBlocked) {
-      this.log('warn', `resource alarm: ${this.alarmReasonText}; publishers are blocked`);
+      this.log('warn', 'resource alarm raised; publishers are blocked', {
+        alarms: [...active],
+        reason: this.alarmReasonText,
+      });
     } else {
       this.log('info', 'resource alarms cleared; publishers may publish again');
     }
@@ -485,6 +527,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
   private tick(): void {
     const nowMs = Date.now();
     this.clock.nowMs = nowMs;
+    this.liveness?.tick(nowMs);
     for (const connection of this.connections.values()) connection.tick(nowMs);
     this.flushDirty();
     // A channel closed by a consumer timeout told its shards.
@@ -856,10 +899,23 @@ export class Broker implements ShardEventSink, TopologyObserver {
     else this.journal.whenDurable(callback);
   }
 
+  /** Each shard's liveness (running, unresponsive or stopped), for the health checks. */
+  shardHealth(): ShardHealth[] {
+    return this.liveness?.health() ?? [];
+  }
+
+  /**
+   * Test hook: blocks a shard thread for `durationMs`, as a shard stuck in a loop would be, so
+   * tests can see the liveness checks fail. Control plane only.
+   */
+  blockShardForTest(shardIndex: number, durationMs: number): void {
+    this.threads[shardIndex]?.worker.postMessage({ type: 'block', ms: durationMs });
+  }
+
   private onShardFailure(shardIndex: number, error: Error): void {
     // A shard dies only on a failed fdatasync or a bug: its state cannot be trusted, and
     // recovery from the log on the next start is the way back.
-    this.log('error', `shard ${shardIndex} failed: ${error.stack ?? error.message}; stopping`);
+    this.log('error', 'shard failed; stopping the broker', { shard: shardIndex, err: error });
     process.exit(70);
   }
 
@@ -1167,7 +1223,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
       }
       if (queue.consumers.size > 0 || queue.lastUsedMs + queue.expiresMs > nowMs) continue;
       this.expiringQueues.delete(queue);
-      this.log('debug', `queue '${queue.name}' in vhost '${queue.vhost}' expired (x-expires)`);
+      this.log('debug', 'queue expired (x-expires)', { queue: queue.name, vhost: queue.vhost });
       this.deleteQueue(queue, null, null);
     }
     for (let i = 0; i < this.links.length; i++) this.links[i]!.flush();

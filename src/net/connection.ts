@@ -26,7 +26,7 @@ import {
   type ChannelReplyCode,
 } from '../codec/index.js';
 import type { PermissionKind } from './access-control.js';
-import { authenticate } from './authentication.js';
+import { authenticate, type AuthenticationResult } from './authentication.js';
 import type { Broker } from './broker.js';
 import { Channel } from './channel.js';
 import type { QueueRecord } from './exchange.js';
@@ -54,6 +54,8 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 const enum State {
   AwaitingHeader,
   AwaitingStartOk,
+  /** start-ok arrived; its password is being checked off the event loop. */
+  Authenticating,
   AwaitingTuneOk,
   AwaitingOpen,
   Open,
@@ -105,11 +107,15 @@ export class Connection implements FrameSink {
 
   /** The CN of a verified TLS client certificate (EXTERNAL logs in as it), else null. */
   readonly certificateName: string | null;
+  private readonly connectionName: string;
   private state = State.AwaitingHeader;
   private readonly reader = new FrameReader(FRAME_MIN_SIZE);
   private headerBytes: Buffer | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
   private isReleased = false;
+  /** Why the connection ends, as fields of its closing log line; the first cause wins. */
+  private closeReason: Record<string, unknown> | null = null;
+  private isGone = false;
 
   constructor(broker: Broker, connectionId: number, socket: Socket) {
     this.broker = broker;
@@ -117,10 +123,15 @@ export class Connection implements FrameSink {
     this.socket = socket;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.certificateName = verifiedCertificateName(socket);
+    // Fixed now: a destroyed socket no longer knows its ports, and the closing log needs them.
+    this.connectionName = `${this.remoteAddress}:${socket.remotePort ?? 0} -> ${socket.localAddress ?? ''}:${socket.localPort ?? 0}`;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
-    socket.on('error', () => this.onSocketGone());
+    socket.on('error', (error) => {
+      this.noteClose({ reason: 'socket error', error: error.message });
+      this.onSocketGone();
+    });
     socket.on('close', () => this.onSocketGone());
     this.closeTimer = setTimeout(() => {
       if (this.state < State.Open) this.socket.destroy();
@@ -132,7 +143,7 @@ export class Connection implements FrameSink {
   }
 
   get name(): string {
-    return `${this.remoteAddress}:${this.socket.remotePort ?? 0} -> ${this.socket.localAddress ?? ''}:${this.socket.localPort ?? 0}`;
+    return this.connectionName;
   }
 
   // ---------------------------------------------------------------- input
@@ -361,6 +372,11 @@ export class Connection implements FrameSink {
         return;
       case State.Open:
         if (method.method === 'connection.close') {
+          this.noteClose({
+            reason: 'client closed',
+            replyCode: method.replyCode,
+            replyText: method.replyText,
+          });
           this.release();
           this.sendMethod(0, { method: 'connection.close-ok' });
           this.flush();
@@ -398,13 +414,32 @@ export class Connection implements FrameSink {
       this.capabilities.connectionBlocked = table['connection.blocked'] === true;
       this.capabilities.authenticationFailureClose = table['authentication_failure_close'] === true;
     }
-    const broker = this.broker;
-    const result = authenticate(
-      broker.access,
-      method.mechanism,
-      method.response,
-      this.certificateName,
+    this.state = State.Authenticating;
+    // The client waits for connection.tune before it sends more, so nothing is lost meanwhile;
+    // a frame that arrives anyway is refused as out of order.
+    authenticate(this.broker.access, method.mechanism, method.response, this.certificateName).then(
+      (result) => this.afterAuthentication(result),
+      (error: unknown) => {
+        this.broker.log('error', 'login check failed', { connection: this.name, err: error });
+        this.destroy();
+      },
     );
+  }
+
+  private afterAuthentication(result: AuthenticationResult): void {
+    // The socket went away while the password was checked.
+    if (this.state !== State.Authenticating) return;
+    try {
+      this.completeLogin(result);
+    } catch (error) {
+      if (!(error instanceof ConnectionError)) throw error;
+      this.fail(error);
+    }
+    this.flush();
+  }
+
+  private completeLogin(result: AuthenticationResult): void {
+    const broker = this.broker;
     const isLoopbackOnly =
       result.user !== null &&
       broker.options.loopbackUsers.includes(result.user.name) &&
@@ -414,7 +449,13 @@ export class Connection implements FrameSink {
         result.user === null
           ? result.reason
           : `user '${result.user.name}' can only connect via localhost`;
-      broker.log('warn', `connection ${this.name}: login refused: ${reason}`);
+      // The reason names the user and what failed, never the password.
+      broker.log('warn', 'login refused', {
+        connection: this.name,
+        mechanism: result.mechanism,
+        reason,
+      });
+      this.noteClose({ reason: 'login refused' });
       if (!this.capabilities.authenticationFailureClose) {
         // Without the capability RabbitMQ drops the socket, after a pause that slows guessing.
         this.state = State.Closed;
@@ -619,10 +660,12 @@ export class Connection implements FrameSink {
       classId: error.classId,
       methodId: error.methodId,
     });
-    this.broker.log(
-      'debug',
-      `channel ${channel.channelId} on ${this.name} closed: ${error.replyText}`,
-    );
+    this.broker.log('debug', 'channel closed by the server', {
+      connection: this.name,
+      channel: channel.channelId,
+      replyCode: error.replyCode,
+      replyText: error.replyText,
+    });
   }
 
   /** A connection error: release everything, send connection.close, wait briefly for close-ok. */
@@ -639,9 +682,11 @@ export class Connection implements FrameSink {
       methodId: error.methodId,
     });
     this.flush();
-    if (error.replyCode !== CONNECTION_FORCED) {
-      this.broker.log('info', `connection ${this.name} closed: ${error.replyText}`);
-    }
+    this.noteClose({
+      reason: 'server closed',
+      replyCode: error.replyCode,
+      replyText: error.replyText,
+    });
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.closeTimer = setTimeout(() => this.destroy(), CLOSE_OK_TIMEOUT_MS);
   }
@@ -659,11 +704,24 @@ export class Connection implements FrameSink {
     this.socket.destroy();
   }
 
+  private noteClose(reason: Record<string, unknown>): void {
+    if (this.closeReason === null) this.closeReason = reason;
+  }
+
   private onSocketGone(): void {
     this.release();
     this.state = State.Closed;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.closeTimer = null;
+    if (!this.isGone) {
+      this.isGone = true;
+      // Connections that never opened (port probes, failed handshakes) only show at debug.
+      this.broker.log(this.vhost === null ? 'debug' : 'info', 'connection closed', {
+        connection: this.name,
+        ...(this.vhost === null ? {} : { user: this.userName, vhost: this.vhost.name }),
+        ...(this.closeReason ?? { reason: 'socket closed' }),
+      });
+    }
     this.broker.onConnectionClosed(this);
   }
 
@@ -697,10 +755,10 @@ export class Connection implements FrameSink {
     const intervalMs = this.heartbeatSeconds * 1000;
     if (nowMs - this.lastReceivedMs > 2 * intervalMs) {
       // RabbitMQ drops a silent peer without a close frame ("missed heartbeats from client").
-      this.broker.log(
-        'warn',
-        `connection ${this.name}: missed heartbeats from client, timeout: ${this.heartbeatSeconds}s`,
-      );
+      this.noteClose({
+        reason: 'missed heartbeats from client',
+        heartbeatSeconds: this.heartbeatSeconds,
+      });
       this.destroy();
       return;
     }

@@ -4,7 +4,8 @@
 // exported from RabbitMQ loads unchanged.
 
 import type { FieldTable } from '../codec/index.js';
-import { hashPassword, isHashingAlgorithm } from './access-control.js';
+import { isHashingAlgorithm } from './access-control.js';
+import { hashNewPasswordSync } from './password-hashing.js';
 import type { Broker } from './broker.js';
 import { isExchangeType, QueueRecord } from './exchange.js';
 import type { Policy } from './policies.js';
@@ -107,12 +108,8 @@ export function loadDefinitions(broker: Broker, definitions: Definitions): void 
         ? user.tags.split(',').filter((tag) => tag !== '')
         : (user.tags ?? []);
     if (user.password !== undefined) {
-      broker.access.putUser({
-        name: user.name,
-        passwordHash: hashPassword(user.password),
-        hashingAlgorithm: 'rabbit_password_hashing_sha256',
-        tags,
-      });
+      // scrypt, synchronously (~30 ms a user): plain passwords in definitions are rare.
+      broker.access.putUser({ name: user.name, ...hashNewPasswordSync(user.password), tags });
       continue;
     }
     const algorithm = user.hashing_algorithm ?? 'rabbit_password_hashing_sha256';

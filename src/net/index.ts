@@ -2,11 +2,25 @@
 
 export { Broker, startBroker, WARREN_VERSION, type RunningBroker } from './broker.js';
 export { type BrokerOptions, defaultOptions, resolveOptions } from './options.js';
-export { hashPassword } from './access-control.js';
+export {
+  hashNewPassword,
+  hashNewPasswordSync,
+  hashPassword,
+  SCRYPT_ALGORITHM,
+} from './password-hashing.js';
+export {
+  isLogLevel,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type Logger,
+  type LogLevel,
+} from './logger.js';
 export type { Definitions } from './definitions.js';
 export type { ShardStats, QueueStats } from '../shard/api.js';
 export { QueueRecord, Exchange, Binding } from './exchange.js';
 export type { Connection } from './connection.js';
+export type { ShardHealth } from './shard-liveness.js';
 export type { Channel } from './channel.js';
 export type { VirtualHost } from './vhost.js';
 export type { User, Permission } from './access-control.js';

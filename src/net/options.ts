@@ -2,6 +2,7 @@
 // parsing live in src/config.ts; startBroker() takes a partial object and fills the rest here.
 
 import { availableParallelism } from 'node:os';
+import { isLogLevel, LOG_FORMATS, type LogFormat, type LogLevel } from './logger.js';
 
 export interface BrokerOptions {
   /** AMQP port; 0 picks a free one. */
@@ -83,8 +84,15 @@ export interface BrokerOptions {
    * consumer_timeout, 30 minutes by default); 0 turns it off. Checked at least once a second.
    */
   consumerTimeoutMs: number;
-  /** Log to stderr: 'info', 'warn', 'error' or 'silent'. */
-  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Least severe level logged to stderr: 'debug', 'info', 'warn', 'error' or 'silent'. */
+  logLevel: LogLevel;
+  /** 'human' lines (time, level, message, key=value context) or 'json' lines (pino's). */
+  logFormat: LogFormat;
+  /**
+   * A shard that leaves a control-plane ping unanswered this long fails the health checks
+   * (it is looping or blocked); pings go out about once a second.
+   */
+  shardPingTimeoutMs: number;
 }
 
 export function defaultShardCount(): number {
@@ -128,6 +136,8 @@ export function defaultOptions(): BrokerOptions {
     diskFreeLimitBytes: 50_000_000,
     consumerTimeoutMs: 1_800_000,
     logLevel: 'info',
+    logFormat: 'human',
+    shardPingTimeoutMs: 5000,
   };
 }
 
@@ -175,6 +185,15 @@ export function resolveOptions(partial: Partial<BrokerOptions>): BrokerOptions {
     throw new RangeError(
       `fsyncMode must be batch, interval or off, got ${String(options.fsyncMode)}`,
     );
+  }
+  checkInteger('shardPingTimeoutMs', options.shardPingTimeoutMs, 100, 600_000);
+  if (!isLogLevel(options.logLevel)) {
+    throw new RangeError(
+      `logLevel must be debug, info, warn, error or silent, got ${String(options.logLevel)}`,
+    );
+  }
+  if (!LOG_FORMATS.includes(options.logFormat)) {
+    throw new RangeError(`logFormat must be human or json, got ${String(options.logFormat)}`);
   }
   if ((options.ringBytes & (options.ringBytes - 1)) !== 0) {
     throw new RangeError(`ringBytes must be a power of two, got ${options.ringBytes}`);

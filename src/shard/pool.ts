@@ -1,6 +1,6 @@
 // Starts and stops the shard worker threads, and creates the two rings each one talks over.
 // Network thread only. The rings carry all data and queue operations; postMessage carries only
-// start-up and shutdown.
+// the control plane: start-up, shutdown, stats, liveness pings and the shards' log lines.
 
 import { Worker } from 'node:worker_threads';
 import type { LogOptions, RecoveryReport } from '../log/index.js';
@@ -27,6 +27,19 @@ export interface ShardReady {
   report: RecoveryReport | null;
   /** Durable definitions the shard's log kept (shard 0 keeps them all). */
   definitions: DefinitionRecord[];
+  /** Queue copies of persistent messages that recovery found (a message in two queues: 2). */
+  recoveredMessages: number;
+}
+
+/**
+ * A shard's log line, written by the network thread's logger: one stream and one level for all
+ * threads. Shards log rarely (failures), so posting lines below the level costs nothing.
+ */
+export interface ShardLogEntry {
+  type: 'log';
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+  context: Record<string, unknown>;
 }
 
 export interface ShardThread {
@@ -35,6 +48,8 @@ export interface ShardThread {
   eventRing: SharedArrayBuffer;
   worker: Worker;
   ready: ShardReady;
+  /** Set by stopShardThreads: the thread's exit is expected from then on. */
+  isStopping: boolean;
 }
 
 export interface ShardPoolOptions {
@@ -43,8 +58,9 @@ export interface ShardPoolOptions {
   dataDir: string | null;
   log: Partial<LogOptions>;
   memoryBudgetBytes: number;
-  /** Called when a shard thread dies (a failed fdatasync, or a bug). */
+  /** Called when a shard thread dies (a failed fdatasync, or a bug) or exits unasked. */
   onShardFailure: (shardIndex: number, error: Error) => void;
+  onShardLog: (shardIndex: number, entry: ShardLogEntry) => void;
 }
 
 /** The compiled worker entry, next to this file in dist/. */
@@ -66,8 +82,23 @@ export async function startShardThreads(options: ShardPoolOptions): Promise<Shar
     const worker = new Worker(workerUrl, { workerData: data, name: `warren-shard-${shardIndex}` });
     starting.push(
       waitForReady(worker).then((ready) => {
+        const thread: ShardThread = {
+          shardIndex,
+          commandRing,
+          eventRing,
+          worker,
+          ready,
+          isStopping: false,
+        };
         worker.on('error', (error) => options.onShardFailure(shardIndex, error));
-        return { shardIndex, commandRing, eventRing, worker, ready };
+        worker.on('exit', (code) => {
+          if (!thread.isStopping)
+            options.onShardFailure(shardIndex, new Error(`shard thread exited with code ${code}`));
+        });
+        worker.on('message', (message: { type: string }) => {
+          if (message.type === 'log') options.onShardLog(shardIndex, message as ShardLogEntry);
+        });
+        return thread;
       }),
     );
   }
@@ -92,6 +123,7 @@ export async function stopShardThreads(threads: readonly ShardThread[]): Promise
     threads.map(
       (thread) =>
         new Promise<void>((resolve) => {
+          thread.isStopping = true;
           thread.worker.once('exit', () => resolve());
           thread.worker.postMessage({ type: 'stop' });
         }),

@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { FileStorage, SegmentedLog } from '../log/index.js';
 import { assert, RingOutbox, RingReader, RingWriter } from '../util/index.js';
 import { MessageStore } from './message-store.js';
-import type { ShardReady, ShardWorkerData } from './pool.js';
+import type { ShardLogEntry, ShardReady, ShardWorkerData } from './pool.js';
 import { Shard } from './shard.js';
 
 /** Commands taken from the ring before the shard runs deliveries and yields to its event loop. */
@@ -17,6 +17,12 @@ const COMMANDS_PER_BATCH = 2048;
 const data = workerData as ShardWorkerData;
 assert(parentPort !== null, 'the shard runs in a worker thread');
 const port = parentPort;
+
+/** Sends a line to the network thread's logger (control plane; never per message). */
+function log(level: ShardLogEntry['level'], message: string, context: Record<string, unknown>) {
+  const entry: ShardLogEntry = { type: 'log', level, message, context };
+  port.postMessage(entry);
+}
 
 const input = new RingReader(data.commandRing);
 const outbox = new RingOutbox(new RingWriter(data.eventRing), () => schedule());
@@ -29,6 +35,7 @@ let ready: ShardReady = {
   shardIndex: data.shardIndex,
   report: null,
   definitions: [],
+  recoveredMessages: 0,
 };
 if (data.dataDir !== null) {
   const storage = new FileStorage(join(data.dataDir, 'shards', String(data.shardIndex)));
@@ -38,9 +45,14 @@ if (data.dataDir !== null) {
     (log) => (store = new MessageStore(log, data.memoryBudgetBytes)),
   );
   const recovered: MessageStore = store!;
+  let recoveredMessages = 0;
+  for (const copies of recovered.recovered.values()) recoveredMessages += copies.size;
   opened.log.onFatal = (error) => {
     // A failed write or fdatasync: nothing after it can be trusted. Crash; recovery replays the log.
-    port.postMessage({ type: 'fatal', shardIndex: data.shardIndex, message: error.message });
+    log('error', 'shard log write or fdatasync failed; the shard stops', {
+      shard: data.shardIndex,
+      error: error.message,
+    });
     setImmediate(() => {
       throw error;
     });
@@ -50,6 +62,7 @@ if (data.dataDir !== null) {
     shardIndex: data.shardIndex,
     report: opened.report,
     definitions: [...recovered.definitions.values()].map((entry) => entry.record),
+    recoveredMessages,
   };
 }
 const shard = new Shard(data.shardIndex, outbox, store, data.memoryBudgetBytes);
@@ -110,7 +123,17 @@ function sleep(): void {
   });
 }
 
-port.on('message', (message: { type: string; requestId?: number }) => {
+port.on('message', (message: { type: string; requestId?: number; seq?: number; ms?: number }) => {
+  if (message.type === 'ping') {
+    // Liveness: answered from this thread's event loop, so a shard stuck in a loop stays silent.
+    port.postMessage({ type: 'pong', seq: message.seq });
+    return;
+  }
+  if (message.type === 'block') {
+    // Test hook for the liveness check: stop answering for `ms`, as a stuck shard would.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, message.ms ?? 0);
+    return;
+  }
   if (message.type === 'stats') {
     port.postMessage({ type: 'stats', requestId: message.requestId, stats: shard.stats() });
     return;

@@ -3,6 +3,7 @@
 // broker gets its own temporary data directory, removed when it closes unless the test passed
 // its own (to restart a broker on the same data).
 
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +43,23 @@ export async function startTestBroker(options: Partial<BrokerOptions> = {}): Pro
       if (isOwnDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Gives a user a RabbitMQ SHA-256 password hash instead of Warren's scrypt one, for tests that
+ * open hundreds of connections at once: each scrypt check takes ~30 ms of libuv's thread pool,
+ * so such a login storm takes seconds on two cores, and those tests are about frames, not logins.
+ */
+export function useCheapPasswordHash(broker: TestBroker, name = 'guest', password = 'guest'): void {
+  const user = broker.broker.access.getUser(name);
+  if (user === undefined) throw new Error(`no user '${name}'`);
+  const salt = randomBytes(4);
+  const digest = createHash('sha256').update(salt).update(password, 'utf8').digest();
+  broker.broker.access.putUser({
+    ...user,
+    passwordHash: Buffer.concat([salt, digest]).toString('base64'),
+    hashingAlgorithm: 'rabbit_password_hashing_sha256',
+  });
 }
 
 /** Shard counts every end-to-end suite runs with: one shard, and several. */

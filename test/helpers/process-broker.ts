@@ -17,8 +17,15 @@ export interface BrokerProcess {
   url: string;
 }
 
-/** Starts the broker on an ephemeral loopback port and resolves once it prints its ready line. */
-export function spawnBroker(dataDir: string, extraArgs: string[] = []): Promise<BrokerProcess> {
+/**
+ * Starts the broker on an ephemeral loopback port and resolves once it prints its ready line.
+ * With `onStderr` its log goes there instead of the test's stderr.
+ */
+export function spawnBroker(
+  dataDir: string,
+  extraArgs: string[] = [],
+  onStderr: ((text: string) => void) | null = null,
+): Promise<BrokerProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -36,8 +43,9 @@ export function spawnBroker(dataDir: string, extraArgs: string[] = []): Promise<
         'error',
         ...extraArgs,
       ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+      { stdio: ['ignore', 'pipe', onStderr === null ? 'inherit' : 'pipe'] },
     );
+    child.stderr?.on('data', (chunk: Buffer) => onStderr?.(chunk.toString()));
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();

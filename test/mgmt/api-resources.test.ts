@@ -438,7 +438,7 @@ describe.each([1, 3])('management API resources (%i shards)', (shardCount) => {
       expect(user).toMatchObject({
         name: 'carol',
         tags: ['management'],
-        hashing_algorithm: 'rabbit_password_hashing_sha256',
+        hashing_algorithm: 'warren_password_hashing_scrypt',
       });
       expect(typeof user['password_hash']).toBe('string');
       expect(

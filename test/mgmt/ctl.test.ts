@@ -124,6 +124,23 @@ describe('warren ctl', () => {
   );
 
   it(
+    'reads and sets the log level at run time',
+    async () => {
+      expect((await ctl('log-level')).stdout).toBe('silent\n');
+      const set = await ctl('set-log-level', 'error');
+      expect(set).toMatchObject({ code: 0, stdout: 'log level set to error\n' });
+      expect((await ctl('log-level')).stdout).toBe('error\n');
+      expect(broker.broker.logLevel).toBe('error');
+      const bad = await ctl('set-log-level', 'loud');
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain('level must be one of debug, info, warn, error, silent');
+      expect((await ctl('set-log-level')).code).toBe(2);
+      await ctl('set-log-level', 'silent');
+    },
+    T,
+  );
+
+  it(
     'says clearly what went wrong, with exit code 1 for the broker and 2 for usage',
     async () => {
       const refused = await ctl('--password', 'wrong', 'list', 'queues');

@@ -33,7 +33,12 @@ import {
   PROTOCOL_HEADER,
   replyCodeName,
 } from '../../src/codec/index.js';
-import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js';
+import {
+  startTestBroker,
+  useCheapPasswordHash,
+  waitFor,
+  type TestBroker,
+} from '../helpers/broker.js';
 import { buildFrame, methodFrame } from '../helpers/raw-client.js';
 
 const RUNS = Number(process.env['WARREN_FUZZ_RUNS'] ?? 10);
@@ -779,6 +784,8 @@ describe('raw: frame fuzzer', () => {
 
   beforeAll(async () => {
     broker = await startTestBroker({ shardCount: 2 });
+    // Hundreds of logins at once: scrypt's cost is not what this test is about.
+    useCheapPasswordHash(broker);
     good = await GoodClient.open(broker.url);
   });
   afterAll(async () => {

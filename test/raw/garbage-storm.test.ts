@@ -7,7 +7,12 @@
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FRAME_BODY, FRAME_METHOD, PROTOCOL_HEADER } from '../../src/codec/index.js';
-import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js';
+import {
+  startTestBroker,
+  useCheapPasswordHash,
+  waitFor,
+  type TestBroker,
+} from '../helpers/broker.js';
 import { methodPayload, RawClient, SocketClosedError } from '../helpers/raw-client.js';
 import { WellBehavedClient } from './probe.js';
 
@@ -136,6 +141,8 @@ describe('raw: a storm of bad connections', () => {
 
   beforeAll(async () => {
     broker = await startTestBroker({ shardCount: 2 });
+    // Hundreds of logins at once: scrypt's cost is not what this test is about.
+    useCheapPasswordHash(broker);
     probe = await WellBehavedClient.open(broker.url);
   });
   afterAll(async () => {

@@ -2,7 +2,7 @@
 // totals, users with their tags and password hashes, and per-vhost permissions. Changes are
 // for administrators and are journaled by the broker like those made at start.
 
-import { hashPassword, operations, type VirtualHost } from '../../net/index.js';
+import { hashNewPassword, operations, type VirtualHost } from '../../net/index.js';
 import {
   type ApiContext,
   createdOrUpdated,
@@ -75,6 +75,7 @@ const HASHING_ALGORITHMS = [
   'rabbit_password_hashing_sha256',
   'rabbit_password_hashing_sha512',
   'rabbit_password_hashing_md5',
+  'warren_password_hashing_scrypt',
 ] as const;
 
 export const accessRoutes: Route[] = [
@@ -176,14 +177,10 @@ export const accessRoutes: Route[] = [
         throw badRequest(`unsupported hashing_algorithm '${algorithm}'`);
       }
       // Neither password nor hash: the user exists but cannot log in with a password (RabbitMQ).
+      // A plain password is hashed with scrypt, off the event loop.
       access.putUser(
         typeof password === 'string'
-          ? {
-              name,
-              passwordHash: hashPassword(password),
-              hashingAlgorithm: HASHING_ALGORITHMS[0],
-              tags,
-            }
+          ? { name, ...(await hashNewPassword(password)), tags }
           : {
               name,
               passwordHash: stringField(body, 'password_hash', ''),

@@ -219,15 +219,13 @@ export const overviewRoutes: Route[] = [
       };
     },
   })),
-  // No quorum or mirrored queues, and every vhost runs.
-  ...['virtual-hosts', 'node-is-quorum-critical', 'node-is-mirror-sync-critical'].map(
-    (check): Route => ({
-      method: 'GET',
-      path: `/api/health/checks/${check}`,
-      access: 'management',
-      handle: () => ok(OK),
-    }),
-  ),
+  // No quorum or mirrored queues (virtual-hosts is in health.ts: it follows the shards).
+  ...['node-is-quorum-critical', 'node-is-mirror-sync-critical'].map((check): Route => ({
+    method: 'GET',
+    path: `/api/health/checks/${check}`,
+    access: 'management',
+    handle: () => ok(OK),
+  })),
   {
     method: 'GET',
     path: '/api/health/checks/port-listener/:port',
