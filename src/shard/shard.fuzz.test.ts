@@ -399,7 +399,23 @@ describe('a shard queue with TTL, max-length, priorities and a DLX against a mod
         expect(harness.replies).toEqual([model.ready.length]);
         expect(harness.deadLetters).toEqual(model.deadLetters);
       }),
-      { numRuns: RUNS },
+      {
+        numRuns: RUNS,
+        examples: [
+          // A requeue leaves the queue over x-max-length; a higher-priority publish is the head:
+          // dropping it alone is not enough, the next head goes too.
+          [
+            { messageTtlMs: null, maxLength: 1, maxPriority: 1 },
+            [
+              { kind: 'publish', priority: null, expirationMs: null },
+              { kind: 'get', isNoAck: false },
+              { kind: 'publish', priority: null, expirationMs: null },
+              { kind: 'nack', pick: 0, isRequeue: true },
+              { kind: 'publish', priority: 1, expirationMs: null },
+            ],
+          ],
+        ],
+      },
     );
   });
 

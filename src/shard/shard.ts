@@ -495,15 +495,19 @@ export class Shard implements RingSink, ConfirmSink {
     if (message.copies++ === 0) this.bodyBytesInMemory += message.memoryBytes;
     const entry = queue.enqueueTimed(message, expiresAtMs, this.priorityIn(queue, block));
     if (features !== null && features.hasLengthLimit && features.overflow === 'drop-head') {
-      // Over a limit: the oldest ready messages go (and are dead-lettered with reason maxlen).
+      // Over a limit: the head goes (dead-lettered with reason maxlen) until the queue is within
+      // it. With priorities the new message may be the head and still leave the queue over
+      // (requeued messages count too), so dropping it does not end the loop.
+      let isEntryDropped = false;
       while (
         queue.readyCount > features.maxLength ||
         queue.readyBodyBytes > features.maxLengthBytes
       ) {
         const head = queue.take()!;
         this.dropEntry(queue, head, DEAD_LETTER_MAXLEN);
-        if (head === entry) return null;
+        if (head === entry) isEntryDropped = true;
       }
+      if (isEntryDropped) return null;
     }
     if (queue.hasExpiringEntries) this.scheduleExpiry(queue);
     return entry;
