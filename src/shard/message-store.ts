@@ -133,12 +133,17 @@ export class MessageStore {
     const at = log.beginAppend(payloadBytes);
     this.writeMessage(log.batch, at, messageId, queueIds, seqs, count, block, expiries);
     const seq = log.endAppend(type, payloadBytes);
-    message.segment = log.lastSegment;
-    message.payloadOffset = log.lastPayloadOffset;
-    message.payloadBytes = payloadBytes;
+    this.placeAppended(message, payloadBytes);
     message.liveRefs = count;
-    log.retain(message.segment, payloadBytes);
     return seq;
+  }
+
+  /** The message's record is the one just appended: remember where, and keep it alive. */
+  private placeAppended(message: LoggedMessage, payloadBytes: number): void {
+    message.segment = this.log.lastSegment;
+    message.payloadOffset = this.log.lastPayloadOffset;
+    message.payloadBytes = payloadBytes;
+    this.log.retain(message.segment, payloadBytes);
   }
 
   private writeMessage(
@@ -172,15 +177,10 @@ export class MessageStore {
     const payloadBytes = MESSAGE_HEADER_BYTES + block.length;
     const log = this.log;
     const at = log.beginAppend(payloadBytes);
-    log.batch.writeDoubleLE(this.nextMessageId++, at);
-    log.batch.writeUInt16LE(0, at + 8);
-    block.copy(log.batch, at + MESSAGE_HEADER_BYTES);
+    this.writeMessage(log.batch, at, this.nextMessageId++, NO_QUEUE_IDS, NO_SEQS, 0, block, null);
     const seq = log.endAppend(LOG_PAGED, payloadBytes);
-    message.segment = log.lastSegment;
-    message.payloadOffset = log.lastPayloadOffset;
-    message.payloadBytes = payloadBytes;
+    this.placeAppended(message, payloadBytes);
     message.isTimedRecord = false;
-    log.retain(message.segment, payloadBytes);
     return seq;
   }
 
@@ -530,6 +530,9 @@ export class MessageStore {
     this.recovered.clear();
   }
 }
+
+const NO_QUEUE_IDS = new Uint32Array(0);
+const NO_SEQS = new Float64Array(0);
 
 function u32(value: number): Buffer {
   const buffer = Buffer.allocUnsafe(4);
