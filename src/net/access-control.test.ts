@@ -9,6 +9,7 @@ import { AccessControl, hashPassword, isHashingAlgorithm } from './access-contro
 import {
   hashNewPassword,
   hashNewPasswordSync,
+  scryptComputations,
   SCRYPT_ALGORITHM,
   verifyPassword,
 } from './password-hashing.js';
@@ -151,12 +152,28 @@ describe('scrypt passwords', () => {
     const bytes = Buffer.from(first.passwordHash, 'base64');
     // log2 N, r, p, a 16-byte salt, a 32-byte key.
     expect(bytes.length).toBe(3 + 16 + 32);
-    expect([...bytes.subarray(0, 3)]).toEqual([14, 8, 1]);
+    expect([...bytes.subarray(0, 3)]).toEqual([14, 1, 8]);
     expect(first.passwordHash).not.toBe(second.passwordHash);
     expect(await verifyPassword('secret', first)).toBe(true);
     expect(await verifyPassword('secret', second)).toBe(true);
     expect(await verifyPassword('Secret', first)).toBe(false);
     expect(await verifyPassword('secret', null)).toBe(false);
+  });
+
+  it('remembers a verified password, never a wrong one, and not across a new hash', async () => {
+    const stored = hashNewPasswordSync('pw');
+    const before = scryptComputations();
+    expect(await verifyPassword('pw', stored)).toBe(true);
+    expect(await verifyPassword('pw', stored)).toBe(true);
+    expect(await verifyPassword('pw', stored)).toBe(true);
+    expect(scryptComputations() - before).toBe(1);
+    // A wrong password always costs scrypt, remembered right one or not.
+    expect(await verifyPassword('px', stored)).toBe(false);
+    expect(await verifyPassword('px', stored)).toBe(false);
+    expect(scryptComputations() - before).toBe(3);
+    // The same password under a new hash (a changed password, a new salt) is checked afresh.
+    expect(await verifyPassword('pw', hashNewPasswordSync('pw'))).toBe(true);
+    expect(scryptComputations() - before).toBe(4);
   });
 
   it('logs in users added with a plain password, and not with a wrong one', async () => {
