@@ -5,6 +5,9 @@
 /** What a block costs in memory beyond its bytes: the Buffer object that holds them. */
 export const BLOCK_OVERHEAD_BYTES = 96;
 
+const RECORD_TIMED = 1;
+const RECORD_PAGE = 2;
+
 export class StoredMessage {
   /** The message block; null while paged out (then read back from the log). */
   block: Buffer | null;
@@ -21,10 +24,11 @@ export class StoredMessage {
   appendSeq = 0;
   /** Queue copies (durable or not) still holding it; its memory is freed at 0. */
   copies = 0;
-  /** Whether its record carries per-copy expiry times (LOG_MESSAGE_TIMED). */
-  isTimedRecord = false;
-  /** Whether its record is only a paged-out body (LOG_PAGED), not a durable copy. */
-  isPageRecord = false;
+  /**
+   * RECORD_TIMED, RECORD_PAGE or neither: one field for two flags, as a million queued messages
+   * pay 8 bytes for every field.
+   */
+  private recordFlags = 0;
   /** Bytes of its body alone (what x-max-length-bytes counts). */
   readonly bodyBytes: number;
 
@@ -34,6 +38,24 @@ export class StoredMessage {
     this.blockBytes = blockBytes;
     this.bodyBytes =
       bodyBytes >= 0 || block === null ? bodyBytes : bodyBytesOf(block, 0, block.length);
+  }
+
+  /** Whether its record carries per-copy expiry times (LOG_MESSAGE_TIMED). */
+  get isTimedRecord(): boolean {
+    return (this.recordFlags & RECORD_TIMED) !== 0;
+  }
+
+  set isTimedRecord(isTimed: boolean) {
+    this.recordFlags = isTimed ? this.recordFlags | RECORD_TIMED : this.recordFlags & ~RECORD_TIMED;
+  }
+
+  /** Whether its record is only a paged-out body (LOG_PAGED), not a durable copy. */
+  get isPageRecord(): boolean {
+    return (this.recordFlags & RECORD_PAGE) !== 0;
+  }
+
+  set isPageRecord(isPage: boolean) {
+    this.recordFlags = isPage ? this.recordFlags | RECORD_PAGE : this.recordFlags & ~RECORD_PAGE;
   }
 
   /** Memory its block takes while held. */
