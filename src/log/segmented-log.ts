@@ -4,10 +4,12 @@
 // writer waits one sync and many writers share each sync (group commit by demand, no timer).
 //
 // Invariants: records reach the disk in append order; `durableSeq` only grows and never passes
-// a failed sync (a failed fdatasync is fatal, never retried); sealed segments are immutable; a
-// segment is deleted only when it and every older segment hold no live records, and only after
-// the appends that released them are durable, so an ack never outlives the message it settles
-// and a relocated record is on disk before its old copy goes.
+// a failed write or sync; sealed segments are immutable; a segment is deleted only when it and
+// every older segment hold no live records, and only after the appends that released them are
+// durable, so an ack never outlives the message it settles and a relocated record is on disk
+// before its old copy goes. A failed cycle loses every record not yet durable: the log cuts its
+// files back to the last durable byte before it writes again (never leaving a partial record
+// where later ones follow), tells its owner, and probes once a second until writes succeed.
 
 import { assert } from '../util/index.js';
 import {
@@ -38,6 +40,9 @@ export interface LogOptions {
   lazyFlushMs: number;
   /** Compaction starts once the log holds at least this many bytes. */
   compactionMinBytes: number;
+  /** An active segment whose records are all dead is sealed (and so deleted) after this long
+   *  without a cycle, so an idle log gives its space back. */
+  deadSegmentIdleMs: number;
   /**
    * Reads the log without changing it: no torn tail is cut and no segment is started (for tools
    * that inspect a data directory, even while a broker uses it). Such a log takes no appends.
@@ -53,6 +58,7 @@ export const DEFAULT_LOG_OPTIONS: LogOptions = {
   batchBytesMax: 4 * 1024 * 1024,
   lazyFlushMs: 200,
   compactionMinBytes: 128 * 1024 * 1024,
+  deadSegmentIdleMs: 1000,
   isReadOnly: false,
 };
 
@@ -92,6 +98,12 @@ interface PendingWrite {
 }
 
 const BATCH_INITIAL_BYTES = 256 * 1024;
+/** While failing, a cycle runs this often to retry (and to find out when space is back). */
+const PROBE_INTERVAL_MS = 1000;
+/** With nothing to write, a probe writes this many zero bytes past the end and cuts them off. */
+const PROBE_BYTES = 64 * 1024;
+/** A dead active segment smaller than this is not worth a new file. */
+const DEAD_SEGMENT_MIN_BYTES = 64 * 1024;
 
 /** Upper bounds (ms) of the write-and-sync cycle duration histogram, for /metrics. */
 export const SYNC_MS_BUCKET_BOUNDS: readonly number[] = [
@@ -108,6 +120,11 @@ export class SegmentedLog {
   private readonly deletableAfterSeq = new Map<number, number>();
   private active!: SegmentFile;
   private activeSegment = 0;
+  /** Segment numbers only grow, even past segments a failed cycle threw away. */
+  private nextSegment = 1;
+  /** After a failed cycle: cut this file back to this size before writing again. */
+  private repairFile: SegmentFile | null = null;
+  private repairSizeBytes = 0;
 
   /** The batch being filled; payloads go at the offsets beginAppend() returns. */
   batch: Buffer = Buffer.allocUnsafe(BATCH_INITIAL_BYTES);
@@ -136,16 +153,26 @@ export class SegmentedLog {
   private isCycleRunning = false;
   private isSyncRequested = false;
   private isClosed = false;
-  private isFailed = false;
+  private isClosing = false;
+  /** A cycle failed and none has succeeded since. */
+  isFailing = false;
   private timer: NodeJS.Timeout | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private idleSinceCycles = 0;
+  private isCollectScheduled = false;
   private removals: Promise<void> = Promise.resolve();
 
   /** Called after each cycle with the new durableSeq. */
   onDurable: (durableSeq: number) => void = () => {};
-  /** Called once when a write or sync fails: the owner must stop confirming and crash. */
-  onFatal: (error: Error) => void = (error) => {
-    throw error;
-  };
+  /**
+   * Called when a write or sync fails. Every record after `durableSeq` is lost (it will never be
+   * durable, and appends go on after it): the owner must fail what waited for them, release
+   * what they retained, and append again what must stay durable. Probes follow each second.
+   */
+  onWriteFailed: (error: Error) => void = () => {};
+  /** Called when a cycle succeeds after failures. */
+  onWriteRecovered: () => void = () => {};
   /** Asked to re-append the live records of an old, mostly dead segment (compaction). */
   onCompact: ((segment: number) => void) | null = null;
 
@@ -173,7 +200,9 @@ export class SegmentedLog {
       log.files.clear();
       return { log, report };
     }
-    log.startSegment(Math.max(0, ...storage.list()) + 1);
+    log.startSegment(storage.open(Math.max(0, ...storage.list()) + 1, true));
+    // Segments recovery found dead go without waiting for an append.
+    log.scheduleCollect();
     if (options.fsyncMode === 'interval') {
       log.timer = setInterval(() => log.onIntervalTick(), log.options.fsyncIntervalMs);
       log.timer.unref();
@@ -329,7 +358,8 @@ export class SegmentedLog {
 
   /** Call at the end of a burst of appends: starts a cycle if one was requested and none runs. */
   flush(): void {
-    if (!this.isSyncRequested || this.isCycleRunning || this.isFailed) return;
+    // While failing, only the probe runs cycles: a full disk must not turn into a busy loop.
+    if (!this.isSyncRequested || this.isCycleRunning || this.isFailing) return;
     const mode = this.options.fsyncMode;
     if (mode === 'interval') return;
     if (
@@ -377,8 +407,16 @@ export class SegmentedLog {
     assert(count >= 0, `release below zero in segment ${segment}`);
     this.liveCount.set(segment, count);
     this.liveBytes.set(segment, (this.liveBytes.get(segment) ?? 0) - bytes);
-    if (count === 0 && segment !== this.activeSegment)
-      this.deletableAfterSeq.set(segment, this.appendSeq);
+    if (count > 0 || segment === this.activeSegment) return;
+    if (!this.files.has(segment)) {
+      // A segment a failed cycle threw away: its last lost record is gone.
+      this.liveCount.delete(segment);
+      this.liveBytes.delete(segment);
+      return;
+    }
+    this.deletableAfterSeq.set(segment, this.appendSeq);
+    // Nothing left to make durable first: delete now, not at the next cycle (there may be none).
+    if (this.appendSeq <= this.durableSeq) this.scheduleCollect();
   }
 
   liveRecordsIn(segment: number): number {
@@ -387,18 +425,31 @@ export class SegmentedLog {
 
   // ---------------------------------------------------------------- cycles
 
-  private startSegment(segment: number): void {
-    const file = this.storage.open(segment, true);
+  private startSegment(file: SegmentFile): void {
+    const segment = file.segment;
     this.files.set(segment, file);
     this.active = file;
     this.activeSegment = segment;
+    this.nextSegment = segment + 1;
     this.batchFilePosition = 0;
     SEGMENT_MAGIC.copy(this.batch, 0);
     this.batchBytes = SEGMENT_HEADER_BYTES;
     this.hasNewSegment = true;
   }
 
-  private roll(): void {
+  /** Seals the active segment and starts the next; false when no new file can be created. */
+  private roll(): boolean {
+    let file: SegmentFile;
+    try {
+      file = this.storage.open(this.nextSegment, true);
+    } catch (error) {
+      // A full disk may refuse even an empty file: the active segment grows past its size
+      // (a soft limit) and the cycle that writes it fails or not on its own.
+      if (!this.isFailing) {
+        process.emitWarning(`warren log: could not start a segment: ${(error as Error).message}`);
+      }
+      return false;
+    }
     const sealed = this.active;
     this.sealedWrites.push({
       file: sealed,
@@ -408,20 +459,27 @@ export class SegmentedLog {
     this.batch = Buffer.allocUnsafe(BATCH_INITIAL_BYTES);
     if ((this.liveCount.get(sealed.segment) ?? 0) === 0)
       this.deletableAfterSeq.set(sealed.segment, this.appendSeq);
-    this.startSegment(sealed.segment + 1);
+    this.startSegment(file);
+    return true;
   }
 
   private onLazyFlush(): void {
     this.timer = null;
-    if (this.appendSeq > this.durableSeq && !this.isCycleRunning) void this.cycle();
+    if (this.appendSeq > this.durableSeq && !this.isCycleRunning && !this.isFailing)
+      void this.cycle();
   }
 
   private onIntervalTick(): void {
-    if (this.appendSeq > this.durableSeq && !this.isCycleRunning) void this.cycle();
+    if (this.appendSeq > this.durableSeq && !this.isCycleRunning && !this.isFailing)
+      void this.cycle();
+  }
+
+  private onProbe(): void {
+    if (!this.isCycleRunning && !this.isClosed) void this.cycle();
   }
 
   private async cycle(): Promise<void> {
-    if (this.isCycleRunning || this.isFailed) return;
+    if (this.isCycleRunning) return;
     this.isCycleRunning = true;
     this.isSyncRequested = false;
     const writes = this.sealedWrites;
@@ -442,7 +500,16 @@ export class SegmentedLog {
     const hasNewSegment = this.hasNewSegment;
     this.hasNewSegment = false;
     const startedMs = performance.now();
+    // Where the durable bytes end: the first write of this cycle starts there.
+    const goodFile = writes[0]?.file ?? this.active;
+    const goodSizeBytes = writes[0]?.position ?? this.batchFilePosition;
     try {
+      const repairFile = this.repairFile;
+      if (repairFile !== null) {
+        await repairFile.truncate(this.repairSizeBytes);
+        this.repairFile = null;
+      }
+      if (this.isFailing && writes.length === 0) await this.probe();
       for (const write of writes) await write.file.write([write.bytes], write.position);
       if (this.options.fsyncMode !== 'off') {
         const synced = new Set<SegmentFile>();
@@ -454,12 +521,19 @@ export class SegmentedLog {
         if (hasNewSegment) await this.storage.syncDirectory();
       }
     } catch (error) {
-      // Never retry a failed fdatasync and never confirm past it: the page cache may have
-      // dropped the data, so nothing after this point can be trusted.
-      this.isFailed = true;
+      // A full disk or an I/O error. Nothing of this cycle is confirmed, and a failed fdatasync
+      // is never retried for the same bytes: they are cut off and written again (if at all) as
+      // new records after the owner has failed the old ones.
       this.isCycleRunning = false;
-      this.onFatal(error as Error);
+      this.rewind(goodFile, goodSizeBytes);
+      this.onWriteFailed(error as Error);
       return;
+    }
+    if (this.isFailing) {
+      this.isFailing = false;
+      if (this.probeTimer !== null) clearInterval(this.probeTimer);
+      this.probeTimer = null;
+      this.onWriteRecovered();
     }
     const last = writes[writes.length - 1];
     if (
@@ -486,7 +560,112 @@ export class SegmentedLog {
     if (this.isSyncRequested && this.appendSeq > this.durableSeq) this.flush();
   }
 
+  /**
+   * After a failed cycle: forgets every record not yet durable and goes back to where the
+   * durable bytes end (`file` at `sizeBytes`). Segments started since are thrown away; the file
+   * is cut back by the next cycle before it writes, so no partial record stays where later
+   * records follow. If the cut fails too, that cycle fails the same way.
+   */
+  private rewind(file: SegmentFile, sizeBytes: number): void {
+    for (const [segment, later] of this.files) {
+      if (segment <= file.segment) continue;
+      this.files.delete(segment);
+      this.deletableAfterSeq.delete(segment);
+      if ((this.liveCount.get(segment) ?? 0) === 0) {
+        this.liveCount.delete(segment);
+        this.liveBytes.delete(segment);
+      }
+      later.close();
+      this.removals = this.removals
+        .then(() => this.storage.remove(segment))
+        .catch((error: Error) => this.onRemoveError(segment, error));
+    }
+    this.sealedWrites = [];
+    this.active = file;
+    this.activeSegment = file.segment;
+    this.deletableAfterSeq.delete(file.segment);
+    this.repairFile = file;
+    if (sizeBytes < SEGMENT_HEADER_BYTES) {
+      // Not even the header was durable: start the file again.
+      this.repairSizeBytes = 0;
+      this.batchFilePosition = 0;
+      SEGMENT_MAGIC.copy(this.batch, 0);
+      this.batchBytes = SEGMENT_HEADER_BYTES;
+    } else {
+      this.repairSizeBytes = sizeBytes;
+      this.batchFilePosition = sizeBytes;
+      this.batchBytes = 0;
+    }
+    this.hasNewSegment = true;
+    this.lastSegment = file.segment;
+    this.lastPayloadOffset = 0;
+    if (!this.isFailing && !this.isClosing) {
+      this.probeTimer = setInterval(() => this.onProbe(), PROBE_INTERVAL_MS);
+      this.probeTimer.unref();
+    }
+    this.isFailing = true;
+  }
+
+  /** Writes zeros past the end, syncs, and cuts them off: whether the disk takes writes again. */
+  private async probe(): Promise<void> {
+    const file = this.active;
+    const at = this.batchFilePosition;
+    await file.write([Buffer.alloc(PROBE_BYTES)], at);
+    await file.sync();
+    await file.truncate(at);
+  }
+
   // ---------------------------------------------------------------- deletion and compaction
+
+  private onRemoveError(segment: number, error: NodeJS.ErrnoException): void {
+    // Already gone is what we wanted; anything else costs disk, not correctness.
+    if (error.code === 'ENOENT') return;
+    process.emitWarning(`warren log: could not delete segment ${segment}: ${error.message}`);
+  }
+
+  private scheduleCollect(): void {
+    if (this.isCollectScheduled) return;
+    this.isCollectScheduled = true;
+    setImmediate(() => {
+      this.isCollectScheduled = false;
+      if (!this.isClosed && !this.isCycleRunning && !this.isFailing) this.collectGarbage();
+    });
+  }
+
+  /**
+   * Arms the idle check when the active segment holds only dead records: if no cycle runs for
+   * deadSegmentIdleMs, it is sealed and a fresh one started, so the next cycle deletes it. Under
+   * load the dead bytes wait for the segment to fill, as before (no file churn per cycle).
+   */
+  private considerIdleRoll(): void {
+    if (this.idleTimer !== null || !this.isActiveDead()) return;
+    this.idleSinceCycles = this.syncCycles;
+    this.idleTimer = setTimeout(() => this.onIdle(), this.options.deadSegmentIdleMs);
+    this.idleTimer.unref();
+  }
+
+  private onIdle(): void {
+    this.idleTimer = null;
+    if (this.isClosed || this.isFailing || this.isCycleRunning || !this.isActiveDead()) return;
+    if (this.syncCycles !== this.idleSinceCycles) {
+      this.considerIdleRoll();
+      return;
+    }
+    if (!this.roll()) return;
+    this.isSyncRequested = true;
+    void this.cycle();
+  }
+
+  /** Whether the active segment is the only one left and nothing in it is live. */
+  private isActiveDead(): boolean {
+    return (
+      this.files.size === 1 &&
+      (this.liveCount.get(this.activeSegment) ?? 0) === 0 &&
+      this.batchFilePosition + this.batchBytes >=
+        Math.min(DEAD_SEGMENT_MIN_BYTES, this.options.segmentBytesMax >> 2) &&
+      this.appendSeq === this.durableSeq
+    );
+  }
 
   private collectGarbage(): void {
     const segments = [...this.files.keys()].sort((left, right) => left - right);
@@ -504,12 +683,10 @@ export class SegmentedLog {
       file.close();
       this.removals = this.removals
         .then(() => this.storage.remove(segment))
-        .catch((error: Error) => {
-          // A segment that cannot be unlinked costs disk, not correctness.
-          process.emitWarning(`warren log: could not delete segment ${segment}: ${error.message}`);
-        });
+        .catch((error: Error) => this.onRemoveError(segment, error));
     }
     this.considerCompaction(segments);
+    this.considerIdleRoll();
   }
 
   private considerCompaction(segments: readonly number[]): void {
@@ -533,11 +710,14 @@ export class SegmentedLog {
       clearInterval(this.timer);
       this.timer = null;
     }
+    this.isClosing = true;
+    if (this.probeTimer !== null) clearInterval(this.probeTimer);
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.probeTimer = null;
+    this.idleTimer = null;
     while (this.isCycleRunning) await new Promise((resolve) => setImmediate(resolve));
-    if (
-      !this.isFailed &&
-      (this.appendSeq > this.durableSeq || this.sealedWrites.length > 0 || this.batchBytes > 0)
-    ) {
+    // One last attempt; a failing log keeps what it could not write out of the files.
+    if (this.appendSeq > this.durableSeq || this.sealedWrites.length > 0 || this.batchBytes > 0) {
       await this.cycle();
     }
     this.isClosed = true;

@@ -1,6 +1,8 @@
 // Resource alarms, as RabbitMQ raises them: memory above the high watermark, or free disk space
 // under the limit. Sampled once a second (RSS of the whole process, shards included; statfs of
-// the data directory), so the data path never pays for them. Network thread only.
+// the data directory), so the data path never pays for them. A shard whose log fails writes
+// (disk full, I/O error) also raises the disk alarm, at once, until its log works again.
+// Network thread only.
 
 import { statfs } from 'node:fs/promises';
 import { totalmem } from 'node:os';
@@ -50,6 +52,10 @@ export class ResourceAlarms {
   private readonly onChange: (active: ReadonlySet<AlarmResource>) => void;
   private timer: NodeJS.Timeout | null = null;
   private checking: Promise<void> | null = null;
+  /** The last sample's verdict on free disk space alone. */
+  private isDiskFreeLow = false;
+  /** Shards whose logs fail writes. */
+  private readonly failingLogs = new Set<number>();
 
   constructor(
     limits: AlarmLimits,
@@ -95,17 +101,33 @@ export class ResourceAlarms {
     }
   }
 
+  /** A shard's log started failing writes (raises the disk alarm) or works again. */
+  setLogFailing(shardIndex: number, isFailing: boolean): void {
+    if (isFailing) this.failingLogs.add(shardIndex);
+    else this.failingLogs.delete(shardIndex);
+    this.publish(this.active.has('memory'));
+  }
+
+  /** Shards whose logs fail writes now. */
+  get failingLogCount(): number {
+    return this.failingLogs.size;
+  }
+
   private async sample(): Promise<void> {
     const isMemoryLow = this.probe.rssBytes() >= memoryLimitBytes(this.limits.memoryHighWatermark);
-    let isDiskLow = this.active.has('disk');
     try {
-      isDiskLow = (await this.probe.diskFreeBytes(this.directory)) < this.limits.diskFreeLimitBytes;
+      this.isDiskFreeLow =
+        (await this.probe.diskFreeBytes(this.directory)) < this.limits.diskFreeLimitBytes;
     } catch {
       // An unreadable file system keeps the last verdict rather than flapping.
     }
+    this.publish(isMemoryLow);
+  }
+
+  private publish(isMemoryLow: boolean): void {
     const wasActive = alarmReason(this.active);
     this.update('memory', isMemoryLow);
-    this.update('disk', isDiskLow);
+    this.update('disk', this.isDiskFreeLow || this.failingLogs.size > 0);
     if (alarmReason(this.active) !== wasActive) this.onChange(this.active);
   }
 

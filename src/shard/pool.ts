@@ -29,6 +29,14 @@ export interface ShardReady {
   definitions: DefinitionRecord[];
 }
 
+/** A shard's log started failing writes, or works again (`reason` says why it failed). */
+export interface ShardLogHealth {
+  type: 'log-health';
+  shardIndex: number;
+  isFailing: boolean;
+  reason: string;
+}
+
 export interface ShardThread {
   shardIndex: number;
   commandRing: SharedArrayBuffer;
@@ -43,8 +51,10 @@ export interface ShardPoolOptions {
   dataDir: string | null;
   log: Partial<LogOptions>;
   memoryBudgetBytes: number;
-  /** Called when a shard thread dies (a failed fdatasync, or a bug). */
+  /** Called when a shard thread dies (a bug). */
   onShardFailure: (shardIndex: number, error: Error) => void;
+  /** Called when a shard's log starts failing writes (disk full, I/O error) or works again. */
+  onLogHealth: (health: ShardLogHealth) => void;
 }
 
 /** The compiled worker entry, next to this file in dist/. */
@@ -67,6 +77,9 @@ export async function startShardThreads(options: ShardPoolOptions): Promise<Shar
     starting.push(
       waitForReady(worker).then((ready) => {
         worker.on('error', (error) => options.onShardFailure(shardIndex, error));
+        worker.on('message', (message: { type: string }) => {
+          if (message.type === 'log-health') options.onLogHealth(message as ShardLogHealth);
+        });
         return { shardIndex, commandRing, eventRing, worker, ready };
       }),
     );

@@ -38,13 +38,6 @@ if (data.dataDir !== null) {
     (log) => (store = new MessageStore(log, data.memoryBudgetBytes)),
   );
   const recovered: MessageStore = store!;
-  opened.log.onFatal = (error) => {
-    // A failed write or fdatasync: nothing after it can be trusted. Crash; recovery replays the log.
-    port.postMessage({ type: 'fatal', shardIndex: data.shardIndex, message: error.message });
-    setImmediate(() => {
-      throw error;
-    });
-  };
   ready = {
     type: 'ready',
     shardIndex: data.shardIndex,
@@ -53,6 +46,9 @@ if (data.dataDir !== null) {
   };
 }
 const shard = new Shard(data.shardIndex, outbox, store, data.memoryBudgetBytes);
+// A failing log (disk full, I/O error) raises the disk alarm on the network thread.
+shard.onLogHealth = (isFailing, reason) =>
+  port.postMessage({ type: 'log-health', shardIndex: data.shardIndex, isFailing, reason });
 
 let isScheduled = false;
 let isSleeping = false;
