@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SegmentedLog, type LogOptions, type RecoveryReport } from './segmented-log.js';
-import { FileStorage, MemoryStorage, type SegmentFile, type Storage } from './storage.js';
+import { FaultyStorage, FileStorage, MemoryStorage, type Storage } from './storage.js';
 
 interface Harness {
   name: string;
@@ -290,53 +290,6 @@ describe('SegmentedLog on memory storage, crashes', () => {
   });
 });
 
-/** Which operations fail, and how: set fields to inject faults, clear them to heal. */
-interface Faults {
-  /** Writes fail with this code after writing half their bytes (a torn write). */
-  write: string | null;
-  sync: string | null;
-  truncate: string | null;
-}
-
-function ioError(code: string): NodeJS.ErrnoException {
-  const error: NodeJS.ErrnoException = new Error(`${code}: injected`);
-  error.code = code;
-  return error;
-}
-
-/** Storage whose files fail as `faults` says; everything else goes to the real storage. */
-function faultyStorage(inner: Storage, faults: Faults): Storage {
-  const wrap = (file: SegmentFile): SegmentFile => ({
-    segment: file.segment,
-    get sizeBytes() {
-      return file.sizeBytes;
-    },
-    async write(chunks, position) {
-      if (faults.write === null) return file.write(chunks, position);
-      const bytes = Buffer.concat(chunks);
-      await file.write([bytes.subarray(0, bytes.length >> 1)], position);
-      throw ioError(faults.write);
-    },
-    async sync() {
-      if (faults.sync !== null) throw ioError(faults.sync);
-      return file.sync();
-    },
-    readSync: (target, targetOffset, length, position) =>
-      file.readSync(target, targetOffset, length, position),
-    async truncate(sizeBytes) {
-      if (faults.truncate !== null) throw ioError(faults.truncate);
-      return file.truncate(sizeBytes);
-    },
-    close: () => file.close(),
-  });
-  return {
-    list: () => inner.list(),
-    open: (segment, isNew) => wrap(inner.open(segment, isNew)),
-    remove: (segment) => inner.remove(segment),
-    syncDirectory: () => inner.syncDirectory(),
-  };
-}
-
 function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
@@ -368,8 +321,9 @@ describe.each([memoryHarness, fileHarness])('SegmentedLog on %o, storage faults'
     '%s: loses only what was not durable, cuts it off, probes, and goes on after the good records',
     async (_name, injected) => {
       harness = makeHarness();
-      const faults: Faults = { write: null, sync: null, truncate: null };
-      const { log } = await openLog(faultyStorage(harness.storage(), faults));
+      const storage = new FaultyStorage(harness.storage());
+      const faults = storage.faults;
+      const { log } = await openLog(storage);
       const failures: string[] = [];
       let recoveries = 0;
       log.onWriteFailed = (error) => failures.push((error as NodeJS.ErrnoException).code!);
@@ -393,12 +347,7 @@ describe.each([memoryHarness, fileHarness])('SegmentedLog on %o, storage faults'
       expect(log.readSync(log.lastSegment, log.lastPayloadOffset, 7).toString()).toBe('later-2');
       await log.close();
       const { seen, report } = await openLog(harness.reopen());
-      expect(seen.map((record) => record.text)).toEqual([
-        'good-1',
-        'good-2',
-        'later-1',
-        'later-2',
-      ]);
+      expect(seen.map((record) => record.text)).toEqual(['good-1', 'good-2', 'later-1', 'later-2']);
       expect(report.corruptions).toEqual([]);
       expect(report.truncatedBytes).toBe(0);
     },
@@ -406,8 +355,9 @@ describe.each([memoryHarness, fileHarness])('SegmentedLog on %o, storage faults'
 
   it('throws away segments started by a failed cycle and keeps numbering past them', async () => {
     harness = makeHarness();
-    const faults: Faults = { write: null, sync: null, truncate: null };
-    const { log } = await openLog(faultyStorage(harness.storage(), faults), {
+    const storage = new FaultyStorage(harness.storage());
+    const faults = storage.faults;
+    const { log } = await openLog(storage, {
       segmentBytesMax: 1024,
     });
     let failures = 0;
@@ -448,8 +398,10 @@ describe.each([memoryHarness, fileHarness])('SegmentedLog on %o, storage faults'
 
   it('keeps failing cleanly while even the cut fails, and heals when it works', async () => {
     harness = makeHarness();
-    const faults: Faults = { write: 'EIO', sync: null, truncate: null };
-    const { log } = await openLog(faultyStorage(harness.storage(), faults));
+    const storage = new FaultyStorage(harness.storage());
+    const faults = storage.faults;
+    faults.write = 'EIO';
+    const { log } = await openLog(storage);
     let failures = 0;
     let recoveries = 0;
     log.onWriteFailed = () => failures++;
@@ -502,6 +454,43 @@ describe.each([memoryHarness, fileHarness])('SegmentedLog on %o, idle deletion',
     await log.close();
     const { seen } = await openLog(harness.reopen());
     expect(seen).toEqual([]);
+  });
+
+  it('compacts a mostly dead oldest segment once idle, whatever the log size, and then deletes', async () => {
+    harness = makeHarness();
+    const { log } = await openLog(harness.storage(), {
+      segmentBytesMax: 64 * 1024,
+      deadSegmentIdleMs: 20,
+    });
+    // The first record stays live (like shard 0's definitions); everything else dies.
+    log.append(1, Buffer.from('survivor'));
+    log.retain(log.lastSegment, 8);
+    let survivorSegment = log.lastSegment;
+    const locations: number[] = [];
+    for (let i = 0; i < 120; i++) {
+      log.append(1, Buffer.alloc(2000, i));
+      log.retain(log.lastSegment, 2000);
+      locations.push(log.lastSegment);
+    }
+    log.requestSync();
+    log.flush();
+    await waitDurable(log, log.appendSeq);
+    const compacted: number[] = [];
+    log.onCompact = (segment) => {
+      // The owner writes its survivors again at the head and frees the old copies.
+      compacted.push(segment);
+      log.append(1, Buffer.from('survivor'));
+      log.retain(log.lastSegment, 8);
+      log.release(survivorSegment, 8);
+      survivorSegment = log.lastSegment;
+    };
+    for (const segment of locations) log.release(segment, 2000);
+    await until(() => harness.segmentCount() === 1, 5000);
+    expect(compacted).toEqual([1]);
+    expect(log.totalBytes).toBeLessThan(100);
+    await log.close();
+    const { seen } = await openLog(harness.reopen());
+    expect(seen.map((record) => record.text)).toEqual(['survivor']);
   });
 
   it('leaves a live active segment alone', async () => {

@@ -100,8 +100,6 @@ interface PendingWrite {
 const BATCH_INITIAL_BYTES = 256 * 1024;
 /** While failing, a cycle runs this often to retry (and to find out when space is back). */
 const PROBE_INTERVAL_MS = 1000;
-/** With nothing to write, a probe writes this many zero bytes past the end and cuts them off. */
-const PROBE_BYTES = 64 * 1024;
 /** A dead active segment smaller than this is not worth a new file. */
 const DEAD_SEGMENT_MIN_BYTES = 64 * 1024;
 
@@ -160,6 +158,8 @@ export class SegmentedLog {
   private probeTimer: NodeJS.Timeout | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private idleSinceCycles = 0;
+  /** The segment idle compaction last asked for: asked once (its survivors may not move). */
+  private idleCompactedSegment = -1;
   private isCollectScheduled = false;
   private removals: Promise<void> = Promise.resolve();
 
@@ -606,11 +606,15 @@ export class SegmentedLog {
     this.isFailing = true;
   }
 
-  /** Writes zeros past the end, syncs, and cuts them off: whether the disk takes writes again. */
+  /**
+   * Writes zeros past the end, syncs, and cuts them off: whether the disk takes writes again.
+   * As many as a full batch, so a disk with room for a record or two does not clear the alarm
+   * only to fail the next batch (zeros never parse as a record if a crash leaves them).
+   */
   private async probe(): Promise<void> {
     const file = this.active;
     const at = this.batchFilePosition;
-    await file.write([Buffer.alloc(PROBE_BYTES)], at);
+    await file.write([Buffer.alloc(this.options.batchBytesMax)], at);
     await file.sync();
     await file.truncate(at);
   }
@@ -633,12 +637,13 @@ export class SegmentedLog {
   }
 
   /**
-   * Arms the idle check when the active segment holds only dead records: if no cycle runs for
-   * deadSegmentIdleMs, it is sealed and a fresh one started, so the next cycle deletes it. Under
-   * load the dead bytes wait for the segment to fill, as before (no file churn per cycle).
+   * Arms the idle check when space could be given back: if no cycle runs for deadSegmentIdleMs,
+   * a mostly dead active segment is sealed and the oldest segment, if mostly dead, compacted
+   * whatever the log's size, so the next cycle deletes them. Under load this waits (no file
+   * churn per cycle): dead bytes go when segments fill and compaction starts, as before.
    */
-  private considerIdleRoll(): void {
-    if (this.idleTimer !== null || !this.isActiveDead()) return;
+  private considerIdleCompaction(): void {
+    if (this.idleTimer !== null || this.isClosing || !this.hasIdleWork()) return;
     this.idleSinceCycles = this.syncCycles;
     this.idleTimer = setTimeout(() => this.onIdle(), this.options.deadSegmentIdleMs);
     this.idleTimer.unref();
@@ -646,25 +651,52 @@ export class SegmentedLog {
 
   private onIdle(): void {
     this.idleTimer = null;
-    if (this.isClosed || this.isFailing || this.isCycleRunning || !this.isActiveDead()) return;
+    if (this.isClosed || this.isFailing || this.isCycleRunning || !this.hasIdleWork()) return;
     if (this.syncCycles !== this.idleSinceCycles) {
-      this.considerIdleRoll();
+      this.considerIdleCompaction();
       return;
     }
-    if (!this.roll()) return;
+    if (this.isActiveMostlyDead() && !this.roll()) return;
+    const oldest = this.oldestSealedSegment();
+    if (oldest >= 0 && this.isMostlyDead(oldest) && oldest !== this.idleCompactedSegment) {
+      this.idleCompactedSegment = oldest;
+      this.onCompact?.(oldest);
+    }
     this.isSyncRequested = true;
     void this.cycle();
   }
 
-  /** Whether the active segment is the only one left and nothing in it is live. */
-  private isActiveDead(): boolean {
+  private hasIdleWork(): boolean {
+    if (this.appendSeq !== this.durableSeq) return false;
+    if (this.isActiveMostlyDead()) return true;
+    const oldest = this.oldestSealedSegment();
+    return oldest >= 0 && this.isMostlyDead(oldest) && oldest !== this.idleCompactedSegment;
+  }
+
+  /** Whether the active segment is big enough to be worth a new file and mostly dead. */
+  private isActiveMostlyDead(): boolean {
+    const bytes = this.batchFilePosition + this.batchBytes;
     return (
-      this.files.size === 1 &&
-      (this.liveCount.get(this.activeSegment) ?? 0) === 0 &&
-      this.batchFilePosition + this.batchBytes >=
-        Math.min(DEAD_SEGMENT_MIN_BYTES, this.options.segmentBytesMax >> 2) &&
-      this.appendSeq === this.durableSeq
+      bytes >= Math.min(DEAD_SEGMENT_MIN_BYTES, this.options.segmentBytesMax >> 2) &&
+      (this.liveBytes.get(this.activeSegment) ?? 0) * 2 < bytes
     );
+  }
+
+  /** Whether more than half of a sealed segment is dead (live records stay in it). */
+  private isMostlyDead(segment: number): boolean {
+    const file = this.files.get(segment)!;
+    return (
+      (this.liveCount.get(segment) ?? 0) > 0 &&
+      (this.liveBytes.get(segment) ?? 0) * 2 < file.sizeBytes
+    );
+  }
+
+  private oldestSealedSegment(): number {
+    let oldest = -1;
+    for (const segment of this.files.keys()) {
+      if (segment !== this.activeSegment && (oldest < 0 || segment < oldest)) oldest = segment;
+    }
+    return oldest;
   }
 
   private collectGarbage(): void {
@@ -686,7 +718,7 @@ export class SegmentedLog {
         .catch((error: Error) => this.onRemoveError(segment, error));
     }
     this.considerCompaction(segments);
-    this.considerIdleRoll();
+    this.considerIdleCompaction();
   }
 
   private considerCompaction(segments: readonly number[]): void {

@@ -683,7 +683,12 @@ export class Channel implements SettledDeliverySink, ChannelForReplies {
       this.connection.sendMethod(
         this.channelId,
         isRefused
-          ? { method: 'basic.nack', deliveryTag: runEnd, multiple: runEnd > runStart, requeue: false }
+          ? {
+              method: 'basic.nack',
+              deliveryTag: runEnd,
+              multiple: runEnd > runStart,
+              requeue: false,
+            }
           : { method: 'basic.ack', deliveryTag: runEnd, multiple: runEnd > runStart },
       );
       runStart = runEnd + 1;

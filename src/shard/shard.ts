@@ -144,6 +144,7 @@ export class Shard implements RingSink, ConfirmSink {
   private readonly pageable = new Fifo<StoredMessage>();
   /** Messages compaction wrote again, until that is durable (a lost copy is written again). */
   private readonly relocating = new Set<StoredMessage>();
+  private isLogFailing = false;
   /** Told when the log starts failing (disk full, I/O error) and when it works again. */
   onLogHealth: (isFailing: boolean, reason: string) => void = () => {};
 
@@ -164,7 +165,10 @@ export class Shard implements RingSink, ConfirmSink {
       store.log.onDurable = (durableSeq) => this.onDurable(durableSeq);
       store.log.onCompact = (segment) => this.relocate(segment);
       store.log.onWriteFailed = (error) => this.onWriteFailed(error);
-      store.log.onWriteRecovered = () => this.onLogHealth(false, '');
+      store.log.onWriteRecovered = () => {
+        this.isLogFailing = false;
+        this.onLogHealth(false, '');
+      };
     }
   }
 
@@ -326,7 +330,7 @@ export class Shard implements RingSink, ConfirmSink {
     this.markDurable(durableSeq);
     this.pendingConfirms.fail(durableSeq, this);
     const lostRelocations = new Set<StoredMessage>();
-    for (let message = this.awaitingDurability.shift(); message !== undefined; ) {
+    for (let message = this.awaitingDurability.shift(); message !== undefined;) {
       if (this.relocating.has(message)) lostRelocations.add(message);
       else store.unlog(message);
       message = this.awaitingDurability.shift();
@@ -344,12 +348,13 @@ export class Shard implements RingSink, ConfirmSink {
       replies[kept++] = reply;
     }
     replies.length = kept;
-    if (lostRelocations.size > 0)
-      this.relocateWhere((message) => lostRelocations.has(message));
+    if (lostRelocations.size > 0) this.relocateWhere((message) => lostRelocations.has(message));
     store.flushRefs();
     store.log.requestSync();
     this.outbox.flush();
-    this.onLogHealth(true, error.message);
+    // Said once per failing spell: the probes that fail after it add nothing.
+    if (!this.isLogFailing) this.onLogHealth(true, error.message);
+    this.isLogFailing = true;
   }
 
   /** ConfirmSink: publishes up to confirmSeq on a channel are settled. */
@@ -1131,9 +1136,7 @@ export class Shard implements RingSink, ConfirmSink {
    * copies), so the old, mostly dead segment can go once the copies are durable.
    */
   private relocate(segment: number): void {
-    this.relocateWhere(
-      (message) => message.segment === segment && message.payloadOffset >= 0,
-    );
+    this.relocateWhere((message) => message.segment === segment && message.payloadOffset >= 0);
     this.store!.relocateDefinitions(segment);
   }
 
