@@ -81,10 +81,13 @@ async function openLog(
   options: Partial<LogOptions> = {},
 ): Promise<{ log: SegmentedLog; seen: Seen[]; report: RecoveryReport }> {
   const seen: Seen[] = [];
-  const { log, report } = await SegmentedLog.open(storage, options, {
-    onRecord: (type, bytes, start, end, segment, offset) =>
-      seen.push({ type, text: bytes.toString('utf8', start, end), segment, offset }),
-  });
+  // Recovered records stay live, as an owner keeps what it recovers (else they would go).
+  const { log, report } = await SegmentedLog.open(storage, options, (opened) => ({
+    onRecord: (type, bytes, start, end, segment, offset) => {
+      seen.push({ type, text: bytes.toString('utf8', start, end), segment, offset });
+      opened.retain(segment, end - start);
+    },
+  }));
   return { log, seen, report };
 }
 
@@ -231,6 +234,33 @@ describe.each([memoryHarness, fileHarness])('SegmentedLog on %o', (makeHarness) 
     const again = await openLog(harness.reopen());
     expect(again.seen).toHaveLength(5);
     await again.log.close();
+  });
+
+  it('replays segments bigger than its read window, records across its edges and bigger than it', async () => {
+    harness = makeHarness();
+    const { log } = await openLog(harness.storage(), { segmentBytesMax: 8 * 1024 * 1024 });
+    const sizes = [70_000, 1_500_000, 333, 2_100_000, 99_999, 1 << 20, 12];
+    const texts: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const text = `r${i}:`.padEnd(sizes[i % sizes.length]!, String.fromCharCode(97 + (i % 26)));
+      texts.push(text);
+      log.append(1, Buffer.from(text));
+      log.retain(log.lastSegment, text.length);
+    }
+    const damaged = log.lastSegment;
+    const damagedAt = log.lastPayloadOffset;
+    log.append(1, Buffer.from('after-damage'));
+    await log.close();
+    const clean = await openLog(harness.reopen());
+    expect(clean.seen.map((record) => record.text)).toEqual([...texts, 'after-damage']);
+    expect(clean.report.corruptions).toEqual([]);
+    // Damage deep in a segment is found past the window and the record after it kept.
+    harness.corrupt(damaged, damagedAt + 5, Buffer.from('XX'));
+    const { seen, report } = await openLog(harness.reopen());
+    expect(seen.map((record) => record.text)).toEqual([...texts.slice(0, -1), 'after-damage']);
+    expect(report.corruptions).toEqual([
+      { segment: damaged, offset: damagedAt - 9, reason: 'checksum mismatch' },
+    ]);
   });
 
   it('reports a corrupt record in the middle with its place and keeps the rest', async () => {

@@ -98,6 +98,8 @@ interface PendingWrite {
 }
 
 const BATCH_INITIAL_BYTES = 256 * 1024;
+/** Recovery reads segments through a window this big (bigger only for a bigger record). */
+const RECOVERY_WINDOW_BYTES = 1024 * 1024;
 /** While failing, a cycle runs this often to retry (and to find out when space is back). */
 const PROBE_INTERVAL_MS = 1000;
 /** A dead active segment smaller than this is not worth a new file. */
@@ -236,15 +238,26 @@ export class SegmentedLog {
     };
     const segments = this.storage.list();
     const files = segments.map((segment) => this.storage.open(segment, false));
-    // One buffer for every segment: visitors copy what they keep, and a fresh buffer per segment
-    // would leave hundreds of MiB of garbage behind after a big replay.
-    let bytes = Buffer.allocUnsafe(0);
+    // Segments are read through one window of RECOVERY_WINDOW_BYTES, not whole: visitors copy
+    // what they keep, and a buffer the size of a segment would stay behind as garbage (RSS) long
+    // after the replay, since nothing makes V8 collect it while the broker idles.
+    let window = Buffer.allocUnsafe(RECOVERY_WINDOW_BYTES);
     for (let index = 0; index < segments.length; index++) {
       const segment = segments[index]!;
       const file = files[index]!;
       this.files.set(segment, file);
-      if (bytes.length < file.sizeBytes) bytes = Buffer.allocUnsafe(file.sizeBytes);
-      const size = file.readSync(bytes, 0, file.sizeBytes, 0);
+      const size = file.sizeBytes;
+      // The window holds the file's bytes [windowStart, windowEnd).
+      let windowStart = 0;
+      let windowEnd = 0;
+      /** Reads from `from` on: at least `minBytes` (a record bigger than the window) or to the end. */
+      const fill = (from: number, minBytes: number): void => {
+        const want = Math.min(size - from, Math.max(minBytes, RECOVERY_WINDOW_BYTES));
+        if (want > window.length) window = Buffer.allocUnsafe(want);
+        windowStart = from;
+        windowEnd = from + file.readSync(window, 0, want, from);
+      };
+      fill(0, 0);
       report.segments++;
       report.bytes += size;
       // Damage with nothing valid after it is a torn write when no later segment holds records
@@ -254,7 +267,7 @@ export class SegmentedLog {
         .every((later) => later.sizeBytes <= SEGMENT_HEADER_BYTES);
       if (
         size < SEGMENT_HEADER_BYTES ||
-        !bytes.subarray(0, SEGMENT_HEADER_BYTES).equals(SEGMENT_MAGIC)
+        !window.subarray(0, SEGMENT_HEADER_BYTES).equals(SEGMENT_MAGIC)
       ) {
         if (isNewest && size < SEGMENT_HEADER_BYTES) {
           // Created but never written before the crash: nothing to keep.
@@ -267,16 +280,26 @@ export class SegmentedLog {
       }
       let at = SEGMENT_HEADER_BYTES;
       while (at < size) {
-        const check = checkRecord(bytes, at, size);
+        if (at + RECORD_HEADER_BYTES > windowEnd && windowEnd < size) fill(at, 0);
+        let check = checkRecord(window, at - windowStart, windowEnd - windowStart);
+        if (check === RecordCheck.Truncated && windowEnd < size) {
+          // The record runs past the window: read from its start, all of it.
+          fill(at, RECORD_HEADER_BYTES + checked.payloadBytes);
+          check = checkRecord(window, 0, windowEnd - windowStart);
+        }
         if (check === RecordCheck.Valid) {
           const payloadBytes = checked.payloadBytes;
-          const start = at + RECORD_HEADER_BYTES;
-          visitor.onRecord(bytes[at + 8]!, bytes, start, start + payloadBytes, segment, start);
+          const start = at - windowStart + RECORD_HEADER_BYTES;
+          const type = window[at - windowStart + 8]!;
+          visitor.onRecord(type, window, start, start + payloadBytes, segment, windowStart + start);
           report.records++;
-          at = start + payloadBytes;
+          at += RECORD_HEADER_BYTES + payloadBytes;
           continue;
         }
-        const next = findNextRecord(bytes, at + 1, size);
+        // Damage (rare): search the rest of the segment for the next valid record.
+        if (windowStart !== at || windowEnd < size) fill(at, size - at);
+        const found = findNextRecord(window, 1, windowEnd - windowStart);
+        const next = found < 0 ? -1 : windowStart + found;
         if (next < 0 && isNewest) {
           // Nothing valid after the damage in the newest segment: a write torn by a crash.
           report.truncatedBytes += size - at;
