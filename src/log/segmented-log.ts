@@ -532,7 +532,9 @@ export class SegmentedLog {
         await repairFile.truncate(this.repairSizeBytes);
         this.repairFile = null;
       }
-      if (this.isFailing && writes.length === 0) await this.probe();
+      // While failing, a write must first prove there is room for a whole batch: records that
+      // would just fit do not clear the alarm only to fail the next batch (no flapping).
+      if (this.isFailing) await this.probe(goodFile, goodSizeBytes);
       for (const write of writes) await write.file.write([write.bytes], write.position);
       if (this.options.fsyncMode !== 'off') {
         const synced = new Set<SegmentFile>();
@@ -630,13 +632,10 @@ export class SegmentedLog {
   }
 
   /**
-   * Writes zeros past the end, syncs, and cuts them off: whether the disk takes writes again.
-   * As many as a full batch, so a disk with room for a record or two does not clear the alarm
-   * only to fail the next batch (zeros never parse as a record if a crash leaves them).
+   * Writes a full batch of zeros at the end of `file`, syncs, and cuts them off: whether the disk
+   * takes writes again (zeros never parse as a record, should a crash leave them).
    */
-  private async probe(): Promise<void> {
-    const file = this.active;
-    const at = this.batchFilePosition;
+  private async probe(file: SegmentFile, at: number): Promise<void> {
     await file.write([Buffer.alloc(this.options.batchBytesMax)], at);
     await file.sync();
     await file.truncate(at);

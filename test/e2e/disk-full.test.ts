@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type BrokerProcess, spawnBroker, stopBroker } from '../helpers/process-broker.js';
-import { nextEvent } from '../helpers/e2e.js';
+import { amqplibTx, nextEvent } from '../helpers/e2e.js';
 
 const QUEUE = 'disk-full.q';
 const BODY_BYTES = 64 * 1024;
@@ -128,6 +128,16 @@ describe('a data directory on a file system that fills up', () => {
       await publisher.waitForConfirms();
       expect(await Promise.all([...outcomes.values()])).toEqual(Array(10).fill('ack'));
 
+      // A transaction of 2 MiB is held on the network thread until its commit, sent once full.
+      const txConnection = await connect();
+      const tx = await txConnection.createChannel();
+      tx.on('error', () => undefined);
+      await amqplibTx.select(tx);
+      for (let i = 0; i < 32; i++) tx.sendToQueue(QUEUE, bodyOf(100_000 + i), { persistent: true });
+      // A round trip: the broker has read them all (a publish read under the alarm would pause
+      // this connection, and its commit with it).
+      await tx.checkQueue(QUEUE);
+
       // Leave about 1 MiB, then publish 3 MiB in one go.
       const filler = join(directory, 'filler');
       writeFileSync(filler, Buffer.alloc(freeBytes(directory) - 1024 * 1024));
@@ -145,6 +155,13 @@ describe('a data directory on a file system that fills up', () => {
       for (const [id, value] of settled) if (id < firstNack) expect(value).toBe('ack');
       const ackedBeforeFull = [...settled].filter(([, v]) => v === 'ack').map(([id]) => id);
       expect(ackedBeforeFull.length).toBeGreaterThanOrEqual(10);
+
+      // A commit whose record cannot be stored closes its channel: 406, RabbitMQ's text first.
+      const commitError = await amqplibTx.commit(tx).then(
+        () => null,
+        (error: Error) => error,
+      );
+      expect(commitError?.message).toMatch(/406.*PRECONDITION_FAILED - partial tx completion/);
 
       // The broker is up and serves other clients; transient queues keep working.
       const otherConnection = await connect();
