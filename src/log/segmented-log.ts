@@ -4,7 +4,8 @@
 // writer waits one sync and many writers share each sync (group commit by demand, no timer).
 //
 // Invariants: records reach the disk in append order; `durableSeq` only grows and never passes
-// a failed write or sync; sealed segments are immutable; a segment is deleted only when it and
+// a failed write or sync; sealed segments are immutable (but for a rewind into the segment
+// whose durable end a failed cycle started from); a segment is deleted only when it and
 // every older segment hold no live records, and only after the appends that released them are
 // durable, so an ack never outlives the message it settles and a relocated record is on disk
 // before its old copy goes. A failed cycle loses every record not yet durable: the log cuts its

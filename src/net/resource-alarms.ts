@@ -108,11 +108,6 @@ export class ResourceAlarms {
     this.publish(this.active.has('memory'));
   }
 
-  /** Shards whose logs fail writes now. */
-  get failingLogCount(): number {
-    return this.failingLogs.size;
-  }
-
   private async sample(): Promise<void> {
     const isMemoryLow = this.probe.rssBytes() >= memoryLimitBytes(this.limits.memoryHighWatermark);
     try {

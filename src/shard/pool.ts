@@ -1,6 +1,6 @@
 // Starts and stops the shard worker threads, and creates the two rings each one talks over.
 // Network thread only. The rings carry all data and queue operations; postMessage carries only
-// start-up and shutdown.
+// start-up, shutdown, sampled stats and log health (a shard's log failing writes, or healed).
 
 import { Worker } from 'node:worker_threads';
 import type { LogOptions, RecoveryReport } from '../log/index.js';
