@@ -11,5 +11,12 @@ export {
   SegmentedLog,
   SYNC_MS_BUCKET_BOUNDS,
 } from './segmented-log.js';
-export { FileStorage, MemoryStorage, type SegmentFile, type Storage } from './storage.js';
+export {
+  FaultyStorage,
+  FileStorage,
+  MemoryStorage,
+  type SegmentFile,
+  type Storage,
+  type StorageFaults,
+} from './storage.js';
 export { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './record-format.js';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SegmentedLog, type LogOptions, type RecoveryReport } from './segmented-log.js';
-import { FileStorage, MemoryStorage, type Storage } from './storage.js';
+import { FaultyStorage, FileStorage, MemoryStorage, type Storage } from './storage.js';
 
 interface Harness {
   name: string;
@@ -81,10 +81,13 @@ async function openLog(
   options: Partial<LogOptions> = {},
 ): Promise<{ log: SegmentedLog; seen: Seen[]; report: RecoveryReport }> {
   const seen: Seen[] = [];
-  const { log, report } = await SegmentedLog.open(storage, options, {
-    onRecord: (type, bytes, start, end, segment, offset) =>
-      seen.push({ type, text: bytes.toString('utf8', start, end), segment, offset }),
-  });
+  // Recovered records stay live, as an owner keeps what it recovers (else they would go).
+  const { log, report } = await SegmentedLog.open(storage, options, (opened) => ({
+    onRecord: (type, bytes, start, end, segment, offset) => {
+      seen.push({ type, text: bytes.toString('utf8', start, end), segment, offset });
+      opened.retain(segment, end - start);
+    },
+  }));
   return { log, seen, report };
 }
 
@@ -233,6 +236,33 @@ describe.each([memoryHarness, fileHarness])('SegmentedLog on %o', (makeHarness) 
     await again.log.close();
   });
 
+  it('replays segments bigger than its read window, records across its edges and bigger than it', async () => {
+    harness = makeHarness();
+    const { log } = await openLog(harness.storage(), { segmentBytesMax: 8 * 1024 * 1024 });
+    const sizes = [70_000, 1_500_000, 333, 2_100_000, 99_999, 1 << 20, 12];
+    const texts: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const text = `r${i}:`.padEnd(sizes[i % sizes.length]!, String.fromCharCode(97 + (i % 26)));
+      texts.push(text);
+      log.append(1, Buffer.from(text));
+      log.retain(log.lastSegment, text.length);
+    }
+    const damaged = log.lastSegment;
+    const damagedAt = log.lastPayloadOffset;
+    log.append(1, Buffer.from('after-damage'));
+    await log.close();
+    const clean = await openLog(harness.reopen());
+    expect(clean.seen.map((record) => record.text)).toEqual([...texts, 'after-damage']);
+    expect(clean.report.corruptions).toEqual([]);
+    // Damage deep in a segment is found past the window and the record after it kept.
+    harness.corrupt(damaged, damagedAt + 5, Buffer.from('XX'));
+    const { seen, report } = await openLog(harness.reopen());
+    expect(seen.map((record) => record.text)).toEqual([...texts.slice(0, -1), 'after-damage']);
+    expect(report.corruptions).toEqual([
+      { segment: damaged, offset: damagedAt - 9, reason: 'checksum mismatch' },
+    ]);
+  });
+
   it('reports a corrupt record in the middle with its place and keeps the rest', async () => {
     harness = makeHarness();
     const { log } = await openLog(harness.storage());
@@ -287,5 +317,225 @@ describe('SegmentedLog on memory storage, crashes', () => {
       );
       expect(report.corruptions).toEqual([]);
     }
+  });
+});
+
+function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (condition()) resolve();
+      else if (Date.now() > deadline) reject(new Error('timed out waiting'));
+      else setTimeout(check, 5);
+    };
+    check();
+  });
+}
+
+function appendAndSync(log: SegmentedLog, texts: string[]): number {
+  let seq = 0;
+  for (const text of texts) seq = log.append(1, Buffer.from(text));
+  log.requestSync();
+  log.flush();
+  return seq;
+}
+
+describe.each([memoryHarness, fileHarness])('SegmentedLog on %o, storage faults', (makeHarness) => {
+  let harness: Harness;
+  afterEach(() => harness?.cleanup());
+
+  it.each([
+    ['ENOSPC on write', { write: 'ENOSPC', sync: null, truncate: null }],
+    ['EIO on fdatasync', { write: null, sync: 'EIO', truncate: null }],
+  ])(
+    '%s: loses only what was not durable, cuts it off, probes, and goes on after the good records',
+    async (_name, injected) => {
+      harness = makeHarness();
+      const storage = new FaultyStorage(harness.storage());
+      const faults = storage.faults;
+      const { log } = await openLog(storage);
+      const failures: string[] = [];
+      let recoveries = 0;
+      log.onWriteFailed = (error) => failures.push((error as NodeJS.ErrnoException).code!);
+      log.onWriteRecovered = () => recoveries++;
+      await waitDurable(log, appendAndSync(log, ['good-1', 'good-2']));
+      Object.assign(faults, injected);
+      const lostSeq = appendAndSync(log, ['lost-1', 'lost-2-longer-record']);
+      await until(() => failures.length === 1);
+      expect(log.isFailing).toBe(true);
+      expect(log.durableSeq).toBe(2);
+      // Appends go on while failing; they wait for the next probe (and fail with it here).
+      appendAndSync(log, ['lost-3']);
+      await until(() => failures.length === 2);
+      expect(log.durableSeq).toBe(2);
+      Object.assign(faults, { write: null, sync: null, truncate: null });
+      const laterSeq = appendAndSync(log, ['later-1', 'later-2']);
+      expect(laterSeq).toBeGreaterThan(lostSeq);
+      await waitDurable(log, laterSeq);
+      expect(log.isFailing).toBe(false);
+      expect(recoveries).toBe(1);
+      expect(log.readSync(log.lastSegment, log.lastPayloadOffset, 7).toString()).toBe('later-2');
+      await log.close();
+      const { seen, report } = await openLog(harness.reopen());
+      expect(seen.map((record) => record.text)).toEqual(['good-1', 'good-2', 'later-1', 'later-2']);
+      expect(report.corruptions).toEqual([]);
+      expect(report.truncatedBytes).toBe(0);
+    },
+  );
+
+  it('throws away segments started by a failed cycle and keeps numbering past them', async () => {
+    harness = makeHarness();
+    const storage = new FaultyStorage(harness.storage());
+    const faults = storage.faults;
+    const { log } = await openLog(storage, {
+      segmentBytesMax: 1024,
+    });
+    let failures = 0;
+    log.onWriteFailed = () => failures++;
+    const retainLast = () => log.retain(log.lastSegment, 1);
+    await waitDurable(log, appendAndSync(log, ['good']));
+    retainLast();
+    const goodSegment = log.lastSegment;
+    faults.write = 'ENOSPC';
+    appendAndSync(
+      log,
+      Array.from({ length: 20 }, (_, i) => `lost-${i}`.padEnd(200, '.')),
+    );
+    expect(log.lastSegment).toBeGreaterThan(goodSegment);
+    const newestLost = log.lastSegment;
+    await until(() => failures === 1);
+    faults.write = null;
+    const seq = appendAndSync(log, ['after']);
+    retainLast();
+    await waitDurable(log, seq);
+    expect(log.lastSegment).toBe(goodSegment);
+    // A roll after the failure takes a number no lost segment used.
+    for (let i = 0; i < 8; i++) {
+      appendAndSync(log, [`next-${i}`.padEnd(200, '.')]);
+      retainLast();
+    }
+    await waitDurable(log, log.appendSeq);
+    expect(log.lastSegment).toBeGreaterThan(newestLost);
+    await log.close();
+    const { seen, report } = await openLog(harness.reopen());
+    expect(seen.map((record) => record.text.replace(/\.+$/, ''))).toEqual([
+      'good',
+      'after',
+      ...Array.from({ length: 8 }, (_, i) => `next-${i}`),
+    ]);
+    expect(report.corruptions).toEqual([]);
+  });
+
+  it('keeps failing cleanly while even the cut fails, and heals when it works', async () => {
+    harness = makeHarness();
+    const storage = new FaultyStorage(harness.storage());
+    const faults = storage.faults;
+    faults.write = 'EIO';
+    const { log } = await openLog(storage);
+    let failures = 0;
+    let recoveries = 0;
+    log.onWriteFailed = () => failures++;
+    log.onWriteRecovered = () => recoveries++;
+    appendAndSync(log, ['lost-1']);
+    await until(() => failures === 1);
+    faults.write = null;
+    faults.truncate = 'EIO';
+    // Nothing to write: the probe itself tries the cut, and fails.
+    await until(() => failures === 2);
+    expect(recoveries).toBe(0);
+    faults.truncate = null;
+    await until(() => recoveries === 1);
+    expect(log.isFailing).toBe(false);
+    await waitDurable(log, appendAndSync(log, ['kept']));
+    await log.close();
+    const { seen, report } = await openLog(harness.reopen());
+    expect(seen.map((record) => record.text)).toEqual(['kept']);
+    expect(report.corruptions).toEqual([]);
+  });
+});
+
+describe.each([memoryHarness, fileHarness])('SegmentedLog on %o, idle deletion', (makeHarness) => {
+  let harness: Harness;
+  afterEach(() => harness?.cleanup());
+
+  it('deletes dead segments without a further append, the active one once idle', async () => {
+    harness = makeHarness();
+    const { log } = await openLog(harness.storage(), {
+      segmentBytesMax: 64 * 1024,
+      deadSegmentIdleMs: 20,
+    });
+    const locations: number[] = [];
+    // Three full segments and an active one holding about 48 KB.
+    for (let i = 0; i < 120; i++) {
+      log.append(1, Buffer.alloc(2000, i));
+      log.retain(log.lastSegment, 2000);
+      locations.push(log.lastSegment);
+    }
+    log.requestSync();
+    log.flush();
+    await waitDurable(log, log.appendSeq);
+    expect(harness.segmentCount()).toBeGreaterThan(2);
+    const active = log.lastSegment;
+    // Settled without a record of their own (a deleted queue's copies coming back): no append.
+    for (const segment of locations) log.release(segment, 2000);
+    await until(() => harness.segmentCount() === 1 && harness.storage().list()[0]! > active);
+    expect(log.totalBytes).toBeLessThan(64);
+    expect(log.openSegmentCount).toBe(1);
+    await log.close();
+    const { seen } = await openLog(harness.reopen());
+    expect(seen).toEqual([]);
+  });
+
+  it('compacts a mostly dead oldest segment once idle, whatever the log size, and then deletes', async () => {
+    harness = makeHarness();
+    const { log } = await openLog(harness.storage(), {
+      segmentBytesMax: 64 * 1024,
+      deadSegmentIdleMs: 20,
+    });
+    // The first record stays live (like shard 0's definitions); everything else dies.
+    log.append(1, Buffer.from('survivor'));
+    log.retain(log.lastSegment, 8);
+    let survivorSegment = log.lastSegment;
+    const locations: number[] = [];
+    for (let i = 0; i < 120; i++) {
+      log.append(1, Buffer.alloc(2000, i));
+      log.retain(log.lastSegment, 2000);
+      locations.push(log.lastSegment);
+    }
+    log.requestSync();
+    log.flush();
+    await waitDurable(log, log.appendSeq);
+    const compacted: number[] = [];
+    log.onCompact = (segment) => {
+      // The owner writes its survivors again at the head and frees the old copies.
+      compacted.push(segment);
+      log.append(1, Buffer.from('survivor'));
+      log.retain(log.lastSegment, 8);
+      log.release(survivorSegment, 8);
+      survivorSegment = log.lastSegment;
+    };
+    for (const segment of locations) log.release(segment, 2000);
+    await until(() => harness.segmentCount() === 1, 5000);
+    expect(compacted).toEqual([1]);
+    expect(log.totalBytes).toBeLessThan(100);
+    await log.close();
+    const { seen } = await openLog(harness.reopen());
+    expect(seen.map((record) => record.text)).toEqual(['survivor']);
+  });
+
+  it('leaves a live active segment alone', async () => {
+    harness = makeHarness();
+    const { log } = await openLog(harness.storage(), { deadSegmentIdleMs: 10 });
+    for (let i = 0; i < 50; i++) {
+      log.append(1, Buffer.alloc(2000, i));
+      log.retain(log.lastSegment, 2000);
+    }
+    log.requestSync();
+    log.flush();
+    await waitDurable(log, log.appendSeq);
+    const segment = log.lastSegment;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(harness.storage().list()).toEqual([segment]);
+    await log.close();
   });
 });

@@ -4,10 +4,13 @@
 // writer waits one sync and many writers share each sync (group commit by demand, no timer).
 //
 // Invariants: records reach the disk in append order; `durableSeq` only grows and never passes
-// a failed sync (a failed fdatasync is fatal, never retried); sealed segments are immutable; a
-// segment is deleted only when it and every older segment hold no live records, and only after
-// the appends that released them are durable, so an ack never outlives the message it settles
-// and a relocated record is on disk before its old copy goes.
+// a failed write or sync; sealed segments are immutable (but for a rewind into the segment
+// whose durable end a failed cycle started from); a segment is deleted only when it and
+// every older segment hold no live records, and only after the appends that released them are
+// durable, so an ack never outlives the message it settles and a relocated record is on disk
+// before its old copy goes. A failed cycle loses every record not yet durable: the log cuts its
+// files back to the last durable byte before it writes again (never leaving a partial record
+// where later ones follow), tells its owner, and probes once a second until writes succeed.
 
 import { assert } from '../util/index.js';
 import {
@@ -38,6 +41,9 @@ export interface LogOptions {
   lazyFlushMs: number;
   /** Compaction starts once the log holds at least this many bytes. */
   compactionMinBytes: number;
+  /** An active segment whose records are all dead is sealed (and so deleted) after this long
+   *  without a cycle, so an idle log gives its space back. */
+  deadSegmentIdleMs: number;
   /**
    * Reads the log without changing it: no torn tail is cut and no segment is started (for tools
    * that inspect a data directory, even while a broker uses it). Such a log takes no appends.
@@ -53,6 +59,7 @@ export const DEFAULT_LOG_OPTIONS: LogOptions = {
   batchBytesMax: 4 * 1024 * 1024,
   lazyFlushMs: 200,
   compactionMinBytes: 128 * 1024 * 1024,
+  deadSegmentIdleMs: 1000,
   isReadOnly: false,
 };
 
@@ -92,6 +99,12 @@ interface PendingWrite {
 }
 
 const BATCH_INITIAL_BYTES = 256 * 1024;
+/** Recovery reads segments through a window this big (bigger only for a bigger record). */
+const RECOVERY_WINDOW_BYTES = 1024 * 1024;
+/** While failing, a cycle runs this often to retry (and to find out when space is back). */
+const PROBE_INTERVAL_MS = 1000;
+/** A dead active segment smaller than this is not worth a new file. */
+const DEAD_SEGMENT_MIN_BYTES = 64 * 1024;
 
 /** Upper bounds (ms) of the write-and-sync cycle duration histogram, for /metrics. */
 export const SYNC_MS_BUCKET_BOUNDS: readonly number[] = [
@@ -108,6 +121,11 @@ export class SegmentedLog {
   private readonly deletableAfterSeq = new Map<number, number>();
   private active!: SegmentFile;
   private activeSegment = 0;
+  /** Segment numbers only grow, even past segments a failed cycle threw away. */
+  private nextSegment = 1;
+  /** After a failed cycle: cut this file back to this size before writing again. */
+  private repairFile: SegmentFile | null = null;
+  private repairSizeBytes = 0;
 
   /** The batch being filled; payloads go at the offsets beginAppend() returns. */
   batch: Buffer = Buffer.allocUnsafe(BATCH_INITIAL_BYTES);
@@ -136,16 +154,28 @@ export class SegmentedLog {
   private isCycleRunning = false;
   private isSyncRequested = false;
   private isClosed = false;
-  private isFailed = false;
+  private isClosing = false;
+  /** A cycle failed and none has succeeded since. */
+  isFailing = false;
   private timer: NodeJS.Timeout | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private idleSinceCycles = 0;
+  /** The segment idle compaction last asked for: asked once (its survivors may not move). */
+  private idleCompactedSegment = -1;
+  private isCollectScheduled = false;
   private removals: Promise<void> = Promise.resolve();
 
   /** Called after each cycle with the new durableSeq. */
   onDurable: (durableSeq: number) => void = () => {};
-  /** Called once when a write or sync fails: the owner must stop confirming and crash. */
-  onFatal: (error: Error) => void = (error) => {
-    throw error;
-  };
+  /**
+   * Called when a write or sync fails. Every record after `durableSeq` is lost (it will never be
+   * durable, and appends go on after it): the owner must fail what waited for them, release
+   * what they retained, and append again what must stay durable. Probes follow each second.
+   */
+  onWriteFailed: (error: Error) => void = () => {};
+  /** Called when a cycle succeeds after failures. */
+  onWriteRecovered: () => void = () => {};
   /** Asked to re-append the live records of an old, mostly dead segment (compaction). */
   onCompact: ((segment: number) => void) | null = null;
 
@@ -173,7 +203,9 @@ export class SegmentedLog {
       log.files.clear();
       return { log, report };
     }
-    log.startSegment(Math.max(0, ...storage.list()) + 1);
+    log.startSegment(storage.open(Math.max(0, ...storage.list()) + 1, true));
+    // Segments recovery found dead go without waiting for an append.
+    log.scheduleCollect();
     if (options.fsyncMode === 'interval') {
       log.timer = setInterval(() => log.onIntervalTick(), log.options.fsyncIntervalMs);
       log.timer.unref();
@@ -207,15 +239,26 @@ export class SegmentedLog {
     };
     const segments = this.storage.list();
     const files = segments.map((segment) => this.storage.open(segment, false));
-    // One buffer for every segment: visitors copy what they keep, and a fresh buffer per segment
-    // would leave hundreds of MiB of garbage behind after a big replay.
-    let bytes = Buffer.allocUnsafe(0);
+    // Segments are read through one window of RECOVERY_WINDOW_BYTES, not whole: visitors copy
+    // what they keep, and a buffer the size of a segment would stay behind as garbage (RSS) long
+    // after the replay, since nothing makes V8 collect it while the broker idles.
+    let window = Buffer.allocUnsafe(RECOVERY_WINDOW_BYTES);
     for (let index = 0; index < segments.length; index++) {
       const segment = segments[index]!;
       const file = files[index]!;
       this.files.set(segment, file);
-      if (bytes.length < file.sizeBytes) bytes = Buffer.allocUnsafe(file.sizeBytes);
-      const size = file.readSync(bytes, 0, file.sizeBytes, 0);
+      const size = file.sizeBytes;
+      // The window holds the file's bytes [windowStart, windowEnd).
+      let windowStart = 0;
+      let windowEnd = 0;
+      /** Reads from `from` on: at least `minBytes` (a record bigger than the window) or to the end. */
+      const fill = (from: number, minBytes: number): void => {
+        const want = Math.min(size - from, Math.max(minBytes, RECOVERY_WINDOW_BYTES));
+        if (want > window.length) window = Buffer.allocUnsafe(want);
+        windowStart = from;
+        windowEnd = from + file.readSync(window, 0, want, from);
+      };
+      fill(0, 0);
       report.segments++;
       report.bytes += size;
       // Damage with nothing valid after it is a torn write when no later segment holds records
@@ -225,7 +268,7 @@ export class SegmentedLog {
         .every((later) => later.sizeBytes <= SEGMENT_HEADER_BYTES);
       if (
         size < SEGMENT_HEADER_BYTES ||
-        !bytes.subarray(0, SEGMENT_HEADER_BYTES).equals(SEGMENT_MAGIC)
+        !window.subarray(0, SEGMENT_HEADER_BYTES).equals(SEGMENT_MAGIC)
       ) {
         if (isNewest && size < SEGMENT_HEADER_BYTES) {
           // Created but never written before the crash: nothing to keep.
@@ -238,16 +281,26 @@ export class SegmentedLog {
       }
       let at = SEGMENT_HEADER_BYTES;
       while (at < size) {
-        const check = checkRecord(bytes, at, size);
+        if (at + RECORD_HEADER_BYTES > windowEnd && windowEnd < size) fill(at, 0);
+        let check = checkRecord(window, at - windowStart, windowEnd - windowStart);
+        if (check === RecordCheck.Truncated && windowEnd < size) {
+          // The record runs past the window: read from its start, all of it.
+          fill(at, RECORD_HEADER_BYTES + checked.payloadBytes);
+          check = checkRecord(window, 0, windowEnd - windowStart);
+        }
         if (check === RecordCheck.Valid) {
           const payloadBytes = checked.payloadBytes;
-          const start = at + RECORD_HEADER_BYTES;
-          visitor.onRecord(bytes[at + 8]!, bytes, start, start + payloadBytes, segment, start);
+          const start = at - windowStart + RECORD_HEADER_BYTES;
+          const type = window[at - windowStart + 8]!;
+          visitor.onRecord(type, window, start, start + payloadBytes, segment, windowStart + start);
           report.records++;
-          at = start + payloadBytes;
+          at += RECORD_HEADER_BYTES + payloadBytes;
           continue;
         }
-        const next = findNextRecord(bytes, at + 1, size);
+        // Damage (rare): search the rest of the segment for the next valid record.
+        if (windowStart !== at || windowEnd < size) fill(at, size - at);
+        const found = findNextRecord(window, 1, windowEnd - windowStart);
+        const next = found < 0 ? -1 : windowStart + found;
         if (next < 0 && isNewest) {
           // Nothing valid after the damage in the newest segment: a write torn by a crash.
           report.truncatedBytes += size - at;
@@ -329,7 +382,8 @@ export class SegmentedLog {
 
   /** Call at the end of a burst of appends: starts a cycle if one was requested and none runs. */
   flush(): void {
-    if (!this.isSyncRequested || this.isCycleRunning || this.isFailed) return;
+    // While failing, only the probe runs cycles: a full disk must not turn into a busy loop.
+    if (!this.isSyncRequested || this.isCycleRunning || this.isFailing) return;
     const mode = this.options.fsyncMode;
     if (mode === 'interval') return;
     if (
@@ -377,8 +431,16 @@ export class SegmentedLog {
     assert(count >= 0, `release below zero in segment ${segment}`);
     this.liveCount.set(segment, count);
     this.liveBytes.set(segment, (this.liveBytes.get(segment) ?? 0) - bytes);
-    if (count === 0 && segment !== this.activeSegment)
-      this.deletableAfterSeq.set(segment, this.appendSeq);
+    if (count > 0 || segment === this.activeSegment) return;
+    if (!this.files.has(segment)) {
+      // A segment a failed cycle threw away: its last lost record is gone.
+      this.liveCount.delete(segment);
+      this.liveBytes.delete(segment);
+      return;
+    }
+    this.deletableAfterSeq.set(segment, this.appendSeq);
+    // Nothing left to make durable first: delete now, not at the next cycle (there may be none).
+    if (this.appendSeq <= this.durableSeq) this.scheduleCollect();
   }
 
   liveRecordsIn(segment: number): number {
@@ -387,18 +449,31 @@ export class SegmentedLog {
 
   // ---------------------------------------------------------------- cycles
 
-  private startSegment(segment: number): void {
-    const file = this.storage.open(segment, true);
+  private startSegment(file: SegmentFile): void {
+    const segment = file.segment;
     this.files.set(segment, file);
     this.active = file;
     this.activeSegment = segment;
+    this.nextSegment = segment + 1;
     this.batchFilePosition = 0;
     SEGMENT_MAGIC.copy(this.batch, 0);
     this.batchBytes = SEGMENT_HEADER_BYTES;
     this.hasNewSegment = true;
   }
 
-  private roll(): void {
+  /** Seals the active segment and starts the next; false when no new file can be created. */
+  private roll(): boolean {
+    let file: SegmentFile;
+    try {
+      file = this.storage.open(this.nextSegment, true);
+    } catch (error) {
+      // A full disk may refuse even an empty file: the active segment grows past its size
+      // (a soft limit) and the cycle that writes it fails or not on its own.
+      if (!this.isFailing) {
+        process.emitWarning(`warren log: could not start a segment: ${(error as Error).message}`);
+      }
+      return false;
+    }
     const sealed = this.active;
     this.sealedWrites.push({
       file: sealed,
@@ -408,20 +483,27 @@ export class SegmentedLog {
     this.batch = Buffer.allocUnsafe(BATCH_INITIAL_BYTES);
     if ((this.liveCount.get(sealed.segment) ?? 0) === 0)
       this.deletableAfterSeq.set(sealed.segment, this.appendSeq);
-    this.startSegment(sealed.segment + 1);
+    this.startSegment(file);
+    return true;
   }
 
   private onLazyFlush(): void {
     this.timer = null;
-    if (this.appendSeq > this.durableSeq && !this.isCycleRunning) void this.cycle();
+    if (this.appendSeq > this.durableSeq && !this.isCycleRunning && !this.isFailing)
+      void this.cycle();
   }
 
   private onIntervalTick(): void {
-    if (this.appendSeq > this.durableSeq && !this.isCycleRunning) void this.cycle();
+    if (this.appendSeq > this.durableSeq && !this.isCycleRunning && !this.isFailing)
+      void this.cycle();
+  }
+
+  private onProbe(): void {
+    if (!this.isCycleRunning && !this.isClosed) void this.cycle();
   }
 
   private async cycle(): Promise<void> {
-    if (this.isCycleRunning || this.isFailed) return;
+    if (this.isCycleRunning) return;
     this.isCycleRunning = true;
     this.isSyncRequested = false;
     const writes = this.sealedWrites;
@@ -442,7 +524,18 @@ export class SegmentedLog {
     const hasNewSegment = this.hasNewSegment;
     this.hasNewSegment = false;
     const startedMs = performance.now();
+    // Where the durable bytes end: the first write of this cycle starts there.
+    const goodFile = writes[0]?.file ?? this.active;
+    const goodSizeBytes = writes[0]?.position ?? this.batchFilePosition;
     try {
+      const repairFile = this.repairFile;
+      if (repairFile !== null) {
+        await repairFile.truncate(this.repairSizeBytes);
+        this.repairFile = null;
+      }
+      // While failing, a write must first prove there is room for a whole batch: records that
+      // would just fit do not clear the alarm only to fail the next batch (no flapping).
+      if (this.isFailing) await this.probe(goodFile, goodSizeBytes);
       for (const write of writes) await write.file.write([write.bytes], write.position);
       if (this.options.fsyncMode !== 'off') {
         const synced = new Set<SegmentFile>();
@@ -454,12 +547,19 @@ export class SegmentedLog {
         if (hasNewSegment) await this.storage.syncDirectory();
       }
     } catch (error) {
-      // Never retry a failed fdatasync and never confirm past it: the page cache may have
-      // dropped the data, so nothing after this point can be trusted.
-      this.isFailed = true;
+      // A full disk or an I/O error. Nothing of this cycle is confirmed, and a failed fdatasync
+      // is never retried for the same bytes: they are cut off and written again (if at all) as
+      // new records after the owner has failed the old ones.
       this.isCycleRunning = false;
-      this.onFatal(error as Error);
+      this.rewind(goodFile, goodSizeBytes);
+      this.onWriteFailed(error as Error);
       return;
+    }
+    if (this.isFailing) {
+      this.isFailing = false;
+      if (this.probeTimer !== null) clearInterval(this.probeTimer);
+      this.probeTimer = null;
+      this.onWriteRecovered();
     }
     const last = writes[writes.length - 1];
     if (
@@ -486,7 +586,141 @@ export class SegmentedLog {
     if (this.isSyncRequested && this.appendSeq > this.durableSeq) this.flush();
   }
 
+  /**
+   * After a failed cycle: forgets every record not yet durable and goes back to where the
+   * durable bytes end (`file` at `sizeBytes`). Segments started since are thrown away; the file
+   * is cut back by the next cycle before it writes, so no partial record stays where later
+   * records follow. If the cut fails too, that cycle fails the same way.
+   */
+  private rewind(file: SegmentFile, sizeBytes: number): void {
+    for (const [segment, later] of this.files) {
+      if (segment <= file.segment) continue;
+      this.files.delete(segment);
+      this.deletableAfterSeq.delete(segment);
+      if ((this.liveCount.get(segment) ?? 0) === 0) {
+        this.liveCount.delete(segment);
+        this.liveBytes.delete(segment);
+      }
+      later.close();
+      this.removals = this.removals
+        .then(() => this.storage.remove(segment))
+        .catch((error: Error) => this.onRemoveError(segment, error));
+    }
+    this.sealedWrites = [];
+    this.active = file;
+    this.activeSegment = file.segment;
+    this.deletableAfterSeq.delete(file.segment);
+    this.repairFile = file;
+    if (sizeBytes < SEGMENT_HEADER_BYTES) {
+      // Not even the header was durable: start the file again.
+      this.repairSizeBytes = 0;
+      this.batchFilePosition = 0;
+      SEGMENT_MAGIC.copy(this.batch, 0);
+      this.batchBytes = SEGMENT_HEADER_BYTES;
+    } else {
+      this.repairSizeBytes = sizeBytes;
+      this.batchFilePosition = sizeBytes;
+      this.batchBytes = 0;
+    }
+    this.hasNewSegment = true;
+    this.lastSegment = file.segment;
+    this.lastPayloadOffset = 0;
+    if (!this.isFailing && !this.isClosing) {
+      this.probeTimer = setInterval(() => this.onProbe(), PROBE_INTERVAL_MS);
+      this.probeTimer.unref();
+    }
+    this.isFailing = true;
+  }
+
+  /**
+   * Writes a full batch of zeros at the end of `file`, syncs, and cuts them off: whether the disk
+   * takes writes again (zeros never parse as a record, should a crash leave them).
+   */
+  private async probe(file: SegmentFile, at: number): Promise<void> {
+    await file.write([Buffer.alloc(this.options.batchBytesMax)], at);
+    await file.sync();
+    await file.truncate(at);
+  }
+
   // ---------------------------------------------------------------- deletion and compaction
+
+  private onRemoveError(segment: number, error: NodeJS.ErrnoException): void {
+    // Already gone is what we wanted; anything else costs disk, not correctness.
+    if (error.code === 'ENOENT') return;
+    process.emitWarning(`warren log: could not delete segment ${segment}: ${error.message}`);
+  }
+
+  private scheduleCollect(): void {
+    if (this.isCollectScheduled) return;
+    this.isCollectScheduled = true;
+    setImmediate(() => {
+      this.isCollectScheduled = false;
+      if (!this.isClosed && !this.isCycleRunning && !this.isFailing) this.collectGarbage();
+    });
+  }
+
+  /**
+   * Arms the idle check when space could be given back: if no cycle runs for deadSegmentIdleMs,
+   * a mostly dead active segment is sealed and the oldest segment, if mostly dead, compacted
+   * whatever the log's size, so the next cycle deletes them. Under load this waits (no file
+   * churn per cycle): dead bytes go when segments fill and compaction starts, as before.
+   */
+  private considerIdleCompaction(): void {
+    if (this.idleTimer !== null || this.isClosing || !this.hasIdleWork()) return;
+    this.idleSinceCycles = this.syncCycles;
+    this.idleTimer = setTimeout(() => this.onIdle(), this.options.deadSegmentIdleMs);
+    this.idleTimer.unref();
+  }
+
+  private onIdle(): void {
+    this.idleTimer = null;
+    if (this.isClosed || this.isFailing || this.isCycleRunning || !this.hasIdleWork()) return;
+    if (this.syncCycles !== this.idleSinceCycles) {
+      this.considerIdleCompaction();
+      return;
+    }
+    if (this.isActiveMostlyDead() && !this.roll()) return;
+    const oldest = this.oldestSealedSegment();
+    if (oldest >= 0 && this.isMostlyDead(oldest) && oldest !== this.idleCompactedSegment) {
+      this.idleCompactedSegment = oldest;
+      this.onCompact?.(oldest);
+    }
+    this.isSyncRequested = true;
+    void this.cycle();
+  }
+
+  private hasIdleWork(): boolean {
+    if (this.appendSeq !== this.durableSeq) return false;
+    if (this.isActiveMostlyDead()) return true;
+    const oldest = this.oldestSealedSegment();
+    return oldest >= 0 && this.isMostlyDead(oldest) && oldest !== this.idleCompactedSegment;
+  }
+
+  /** Whether the active segment is big enough to be worth a new file and mostly dead. */
+  private isActiveMostlyDead(): boolean {
+    const bytes = this.batchFilePosition + this.batchBytes;
+    return (
+      bytes >= Math.min(DEAD_SEGMENT_MIN_BYTES, this.options.segmentBytesMax >> 2) &&
+      (this.liveBytes.get(this.activeSegment) ?? 0) * 2 < bytes
+    );
+  }
+
+  /** Whether more than half of a sealed segment is dead (live records stay in it). */
+  private isMostlyDead(segment: number): boolean {
+    const file = this.files.get(segment)!;
+    return (
+      (this.liveCount.get(segment) ?? 0) > 0 &&
+      (this.liveBytes.get(segment) ?? 0) * 2 < file.sizeBytes
+    );
+  }
+
+  private oldestSealedSegment(): number {
+    let oldest = -1;
+    for (const segment of this.files.keys()) {
+      if (segment !== this.activeSegment && (oldest < 0 || segment < oldest)) oldest = segment;
+    }
+    return oldest;
+  }
 
   private collectGarbage(): void {
     const segments = [...this.files.keys()].sort((left, right) => left - right);
@@ -504,12 +738,10 @@ export class SegmentedLog {
       file.close();
       this.removals = this.removals
         .then(() => this.storage.remove(segment))
-        .catch((error: Error) => {
-          // A segment that cannot be unlinked costs disk, not correctness.
-          process.emitWarning(`warren log: could not delete segment ${segment}: ${error.message}`);
-        });
+        .catch((error: Error) => this.onRemoveError(segment, error));
     }
     this.considerCompaction(segments);
+    this.considerIdleCompaction();
   }
 
   private considerCompaction(segments: readonly number[]): void {
@@ -533,11 +765,14 @@ export class SegmentedLog {
       clearInterval(this.timer);
       this.timer = null;
     }
+    this.isClosing = true;
+    if (this.probeTimer !== null) clearInterval(this.probeTimer);
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.probeTimer = null;
+    this.idleTimer = null;
     while (this.isCycleRunning) await new Promise((resolve) => setImmediate(resolve));
-    if (
-      !this.isFailed &&
-      (this.appendSeq > this.durableSeq || this.sealedWrites.length > 0 || this.batchBytes > 0)
-    ) {
+    // One last attempt; a failing log keeps what it could not write out of the files.
+    if (this.appendSeq > this.durableSeq || this.sealedWrites.length > 0 || this.batchBytes > 0) {
       await this.cycle();
     }
     this.isClosed = true;

@@ -248,3 +248,88 @@ class MemorySegment implements SegmentFile {
 
   close(): void {}
 }
+
+/** Which operations of a FaultyStorage fail, with which error code (null: they work). */
+export interface StorageFaults {
+  /** Writes fail after writing half their bytes (a torn write, as ENOSPC can leave). */
+  write: string | null;
+  sync: string | null;
+  truncate: string | null;
+}
+
+/**
+ * A storage whose segment files fail as `faults` says, for tests of full disks and I/O errors;
+ * everything else goes to the storage it wraps. Change `faults` at any time to fail or heal.
+ */
+export class FaultyStorage implements Storage {
+  readonly faults: StorageFaults = { write: null, sync: null, truncate: null };
+  private readonly inner: Storage;
+
+  constructor(inner: Storage) {
+    this.inner = inner;
+  }
+
+  list(): number[] {
+    return this.inner.list();
+  }
+
+  open(segment: number, isNew: boolean): SegmentFile {
+    return new FaultySegmentFile(this.inner.open(segment, isNew), this.faults);
+  }
+
+  remove(segment: number): Promise<void> {
+    return this.inner.remove(segment);
+  }
+
+  syncDirectory(): Promise<void> {
+    return this.inner.syncDirectory();
+  }
+}
+
+function injectedError(code: string): NodeJS.ErrnoException {
+  const error: NodeJS.ErrnoException = new Error(`${code}: injected fault`);
+  error.code = code;
+  return error;
+}
+
+class FaultySegmentFile implements SegmentFile {
+  readonly segment: number;
+  private readonly file: SegmentFile;
+  private readonly faults: StorageFaults;
+
+  constructor(file: SegmentFile, faults: StorageFaults) {
+    this.segment = file.segment;
+    this.file = file;
+    this.faults = faults;
+  }
+
+  get sizeBytes(): number {
+    return this.file.sizeBytes;
+  }
+
+  async write(chunks: readonly Buffer[], position: number): Promise<void> {
+    const code = this.faults.write;
+    if (code === null) return this.file.write(chunks, position);
+    const bytes = Buffer.concat(chunks);
+    await this.file.write([bytes.subarray(0, bytes.length >> 1)], position);
+    throw injectedError(code);
+  }
+
+  async sync(): Promise<void> {
+    if (this.faults.sync !== null) throw injectedError(this.faults.sync);
+    return this.file.sync();
+  }
+
+  readSync(target: Buffer, targetOffset: number, length: number, position: number): number {
+    return this.file.readSync(target, targetOffset, length, position);
+  }
+
+  async truncate(sizeBytes: number): Promise<void> {
+    if (this.faults.truncate !== null) throw injectedError(this.faults.truncate);
+    return this.file.truncate(sizeBytes);
+  }
+
+  close(): void {
+    this.file.close();
+  }
+}

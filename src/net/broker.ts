@@ -32,6 +32,7 @@ import {
   type DefinitionRecord,
   type QueueSpec,
   type ShardStats,
+  type ShardLogHealth,
   type ShardThread,
 } from '../shard/api.js';
 import { AccessControl } from './access-control.js';
@@ -143,6 +144,8 @@ export class Broker implements ShardEventSink, TopologyObserver {
   isPublishBlocked = false;
   alarmReasonText = '';
   private alarms: ResourceAlarms | null = null;
+  /** Shards whose logs fail writes now (they raise the disk alarm). */
+  private readonly failingLogShards = new Set<number>();
   private statsRequestId = 0;
   /** Queues with x-expires, checked by one timer armed for the soonest deadline. */
   private readonly expiringQueues = new Set<QueueRecord>();
@@ -206,8 +209,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
       },
       memoryBudgetBytes: Math.floor(options.queueMemoryBytes / options.shardCount),
       onShardFailure: (shardIndex, error) => this.onShardFailure(shardIndex, error),
-      onShardLog: (shardIndex, entry) =>
-        this.log(entry.level, entry.message, { shard: shardIndex, ...entry.context }),
+      onLogHealth: (health) => this.onLogHealth(health),
     });
     this.liveness = new ShardLiveness(this.threads, options.shardPingTimeoutMs, (health) => {
       if (health.state === 'running')
@@ -255,6 +257,7 @@ export class Broker implements ShardEventSink, TopologyObserver {
       options.dataDir,
       (active) => this.onAlarmsChanged(active),
     );
+    for (const shardIndex of this.failingLogShards) this.alarms.setLogFailing(shardIndex, true);
     await this.alarms.start();
     const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server = server;
@@ -912,9 +915,32 @@ export class Broker implements ShardEventSink, TopologyObserver {
     this.threads[shardIndex]?.worker.postMessage({ type: 'block', ms: durationMs });
   }
 
+  /**
+   * A shard's log failed a write or sync (disk full, I/O error; its publishes were nacked) or
+   * works again. The broker runs on: the disk alarm blocks publishers while any log fails.
+   */
+  private onLogHealth(health: ShardLogHealth): void {
+    if (health.isFailing) {
+      this.log(
+        'error',
+        'shard log write failed; publishes that needed it were nacked, retrying each second under a disk alarm',
+        {
+          shard: health.shardIndex,
+          reason: health.reason,
+        },
+      );
+    } else {
+      this.log('info', 'shard log writes work again', { shard: health.shardIndex });
+    }
+    // Kept here too: a shard may report while the broker starts, before the alarms exist.
+    if (health.isFailing) this.failingLogShards.add(health.shardIndex);
+    else this.failingLogShards.delete(health.shardIndex);
+    this.alarms?.setLogFailing(health.shardIndex, health.isFailing);
+  }
+
   private onShardFailure(shardIndex: number, error: Error): void {
-    // A shard dies only on a failed fdatasync or a bug: its state cannot be trusted, and
-    // recovery from the log on the next start is the way back.
+    // A shard dies only on a bug: its state cannot be trusted, and recovery from the log on the
+    // next start is the way back.
     this.log('error', 'shard failed; stopping the broker', { shard: shardIndex, err: error });
     process.exit(70);
   }

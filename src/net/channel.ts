@@ -683,31 +683,29 @@ export class Channel implements SettledDeliverySink, ChannelForReplies {
       });
       return;
     }
-    // Acks for the runs between refused publishes, a nack for each refused one, in order.
+    // In order: one basic.ack per run of accepted publishes and one basic.nack per run of refused
+    // ones (a queue's reject-publish, a log that could not store them), multiple when a run
+    // covers more than one.
     let runStart = highest - confirms.advancedCount + 1;
-    for (let seq = runStart; seq <= highest; seq++) {
-      if (!rejected.delete(seq)) continue;
-      if (seq > runStart) {
-        this.connection.sendMethod(this.channelId, {
-          method: 'basic.ack',
-          deliveryTag: seq - 1,
-          multiple: seq - 1 > runStart,
-        });
+    while (runStart <= highest) {
+      const isRefused = rejected.delete(runStart);
+      let runEnd = runStart;
+      while (runEnd < highest && rejected.has(runEnd + 1) === isRefused) {
+        if (isRefused) rejected.delete(runEnd + 1);
+        runEnd++;
       }
-      this.connection.sendMethod(this.channelId, {
-        method: 'basic.nack',
-        deliveryTag: seq,
-        multiple: false,
-        requeue: false,
-      });
-      runStart = seq + 1;
-    }
-    if (runStart <= highest) {
-      this.connection.sendMethod(this.channelId, {
-        method: 'basic.ack',
-        deliveryTag: highest,
-        multiple: highest > runStart,
-      });
+      this.connection.sendMethod(
+        this.channelId,
+        isRefused
+          ? {
+              method: 'basic.nack',
+              deliveryTag: runEnd,
+              multiple: runEnd > runStart,
+              requeue: false,
+            }
+          : { method: 'basic.ack', deliveryTag: runEnd, multiple: runEnd > runStart },
+      );
+      runStart = runEnd + 1;
     }
   }
 
@@ -839,11 +837,18 @@ export class Channel implements SettledDeliverySink, ChannelForReplies {
     }
     this.grantCredit();
     let waiting = 0;
+    let failure: string | null = null;
     const onCommitted: ReplyHandler = {
-      onReply: () => {
+      onReply: (replyCode, _value, replyText) => {
         waiting--;
-        if (waiting === 0 && !this.isClosing)
+        // A shard that could not store its part (disk full, I/O error) fails the commit.
+        if (replyCode !== 0) failure ??= replyText;
+        if (waiting > 0 || this.isClosing) return;
+        if (failure === null) {
           this.connection.sendMethod(this.channelId, { method: 'tx.commit-ok' });
+          return;
+        }
+        this.connection.failChannel(this, channelError(PRECONDITION_FAILED, failure, 90, 20));
       },
     };
     for (let shardIndex = 0; shardIndex < links.length; shardIndex++) {

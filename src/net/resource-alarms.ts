@@ -1,7 +1,9 @@
 // Resource alarms, as RabbitMQ raises them: memory above the high watermark, or free disk space
 // under the limit. Memory is sampled every 100 ms (RSS of the whole process, shards included: a
-// cheap read, and a flood can add tens of MB in a second), disk once a second (statfs of
-// the data directory), so the data path never pays for them. Network thread only.
+// cheap read, and a flood can add tens of MB in a second), disk once a second (statfs of the
+// data directory), so the data path never pays for them. A shard whose log fails writes
+// (disk full, I/O error) also raises the disk alarm, at once, until its log works again.
+// Network thread only.
 
 import { statfs } from 'node:fs/promises';
 import { totalmem } from 'node:os';
@@ -53,6 +55,10 @@ export class ResourceAlarms {
   private readonly onChange: (active: ReadonlySet<AlarmResource>) => void;
   private timer: NodeJS.Timeout | null = null;
   private checking: Promise<void> | null = null;
+  /** The last sample's verdict on free disk space alone. */
+  private isDiskFreeLow = false;
+  /** Shards whose logs fail writes. */
+  private readonly failingLogs = new Set<number>();
 
   constructor(
     limits: AlarmLimits,
@@ -102,12 +108,16 @@ export class ResourceAlarms {
     }
   }
 
+  /** A shard's log started failing writes (raises the disk alarm) or works again. */
+  setLogFailing(shardIndex: number, isFailing: boolean): void {
+    if (isFailing) this.failingLogs.add(shardIndex);
+    else this.failingLogs.delete(shardIndex);
+    this.publish(this.active.has('memory'));
+  }
+
   /** A memory-only sample between full ones; skipped while a full one runs. */
   private checkMemory(): void {
-    if (this.checking !== null) return;
-    const wasActive = alarmReason(this.active);
-    this.update('memory', this.isMemoryLow());
-    if (alarmReason(this.active) !== wasActive) this.onChange(this.active);
+    if (this.checking === null) this.publish(this.isMemoryLow());
   }
 
   private isMemoryLow(): boolean {
@@ -116,15 +126,19 @@ export class ResourceAlarms {
 
   private async sample(): Promise<void> {
     const isMemoryLow = this.isMemoryLow();
-    let isDiskLow = this.active.has('disk');
     try {
-      isDiskLow = (await this.probe.diskFreeBytes(this.directory)) < this.limits.diskFreeLimitBytes;
+      this.isDiskFreeLow =
+        (await this.probe.diskFreeBytes(this.directory)) < this.limits.diskFreeLimitBytes;
     } catch {
       // An unreadable file system keeps the last verdict rather than flapping.
     }
+    this.publish(isMemoryLow);
+  }
+
+  private publish(isMemoryLow: boolean): void {
     const wasActive = alarmReason(this.active);
     this.update('memory', isMemoryLow);
-    this.update('disk', isDiskLow);
+    this.update('disk', this.isDiskFreeLow || this.failingLogs.size > 0);
     if (alarmReason(this.active) !== wasActive) this.onChange(this.active);
   }
 

@@ -8,7 +8,7 @@ export {
   type ShardThread,
   type ShardPoolOptions,
   type ShardReady,
-  type ShardLogEntry,
+  type ShardLogHealth,
 } from './pool.js';
 export type { DefinitionRecord } from './message-store.js';
 export { readDurableDefinitions } from './durable-definitions.js';

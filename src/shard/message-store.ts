@@ -87,6 +87,9 @@ export class MessageStore {
     string,
     { record: DefinitionRecord; segment: number; bytes: number }
   >();
+  /** Definition records appended and not yet known durable, oldest first, with their seqs. */
+  private unsyncedDefinitions: DefinitionRecord[] = [];
+  private unsyncedDefinitionSeqs: number[] = [];
   /** Collects a transaction's records instead of appending them, while set. */
   private transaction: Buffer[] | null = null;
 
@@ -182,6 +185,14 @@ export class MessageStore {
     this.placeAppended(message, payloadBytes);
     message.isTimedRecord = false;
     return seq;
+  }
+
+  /** A page write was lost (the log failed): the message is in memory only again. */
+  unpage(message: LoggedMessage): void {
+    if (message.segment !== 0) this.log.release(message.segment, message.payloadBytes);
+    message.segment = 0;
+    message.payloadOffset = 0;
+    message.payloadBytes = 0;
   }
 
   /** A paged message left its last queue: its record is dead. */
@@ -345,6 +356,8 @@ export class MessageStore {
     const key = `${record.kind}\u0000${record.key}`;
     const previous = this.definitions.get(key);
     const seq = this.log.append(LOG_DEFINITION, payload);
+    this.unsyncedDefinitions.push(record);
+    this.unsyncedDefinitionSeqs.push(seq);
     if (previous !== undefined) this.log.release(previous.segment, previous.bytes);
     if (record.value === null) {
       this.definitions.delete(key);
@@ -353,6 +366,46 @@ export class MessageStore {
       this.log.retain(this.log.lastSegment, payload.length);
     }
     return seq;
+  }
+
+  // ---------------------------------------------------------------- failed appends
+
+  /** Appends up to `durableSeq` are durable: their definitions need no second write. */
+  onDurable(durableSeq: number): void {
+    const seqs = this.unsyncedDefinitionSeqs;
+    let durable = 0;
+    while (durable < seqs.length && seqs[durable]! <= durableSeq) durable++;
+    if (durable === 0) return;
+    this.unsyncedDefinitions.splice(0, durable);
+    seqs.splice(0, durable);
+  }
+
+  /**
+   * The log lost every append after `durableSeq`. Definitions must not be lost (the record each
+   * replaced was released already), so the lost ones are written again, in order; returns the
+   * seq the last of them got (0 when none was lost).
+   */
+  rewriteLostDefinitions(durableSeq: number): number {
+    this.onDurable(durableSeq);
+    const lost = this.unsyncedDefinitions;
+    this.unsyncedDefinitions = [];
+    this.unsyncedDefinitionSeqs = [];
+    let seq = 0;
+    for (const record of lost) seq = this.putDefinition(record);
+    return seq;
+  }
+
+  /**
+   * A message whose record was lost by a failed append: it stays in memory only, as if it had
+   * been transient (its publisher got a basic.nack), and its lost record is released.
+   */
+  unlog(message: LoggedMessage): void {
+    if (message.segment === 0) return;
+    if (message.liveRefs > 0) this.log.release(message.segment, message.payloadBytes);
+    message.liveRefs = 0;
+    message.segment = 0;
+    message.payloadOffset = -1;
+    message.payloadBytes = 0;
   }
 
   // ---------------------------------------------------------------- recovery

@@ -7,10 +7,14 @@
 export interface ConfirmSink {
   /** Every publish up to `confirmSeq` from this channel is settled here. */
   confirm(connectionId: number, channelId: number, confirmSeq: number): void;
+  /** Publish `confirmSeq` could not be stored: its confirm (which follows) is a basic.nack. */
+  reject(connectionId: number, channelId: number, confirmSeq: number): void;
 }
 
 export class PendingConfirms {
   private needSeqs = new Float64Array(1024);
+  /** What each entry itself needed (0 for a transient publish), for fail(). */
+  private ownNeedSeqs = new Float64Array(1024);
   private connectionIds = new Uint32Array(1024);
   private channelIds = new Uint16Array(1024);
   private confirmSeqs = new Float64Array(1024);
@@ -29,6 +33,7 @@ export class PendingConfirms {
     if (this.count === this.needSeqs.length) this.grow();
     const slot = (this.head + this.count) & (this.needSeqs.length - 1);
     this.needSeqs[slot] = this.lastNeedSeq;
+    this.ownNeedSeqs[slot] = needSeq;
     this.connectionIds[slot] = connectionId;
     this.channelIds[slot] = channelId;
     this.confirmSeqs[slot] = confirmSeq;
@@ -66,6 +71,32 @@ export class PendingConfirms {
     }
   }
 
+  /**
+   * The log lost every append after `durableSeq`: settles every entry now, in order, rejecting
+   * those whose own append was lost (a transient publish behind them is confirmed as usual).
+   */
+  fail(durableSeq: number, sink: ConfirmSink): void {
+    const mask = this.needSeqs.length - 1;
+    while (this.count > 0) {
+      const connectionId = this.connectionIds[this.head]!;
+      const channelId = this.channelIds[this.head]!;
+      let confirmSeq = 0;
+      do {
+        const slot = this.head;
+        confirmSeq = this.confirmSeqs[slot]!;
+        if (this.ownNeedSeqs[slot]! > durableSeq) sink.reject(connectionId, channelId, confirmSeq);
+        this.head = (this.head + 1) & mask;
+        this.count--;
+      } while (
+        this.count > 0 &&
+        this.connectionIds[this.head] === connectionId &&
+        this.channelIds[this.head] === channelId
+      );
+      sink.confirm(connectionId, channelId, confirmSeq);
+    }
+    this.lastNeedSeq = durableSeq;
+  }
+
   private grow(): void {
     const capacity = this.needSeqs.length;
     const copy = <T extends Float64Array | Uint32Array | Uint16Array>(from: T, to: T): T => {
@@ -73,6 +104,7 @@ export class PendingConfirms {
       return to;
     };
     this.needSeqs = copy(this.needSeqs, new Float64Array(capacity * 2));
+    this.ownNeedSeqs = copy(this.ownNeedSeqs, new Float64Array(capacity * 2));
     this.connectionIds = copy(this.connectionIds, new Uint32Array(capacity * 2));
     this.channelIds = copy(this.channelIds, new Uint16Array(capacity * 2));
     this.confirmSeqs = copy(this.confirmSeqs, new Float64Array(capacity * 2));

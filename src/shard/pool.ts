@@ -1,6 +1,7 @@
 // Starts and stops the shard worker threads, and creates the two rings each one talks over.
 // Network thread only. The rings carry all data and queue operations; postMessage carries only
-// the control plane: start-up, shutdown, stats, liveness pings and the shards' log lines.
+// the control plane: start-up, shutdown, stats, liveness pings and log health (a shard's log
+// failing writes, or healed).
 
 import { Worker } from 'node:worker_threads';
 import type { LogOptions, RecoveryReport } from '../log/index.js';
@@ -31,15 +32,12 @@ export interface ShardReady {
   recoveredMessages: number;
 }
 
-/**
- * A shard's log line, written by the network thread's logger: one stream and one level for all
- * threads. Shards log rarely (failures), so posting lines below the level costs nothing.
- */
-export interface ShardLogEntry {
-  type: 'log';
-  level: 'debug' | 'info' | 'warn' | 'error';
-  message: string;
-  context: Record<string, unknown>;
+/** A shard's log started failing writes, or works again (`reason` says why it failed). */
+export interface ShardLogHealth {
+  type: 'log-health';
+  shardIndex: number;
+  isFailing: boolean;
+  reason: string;
 }
 
 export interface ShardThread {
@@ -58,9 +56,10 @@ export interface ShardPoolOptions {
   dataDir: string | null;
   log: Partial<LogOptions>;
   memoryBudgetBytes: number;
-  /** Called when a shard thread dies (a failed fdatasync, or a bug) or exits unasked. */
+  /** Called when a shard thread dies (a bug) or exits unasked. */
   onShardFailure: (shardIndex: number, error: Error) => void;
-  onShardLog: (shardIndex: number, entry: ShardLogEntry) => void;
+  /** Called when a shard's log starts failing writes (disk full, I/O error) or works again. */
+  onLogHealth: (health: ShardLogHealth) => void;
 }
 
 /** The compiled worker entry, next to this file in dist/. */
@@ -96,7 +95,7 @@ export async function startShardThreads(options: ShardPoolOptions): Promise<Shar
             options.onShardFailure(shardIndex, new Error(`shard thread exited with code ${code}`));
         });
         worker.on('message', (message: { type: string }) => {
-          if (message.type === 'log') options.onShardLog(shardIndex, message as ShardLogEntry);
+          if (message.type === 'log-health') options.onLogHealth(message as ShardLogHealth);
         });
         return thread;
       }),

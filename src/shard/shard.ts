@@ -92,6 +92,17 @@ interface DurableReply {
   requestId: number;
   needSeq: number;
   value: number;
+  /** A transaction fails when its record is lost; a definition is written again and waits. */
+  isTransaction: boolean;
+}
+
+/**
+ * A committed transaction whose record the log lost closes its channel the way RabbitMQ closes
+ * one when a queue refused part of a transaction (rabbit_channel:complete_tx): 406, a soft
+ * error, so the connection and its other channels live on. The reason follows RabbitMQ's text.
+ */
+function transactionLostText(error: Error): string {
+  return `partial tx completion: the log could not store the transaction (${error.message})`;
 }
 
 export class Shard implements RingSink, ConfirmSink {
@@ -144,6 +155,11 @@ export class Shard implements RingSink, ConfirmSink {
   /** Paged messages whose records are not durable yet, oldest first, and their memory. */
   private readonly awaitingPageWrite = new Fifo<StoredMessage>();
   private pageWriteBytes = 0;
+  /** Messages compaction wrote again, until that is durable (a lost copy is written again). */
+  private readonly relocating = new Set<StoredMessage>();
+  private isLogFailing = false;
+  /** Told when the log starts failing (disk full, I/O error) and when it works again. */
+  onLogHealth: (isFailing: boolean, reason: string) => void = () => {};
 
   constructor(
     shardIndex: number,
@@ -161,6 +177,11 @@ export class Shard implements RingSink, ConfirmSink {
     if (store !== null) {
       store.log.onDurable = (durableSeq) => this.onDurable(durableSeq);
       store.log.onCompact = (segment) => this.relocate(segment);
+      store.log.onWriteFailed = (error) => this.onWriteFailed(error);
+      store.log.onWriteRecovered = () => {
+        this.isLogFailing = false;
+        this.onLogHealth(false, '');
+      };
     }
   }
 
@@ -287,6 +308,7 @@ export class Shard implements RingSink, ConfirmSink {
 
   /** The log made appends up to `durableSeq` durable: confirm what waited for them. */
   private onDurable(durableSeq: number): void {
+    this.store!.onDurable(durableSeq);
     this.markDurable(durableSeq);
     this.pendingConfirms.drain(durableSeq, this);
     const replies = this.durableReplies;
@@ -298,13 +320,66 @@ export class Shard implements RingSink, ConfirmSink {
   }
 
   /** Answers `requestId` once log append `needSeq` is durable. */
-  private replyWhenDurable(requestId: number, needSeq: number, value: number): void {
+  private replyWhenDurable(
+    requestId: number,
+    needSeq: number,
+    value: number,
+    isTransaction: boolean,
+  ): void {
     if (needSeq <= this.durableSeq) {
       this.reply(requestId, 0, value);
       return;
     }
-    this.durableReplies.push({ requestId, needSeq, value });
+    this.durableReplies.push({ requestId, needSeq, value, isTransaction });
     this.store!.log.requestSync();
+  }
+
+  /**
+   * The log lost every append after its durableSeq (a full disk, an I/O error). What waited for
+   * them fails: confirms become basic.nack, transactions close their channel. Messages whose
+   * records were lost live on in memory only; what must stay durable (definitions, compacted
+   * copies of messages confirmed long ago) is appended again and waits for the log to heal.
+   * Lost settlements need nothing: their messages at worst come back after a restart.
+   */
+  private onWriteFailed(error: Error): void {
+    const store = this.store!;
+    const durableSeq = store.log.durableSeq;
+    this.markDurable(durableSeq);
+    this.pendingConfirms.fail(durableSeq, this);
+    const lostRelocations = new Set<StoredMessage>();
+    for (let message = this.awaitingDurability.shift(); message !== undefined;) {
+      if (this.relocating.has(message)) lostRelocations.add(message);
+      else store.unlog(message);
+      message = this.awaitingDurability.shift();
+    }
+    this.relocating.clear();
+    // Lost page writes: those bodies are still in memory; they may page again once it heals.
+    for (let message = this.awaitingPageWrite.shift(); message !== undefined;) {
+      this.pageWriteBytes -= message.memoryBytes;
+      store.unpage(message);
+      message.isPageRecord = false;
+      if (message.copies > 0) this.transientPageable.push(message);
+      message = this.awaitingPageWrite.shift();
+    }
+    const definitionSeq = store.rewriteLostDefinitions(durableSeq);
+    const replies = this.durableReplies;
+    let kept = 0;
+    for (const reply of replies) {
+      if (reply.isTransaction) {
+        this.reply(reply.requestId, PRECONDITION_FAILED, 0, transactionLostText(error));
+        continue;
+      }
+      if (reply.needSeq > durableSeq) reply.needSeq = definitionSeq;
+      replies[kept++] = reply;
+    }
+    replies.length = kept;
+    if (lostRelocations.size > 0) this.relocateWhere((message) => lostRelocations.has(message));
+    store.flushRefs();
+    store.log.requestSync();
+    this.outbox.flush();
+    // Said once per failing spell: the probes that fail after it add nothing.
+    if (!this.isLogFailing) this.onLogHealth(true, error.message);
+    this.isLogFailing = true;
   }
 
   /** ConfirmSink: publishes up to confirmSeq on a channel are settled. */
@@ -573,6 +648,11 @@ export class Shard implements RingSink, ConfirmSink {
     outbox.end(EVT_DEAD_LETTER, at, at + size);
   }
 
+  /** ConfirmSink: publish `confirmSeq` could not be stored. */
+  reject(connectionId: number, channelId: number, confirmSeq: number): void {
+    this.writeReject(connectionId, channelId, confirmSeq);
+  }
+
   private writeReject(connectionId: number, channelId: number, confirmSeq: number): void {
     const outbox = this.outbox;
     const at = outbox.begin(REJECT_BYTES);
@@ -631,7 +711,12 @@ export class Shard implements RingSink, ConfirmSink {
       return;
     }
     const needSeq = store.commitTransaction(messages);
-    this.replyWhenDurable(requestId, needSeq, 0);
+    for (const message of messages) {
+      // Held in the log by the transaction record: lost with it if it is.
+      message.appendSeq = needSeq;
+      this.awaitingDurability.push(message);
+    }
+    this.replyWhenDurable(requestId, needSeq, 0, true);
   }
 
   private settle(bytes: Buffer, start: number): void {
@@ -707,6 +792,8 @@ export class Shard implements RingSink, ConfirmSink {
    * transient messages then costs disk, not memory. Nothing of them is recovered after a restart.
    */
   private pageTransient(): void {
+    // A failing log would only lose the pages; they wait until it works again.
+    if (this.isLogFailing) return;
     const store = this.store!;
     const candidates = this.transientPageable;
     while (this.bodyBytesInMemory - this.pageWriteBytes > this.memoryBudgetBytes) {
@@ -741,7 +828,9 @@ export class Shard implements RingSink, ConfirmSink {
       message = awaiting.peek()
     ) {
       awaiting.shift();
-      if (message.copies > 0 && message.block !== null) this.pageable.push(message);
+      if (this.relocating.size > 0) this.relocating.delete(message);
+      if (message.copies > 0 && message.block !== null && message.payloadOffset >= 0)
+        this.pageable.push(message);
     }
     if (this.bodyBytesInMemory > this.memoryBudgetBytes) {
       this.pageOut();
@@ -935,7 +1024,7 @@ export class Shard implements RingSink, ConfirmSink {
       case 'definition.put': {
         if (this.store === null) return this.reply(requestId, 0, 0);
         const needSeq = this.store.putDefinition(request.record as DefinitionRecord);
-        return this.replyWhenDurable(requestId, needSeq, 0);
+        return this.replyWhenDurable(requestId, needSeq, 0, false);
       }
       case 'queue.delete': {
         const queue = this.queues.get(request.queueId);
@@ -1129,14 +1218,22 @@ export class Shard implements RingSink, ConfirmSink {
    * copies), so the old, mostly dead segment can go once the copies are durable.
    */
   private relocate(segment: number): void {
+    this.relocateWhere((message) => message.segment === segment && message.payloadOffset >= 0);
+    this.store!.relocateDefinitions(segment);
+  }
+
+  /** Appends again every logged message `isMoved` picks, with its live copies. */
+  private relocateWhere(isMoved: (message: StoredMessage) => boolean): void {
     const store = this.store!;
     const copies = new Map<StoredMessage, [Queue, QueueEntry][]>();
     const paged = new Set<StoredMessage>();
     const collect = (queue: Queue, entry: QueueEntry) => {
       const message = entry.message;
-      if (message.isPageRecord && message.segment === segment) paged.add(message);
-      if (!this.isLogged(queue, entry) || message.segment !== segment || message.payloadOffset < 0)
+      if (message.isPageRecord) {
+        if (isMoved(message)) paged.add(message);
         return;
+      }
+      if (!this.isLogged(queue, entry) || !isMoved(message)) return;
       let list = copies.get(message);
       if (list === undefined) copies.set(message, (list = []));
       list.push([queue, entry]);
@@ -1167,6 +1264,7 @@ export class Shard implements RingSink, ConfirmSink {
         this.bodyBytesInMemory += message.memoryBytes;
       }
       this.awaitingDurability.push(message);
+      this.relocating.add(message);
     }
     for (const message of paged) {
       const block = message.block ?? store.readBlock(message);
@@ -1175,9 +1273,9 @@ export class Shard implements RingSink, ConfirmSink {
         message.block = block;
         this.bodyBytesInMemory += message.memoryBytes;
       }
-      this.awaitingDurability.push(message);
+      this.awaitingPageWrite.push(message);
+      this.pageWriteBytes += message.memoryBytes;
     }
-    store.relocateDefinitions(segment);
   }
 
   private setCreditLimited(channel: ShardChannel, isCreditLimited: boolean): void {

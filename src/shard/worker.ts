@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { FileStorage, SegmentedLog } from '../log/index.js';
 import { assert, RingOutbox, RingReader, RingWriter } from '../util/index.js';
 import { MessageStore } from './message-store.js';
-import type { ShardLogEntry, ShardReady, ShardWorkerData } from './pool.js';
+import type { ShardReady, ShardWorkerData } from './pool.js';
 import { Shard } from './shard.js';
 
 /** Commands taken from the ring before the shard runs deliveries and yields to its event loop. */
@@ -17,12 +17,6 @@ const COMMANDS_PER_BATCH = 2048;
 const data = workerData as ShardWorkerData;
 assert(parentPort !== null, 'the shard runs in a worker thread');
 const port = parentPort;
-
-/** Sends a line to the network thread's logger (control plane; never per message). */
-function log(level: ShardLogEntry['level'], message: string, context: Record<string, unknown>) {
-  const entry: ShardLogEntry = { type: 'log', level, message, context };
-  port.postMessage(entry);
-}
 
 const input = new RingReader(data.commandRing);
 const outbox = new RingOutbox(new RingWriter(data.eventRing), () => schedule());
@@ -47,16 +41,6 @@ if (data.dataDir !== null) {
   const recovered: MessageStore = store!;
   let recoveredMessages = 0;
   for (const copies of recovered.recovered.values()) recoveredMessages += copies.size;
-  opened.log.onFatal = (error) => {
-    // A failed write or fdatasync: nothing after it can be trusted. Crash; recovery replays the log.
-    log('error', 'shard log write or fdatasync failed; the shard stops', {
-      shard: data.shardIndex,
-      error: error.message,
-    });
-    setImmediate(() => {
-      throw error;
-    });
-  };
   ready = {
     type: 'ready',
     shardIndex: data.shardIndex,
@@ -66,6 +50,9 @@ if (data.dataDir !== null) {
   };
 }
 const shard = new Shard(data.shardIndex, outbox, store, data.memoryBudgetBytes);
+// A failing log (disk full, I/O error) raises the disk alarm on the network thread.
+shard.onLogHealth = (isFailing, reason) =>
+  port.postMessage({ type: 'log-health', shardIndex: data.shardIndex, isFailing, reason });
 
 let isScheduled = false;
 let isSleeping = false;
