@@ -3,6 +3,7 @@
 // the control plane: start-up, shutdown, stats, liveness pings and log health (a shard's log
 // failing writes, or healed).
 
+import { totalmem } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { LogOptions, RecoveryReport } from '../log/index.js';
 import { allocateRing } from '../util/index.js';
@@ -62,6 +63,20 @@ export interface ShardPoolOptions {
   onLogHealth: (health: ShardLogHealth) => void;
 }
 
+/**
+ * The shard thread's young generation (V8's default here is 48 MiB). A shard's survivors are
+ * queued messages, promoted whatever the size, so a small young generation costs no throughput
+ * but keeps ~20 MiB less resident: 1M queued messages measured 322 -> 300 MiB RSS.
+ */
+const SHARD_YOUNG_GENERATION_MB = 12;
+
+/**
+ * A worker's heap is capped at 4 GiB by default: ~20M queued messages in one shard would crash
+ * it, and recovery would crash it again. The memory alarm (a share of RAM) is the limit meant to
+ * hold a broker back, so a shard's heap may grow to the machine's memory.
+ */
+const SHARD_OLD_GENERATION_MB = Math.max(4096, Math.ceil(totalmem() / 2 ** 20));
+
 /** The compiled worker entry, next to this file in dist/. */
 const workerUrl = new URL('./worker.js', import.meta.url);
 
@@ -78,7 +93,14 @@ export async function startShardThreads(options: ShardPoolOptions): Promise<Shar
       log: options.log,
       memoryBudgetBytes: options.memoryBudgetBytes,
     };
-    const worker = new Worker(workerUrl, { workerData: data, name: `warren-shard-${shardIndex}` });
+    const worker = new Worker(workerUrl, {
+      workerData: data,
+      name: `warren-shard-${shardIndex}`,
+      resourceLimits: {
+        maxYoungGenerationSizeMb: SHARD_YOUNG_GENERATION_MB,
+        maxOldGenerationSizeMb: SHARD_OLD_GENERATION_MB,
+      },
+    });
     starting.push(
       waitForReady(worker).then((ready) => {
         const thread: ShardThread = {
