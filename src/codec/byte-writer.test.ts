@@ -30,6 +30,19 @@ describe('ByteWriter', () => {
     expect(written((writer) => writer.f64(-2.5))).toBe('c004000000000000');
   });
 
+  it('recycle() reuses the slab only once everything written was taken', () => {
+    const writer = new ByteWriter(16);
+    writer.u32(1);
+    const first = writer.take();
+    writer.recycle();
+    writer.u32(2);
+    // The same memory again: the first view now shows the new bytes.
+    expect(first.toString('hex')).toBe('00000002');
+    writer.u8(3);
+    writer.recycle(); // untaken bytes: nothing moves
+    expect(writer.take().toString('hex')).toBe('0000000203');
+  });
+
   it('writes strings with their length prefixes', () => {
     expect(written((writer) => writer.shortString('ab'))).toBe('026162');
     expect(written((writer) => writer.shortString('é'))).toBe('02c3a9');

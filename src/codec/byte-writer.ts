@@ -45,6 +45,17 @@ export class ByteWriter {
     return taken;
   }
 
+  /**
+   * Starts writing at the slab's beginning again: call only when nothing holds a view taken from
+   * it any more (say, the socket wrote every taken byte to the kernel). Without it, every byte
+   * ever written lands in fresh memory: a new slab each time one fills, for the GC to sweep.
+   */
+  recycle(): void {
+    if (this.start !== this.offset) return;
+    this.start = 0;
+    this.offset = 0;
+  }
+
   /** Drops the bytes written since the last take(). */
   reset(): void {
     this.offset = this.start;

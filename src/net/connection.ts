@@ -597,6 +597,9 @@ export class Connection implements FrameSink {
       return;
     }
     socket.write(this.out.take());
+    // Written to the kernel at once (the usual case): no one holds the taken bytes, so the next
+    // frames reuse the same slab instead of fresh memory.
+    if (socket.writableLength === 0) this.out.recycle();
     this.lastSentMs = this.broker.clock.nowMs;
     if (
       !this.isDeliveryPaused &&
