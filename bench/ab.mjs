@@ -3,6 +3,7 @@
 // did a change slow the plain path? Warren only; warren-perf from this checkout drives both.
 //
 //   npm run bench:ab -- --baseline ../warren-before [--runs 3] [--seconds 6]
+//                       [--loads transient1to1,fanout,persistent1] (keys of bench/loads.mjs)
 //
 // The baseline is another checkout of Warren, already built (npm ci && npm run build there).
 
@@ -18,6 +19,7 @@ const { values: flags } = parseArgs({
     runs: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '6' },
     name: { type: 'string', default: 'ab' },
+    loads: { type: 'string', default: 'transient1to1,fanout,persistent1' },
   },
 });
 if (flags.baseline === undefined) {
@@ -27,7 +29,13 @@ if (flags.baseline === undefined) {
 const RUNS = Number(flags.runs);
 const SECONDS = String(Number(flags.seconds));
 
-const AB_LOADS = [LOADS.transient1to1, LOADS.fanout, LOADS.persistent1];
+const AB_LOADS = flags.loads.split(',').map((key) => {
+  if (LOADS[key] === undefined) {
+    console.error(`unknown load ${key}; known: ${Object.keys(LOADS).join(', ')}`);
+    process.exit(2);
+  }
+  return LOADS[key];
+});
 
 async function main() {
   const builds = [
