@@ -64,13 +64,6 @@ export interface ShardPoolOptions {
 }
 
 /**
- * The shard thread's young generation (V8's default here is 48 MiB). A shard's survivors are
- * queued messages, promoted whatever the size, so a small young generation costs no throughput
- * but keeps ~20 MiB less resident: 1M queued messages measured 322 -> 300 MiB RSS.
- */
-const SHARD_YOUNG_GENERATION_MB = 12;
-
-/**
  * A worker's heap is capped at 4 GiB by default: ~20M queued messages in one shard would crash
  * it, and recovery would crash it again. The memory alarm (a share of RAM) is the limit meant to
  * hold a broker back, so a shard's heap may grow to the machine's memory.
@@ -97,7 +90,6 @@ export async function startShardThreads(options: ShardPoolOptions): Promise<Shar
       workerData: data,
       name: `warren-shard-${shardIndex}`,
       resourceLimits: {
-        maxYoungGenerationSizeMb: SHARD_YOUNG_GENERATION_MB,
         maxOldGenerationSizeMb: SHARD_OLD_GENERATION_MB,
       },
     });
