@@ -366,17 +366,29 @@ export class Channel implements SettledDeliverySink, ChannelForReplies {
     if ((bits & 2) !== 0) {
       throw connectionError(NOT_IMPLEMENTED, 'immediate=true', CLASS_BASIC, METHOD_BASIC_PUBLISH);
     }
-    this.headBytes = copyBytes(bytes, this.head, 0, start + 2, at);
-    this.exchangeName =
-      exchangeLength === 0
-        ? ''
-        : bytes.toString('utf8', exchangeStart, exchangeStart + exchangeLength);
-    this.routingKey =
-      routingKeyLength === 0
-        ? ''
-        : bytes.toString('utf8', routingKeyStart, routingKeyStart + routingKeyLength);
+    if (!this.isSameHead(bytes, start + 2, at)) {
+      // A new exchange or routing key; a stream of publishes to the same ones (the usual case)
+      // keeps the names decoded for the first, with no string made per message.
+      this.headBytes = copyBytes(bytes, this.head, 0, start + 2, at);
+      this.exchangeName =
+        exchangeLength === 0
+          ? ''
+          : bytes.toString('utf8', exchangeStart, exchangeStart + exchangeLength);
+      this.routingKey =
+        routingKeyLength === 0
+          ? ''
+          : bytes.toString('utf8', routingKeyStart, routingKeyStart + routingKeyLength);
+    }
     this.isMandatory = (bits & 1) !== 0;
     this.contentState = ContentState.Header;
+    return true;
+  }
+
+  /** Whether bytes[start, end) are the exchange and routing key of the last publish. */
+  private isSameHead(bytes: Buffer, start: number, end: number): boolean {
+    if (end - start !== this.headBytes) return false;
+    const head = this.head;
+    for (let i = 0; i < this.headBytes; i++) if (bytes[start + i] !== head[i]) return false;
     return true;
   }
 

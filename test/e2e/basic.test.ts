@@ -131,6 +131,38 @@ describe.each(SHARD_COUNTS)('basic (%i shards)', (shardCount) => {
   const clients = useClients(broker);
 
   describe('publish and return', () => {
+    it('routes each publish by its own exchange and routing key when they alternate and repeat', async () => {
+      // The channel keeps the names of the last publish while the bytes repeat; a change must
+      // always be seen, whichever field changes and in whatever order.
+      const channel = await amqplibConfirmChannel(await clients.amqplib());
+      const exchange = uniqueName('x.alternate');
+      await channel.assertExchange(exchange, 'direct', { durable: false });
+      const queues = [uniqueName('q.a'), uniqueName('q.b'), uniqueName('q.ab')];
+      for (const queue of queues) await channel.assertQueue(queue, { exclusive: true });
+      await channel.bindQueue(queues[0]!, exchange, 'a');
+      await channel.bindQueue(queues[1]!, exchange, 'b');
+      // Same length as 'a' and 'b': only the bytes tell them apart.
+      await channel.bindQueue(queues[2]!, exchange, 'c');
+      const keys = ['a', 'a', 'b', 'a', 'c', 'c', 'b', 'b', 'a'];
+      keys.forEach((key, index) => channel.publish(exchange, key, Buffer.from(`${index}`)));
+      // And the default exchange in between: the exchange name changes, not the key length.
+      channel.sendToQueue(queues[0]!, Buffer.from('direct'));
+      await channel.waitForConfirms();
+      const bodies = async (queue: string) => {
+        const got: string[] = [];
+        for (
+          let message = await channel.get(queue);
+          message !== false;
+          message = await channel.get(queue)
+        )
+          got.push(message.content.toString());
+        return got;
+      };
+      expect(await bodies(queues[0]!)).toEqual(['0', '1', '3', '8', 'direct']);
+      expect(await bodies(queues[1]!)).toEqual(['2', '6', '7']);
+      expect(await bodies(queues[2]!)).toEqual(['4', '5']);
+    });
+
     it(
       'amqplib: an unroutable mandatory message comes back as basic.return 312 NO_ROUTE with its content',
       async () => {
