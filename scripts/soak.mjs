@@ -15,6 +15,7 @@
 //
 // Exit code 0 when the verdict passes, 1 when it fails.
 
+import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -208,6 +209,17 @@ async function churnOnce(url, cycle) {
   totals.churnCycles++;
 }
 
+/** The commit of the Warren checkout under test, so a report says which build it soaked. */
+function commitOf(directory) {
+  try {
+    return execFileSync('git', ['-C', directory, 'rev-parse', '--short', 'HEAD'], {
+      encoding: 'utf8',
+    }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
 function fdCount(pid) {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
@@ -342,6 +354,7 @@ async function main() {
   if (totals.nacked > 0 || totals.errors.length > 0) verdict.ok = false;
   const result = {
     machine: machine(),
+    commit: commitOf(root),
     settings: {
       DURATION_S,
       SAMPLE_S,
@@ -359,7 +372,7 @@ async function main() {
   const lines = [
     `# Soak: ${DURATION_S} s of mixed load`,
     '',
-    machineLine(result.machine),
+    `${machineLine(result.machine)}; Warren ${result.commit}`,
     '',
     `${RATE} msg/s from ${PUBLISHERS} publishers (confirms, half persistent) to ${QUEUES} durable queues, ${CONSUMERS} consumers (one reconnecting every ${CONSUMER_RECONNECT_EVERY_MS / 1000} s), a short-lived client every ${CHURN_EVERY_MS} ms.`,
     '',
