@@ -147,6 +147,8 @@ async function startConsumer(url, index) {
   const channel = await connection.createChannel();
   await channel.prefetch(200);
   let sinceAck = 0;
+  /** The newest delivery not yet acked: the flusher acks up to it, never beyond what we saw. */
+  let lastUnacked = null;
   for (let q = 0; q < QUEUES; q++) {
     await channel.consume(queueName(q), (message) => {
       if (message === null) return;
@@ -158,18 +160,24 @@ async function startConsumer(url, index) {
       seenByPublisher[publisher] ??= new SeenBits();
       if (seenByPublisher[publisher].mark(seq)) totals.consumed++;
       else totals.duplicates++;
+      lastUnacked = message;
       if (++sinceAck === 10) {
         channel.ack(message, true);
         sinceAck = 0;
+        lastUnacked = null;
       }
     });
   }
-  // Acks the stragglers now and then, so a quiet queue does not hold its last few unacked.
+  // Acks the stragglers now and then, so a quiet queue does not hold its last few unacked. Not
+  // ackAll(): that acks what the broker has sent, including deliveries still on their way here,
+  // whose own acks would then be for unknown tags (406, on RabbitMQ too).
   const flusher = setInterval(() => {
-    if (sinceAck === 0) return;
+    if (lastUnacked === null) return;
+    const message = lastUnacked;
+    lastUnacked = null;
     sinceAck = 0;
     try {
-      channel.ackAll();
+      channel.ack(message, true);
     } catch (error) {
       // The connection is gone: its 'error' event says why.
       clearInterval(flusher);
