@@ -22,7 +22,7 @@ export function random(seed) {
   };
 }
 
-function url(port) {
+export function url(port) {
   return `amqp://guest:guest@127.0.0.1:${port}`;
 }
 
@@ -35,8 +35,11 @@ export async function declareQueues(port) {
   await connection.close();
 }
 
-/** Publishes until the connection dies; records what was confirmed and what was only sent. */
-async function publishUntilKilled(port, queue, publisher, confirmed, sent, round) {
+/**
+ * Publishes persistent messages `${label}:${seq}` until the connection dies; records what was
+ * confirmed and what was only sent.
+ */
+export async function publishUntilKilled(port, queue, label, confirmed, sent) {
   const connection = await amqp.connect(url(port));
   connection.on('error', () => undefined);
   const channel = await connection.createConfirmChannel();
@@ -46,7 +49,7 @@ async function publishUntilKilled(port, queue, publisher, confirmed, sent, round
     connection.on('close', () => resolve());
     const pump = () => {
       for (let i = 0; i < 20; i++) {
-        const body = `${round}:${publisher}:${seq++}`;
+        const body = `${label}:${seq++}`;
         sent.add(body);
         channel.sendToQueue(queue, Buffer.from(body), { persistent: true }, (error) => {
           if (error === null || error === undefined) confirmed.add(body);
@@ -89,17 +92,22 @@ async function commitUntilKilled(port, committed, attempted, round) {
   }
 }
 
-async function drainAll(port, queue) {
+/** Takes every message from `queue` (no ack), in order. */
+export async function drainAll(port, queue) {
   const connection = await amqp.connect(url(port));
   const channel = await connection.createChannel();
-  const bodies = [];
+  const messages = [];
   for (;;) {
     const message = await channel.get(queue, { noAck: true });
     if (message === false) break;
-    bodies.push(message.content.toString());
+    messages.push(message);
   }
   await connection.close();
-  return bodies;
+  return messages;
+}
+
+async function drainBodies(port, queue) {
+  return (await drainAll(port, queue)).map((message) => message.content.toString());
 }
 
 /**
@@ -113,7 +121,7 @@ export async function crashRound({ port, round, delayMs, kill, restart }) {
   const attempted = [];
   const publishing = QUEUES.flatMap((queue) =>
     Array.from({ length: PUBLISHERS_PER_QUEUE }, (_, i) =>
-      publishUntilKilled(port, queue, `${queue}/${i}`, confirmed, sent, round),
+      publishUntilKilled(port, queue, `${round}:${queue}/${i}`, confirmed, sent),
     ),
   );
   const transactions = commitUntilKilled(port, committed, attempted, round);
@@ -128,7 +136,7 @@ export async function crashRound({ port, round, delayMs, kill, restart }) {
   const outOfOrder = [];
   for (const queue of QUEUES) {
     const lastSeqByPublisher = new Map();
-    for (const body of await drainAll(newPort, queue)) {
+    for (const body of await drainBodies(newPort, queue)) {
       if (found.has(body)) duplicated.push(body);
       found.add(body);
       if (!sent.has(body)) neverSent.push(body);
@@ -140,7 +148,7 @@ export async function crashRound({ port, round, delayMs, kill, restart }) {
   const lost = [...confirmed].filter((body) => !found.has(body));
 
   const transactionBodies = new Set();
-  for (const body of await drainAll(newPort, TRANSACTION_QUEUE)) {
+  for (const body of await drainBodies(newPort, TRANSACTION_QUEUE)) {
     if (transactionBodies.has(body)) duplicated.push(body);
     transactionBodies.add(body);
   }

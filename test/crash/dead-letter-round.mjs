@@ -6,14 +6,11 @@
 // duplicated. Plain JavaScript; types in dead-letter-round.d.mts. Test or script process only.
 
 import amqp from 'amqplib';
+import { drainAll, publishUntilKilled, url } from './crash-round.mjs';
 
 export const SOURCE_QUEUE = 'dlc.src';
 export const DEAD_LETTER_QUEUE = 'dlc.dead';
 export const TTL_MS = 30;
-
-function url(port) {
-  return `amqp://guest:guest@127.0.0.1:${port}`;
-}
 
 /** Declares the source queue (with its TTL and dead-letter target) and the dead-letter queue. */
 export async function declareDeadLetterQueues(port) {
@@ -31,41 +28,6 @@ export async function declareDeadLetterQueues(port) {
   await connection.close();
 }
 
-async function publishUntilKilled(port, confirmed, sent, round) {
-  const connection = await amqp.connect(url(port));
-  connection.on('error', () => undefined);
-  const channel = await connection.createConfirmChannel();
-  channel.on('error', () => undefined);
-  let seq = 0;
-  await new Promise((resolve) => {
-    connection.on('close', () => resolve());
-    const pump = () => {
-      for (let i = 0; i < 20; i++) {
-        const body = `${round}:${seq++}`;
-        sent.add(body);
-        channel.sendToQueue(SOURCE_QUEUE, Buffer.from(body), { persistent: true }, (error) => {
-          if (error === null || error === undefined) confirmed.add(body);
-        });
-      }
-      setImmediate(() => channel.waitForConfirms().then(pump, () => resolve()));
-    };
-    pump();
-  });
-}
-
-async function drainAll(port, queue) {
-  const connection = await amqp.connect(url(port));
-  const channel = await connection.createChannel();
-  const messages = [];
-  for (;;) {
-    const message = await channel.get(queue, { noAck: true });
-    if (message === false) break;
-    messages.push(message);
-  }
-  await connection.close();
-  return messages;
-}
-
 /**
  * One round: publish on `port`, `kill()` after `delayMs`, `restart()` (resolving to the new
  * port), wait for what was left in the source to expire, then drain both queues and judge.
@@ -73,7 +35,7 @@ async function drainAll(port, queue) {
 export async function deadLetterRound({ port, round, delayMs, kill, restart }) {
   const confirmed = new Set();
   const sent = new Set();
-  const publishing = publishUntilKilled(port, confirmed, sent, round);
+  const publishing = publishUntilKilled(port, SOURCE_QUEUE, `${round}`, confirmed, sent);
   await new Promise((resolve) => setTimeout(resolve, delayMs));
   await kill();
   await publishing;
