@@ -248,9 +248,11 @@ export function channelView(
   };
 }
 
-export function consumerView(consumer: ChannelConsumer): Record<string, unknown> {
-  const channel = consumer.channel;
-  const connection = channel.connection;
+export function consumerView(
+  connection: Connection,
+  channel: Channel,
+  consumer: ChannelConsumer,
+): Record<string, unknown> {
   return {
     consumer_tag: consumer.tag,
     queue: { name: consumer.queue.name, vhost: consumer.queue.vhost },

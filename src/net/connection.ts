@@ -1,46 +1,50 @@
 // One client connection on the network thread: the protocol header, the start/tune/open
-// handshake, frame dispatch to channels, heartbeats, and both close handshakes. Protocol errors
-// are caught here in exactly two places: the channel dispatcher (closes one channel) and the
-// reader (closes the connection). Output is gathered in one writer and flushed once per batch.
+// handshake (its rules are in handshake-rules.ts), frames handed to its channels
+// (connection-channels.ts), heartbeats, flow control, and both close handshakes. Protocol
+// errors are caught in exactly two places: the channel dispatcher (connection-channels.ts,
+// closes one channel) and the reader here (closes the connection). Output is gathered in one
+// writer and flushed once per turn.
 
-import { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import {
-  AmqpError as AmqpErrorClass,
   type AmqpError,
   type AmqpMethod,
   ByteWriter,
-  ChannelError,
   ConnectionError,
   decodeMethod,
+  encodeHeartbeatFrame,
   encodeMethodFrame,
   type FieldTable,
-  FRAME_BODY,
-  FRAME_HEADER,
   FRAME_HEARTBEAT,
   FRAME_METHOD,
   FRAME_MIN_SIZE,
   FrameReader,
   type FrameSink,
   PROTOCOL_HEADER,
-  type ChannelReplyCode,
 } from '../codec/index.js';
 import type { PermissionKind } from './access-control.js';
 import { authenticate, type AuthenticationResult } from './authentication.js';
-import type { Broker } from './broker.js';
-import { Channel } from './channel.js';
+import type { Channel } from './channel.js';
+import { type ChannelOwner, ConnectionChannels } from './connection-channels.js';
+import type { ClientCapabilities, ClosableChannel } from './channel-context.js';
 import type { QueueRecord } from './exchange.js';
+import {
+  loginRefusal,
+  negotiateTune,
+  readCapabilities,
+  verifiedCertificateName,
+  vhostToOpen,
+} from './handshake-rules.js';
+import type { TurnConnection } from './input-turns.js';
+import type { NetServices } from './net-services.js';
 import { channelError, connectionError } from './protocol-errors.js';
 import type { VirtualHost } from './vhost.js';
 
 const CONNECTION_FORCED = 320;
 const ACCESS_REFUSED = 403;
-const PRECONDITION_FAILED = 406;
-const FRAME_ERROR = 501;
 const COMMAND_INVALID = 503;
 const CHANNEL_ERROR = 504;
 const UNEXPECTED_FRAME = 505;
-const NOT_ALLOWED = 530;
 
 /** How long we wait for connection.close-ok before dropping the socket. */
 const CLOSE_OK_TIMEOUT_MS = 3000;
@@ -64,21 +68,26 @@ const enum State {
   Closed,
 }
 
-export interface ClientCapabilities {
-  consumerCancelNotify: boolean;
-  connectionBlocked: boolean;
-  authenticationFailureClose: boolean;
+/** What a connection tells the broker about its life. */
+export interface ConnectionHost {
+  /** Connections past connection.open-ok and not yet closed, broker-wide. */
+  readonly openConnectionCount: number;
+  /** connection.open-ok was sent. */
+  onOpened(connection: Connection): void;
+  /** The socket is gone; the connection released everything it held. */
+  onClosed(connection: Connection): void;
 }
 
-export class Connection implements FrameSink {
+export class Connection implements FrameSink, ChannelOwner, TurnConnection {
   readonly connectionId: number;
-  readonly broker: Broker;
+  readonly services: NetServices;
+  private readonly host: ConnectionHost;
   readonly socket: Socket;
   /** Starts small (idle connections are the common case); grows with the traffic it carries. */
   readonly out = new ByteWriter(4 * 1024);
-  readonly channels = new Map<number, Channel>();
+  readonly channelTable: ConnectionChannels = new ConnectionChannels(this);
   readonly exclusiveQueues = new Set<QueueRecord>();
-  readonly capabilities: ClientCapabilities = {
+  capabilities: ClientCapabilities = {
     consumerCancelNotify: false,
     connectionBlocked: false,
     authenticationFailureClose: false,
@@ -117,8 +126,9 @@ export class Connection implements FrameSink {
   private closeReason: Record<string, unknown> | null = null;
   private isGone = false;
 
-  constructor(broker: Broker, connectionId: number, socket: Socket) {
-    this.broker = broker;
+  constructor(services: NetServices, host: ConnectionHost, connectionId: number, socket: Socket) {
+    this.services = services;
+    this.host = host;
     this.connectionId = connectionId;
     this.socket = socket;
     this.remoteAddress = socket.remoteAddress ?? '';
@@ -138,6 +148,11 @@ export class Connection implements FrameSink {
     }, HANDSHAKE_TIMEOUT_MS);
   }
 
+  /** Its open channels, by number. */
+  get channels(): ReadonlyMap<number, Channel> {
+    return this.channelTable.byId;
+  }
+
   get isOpen(): boolean {
     return this.state === State.Open;
   }
@@ -149,8 +164,8 @@ export class Connection implements FrameSink {
   // ---------------------------------------------------------------- input
 
   private onData(chunk: Buffer): void {
-    this.lastReceivedMs = this.broker.clock.nowMs;
-    this.broker.batchClock.nowMs = performance.now();
+    this.lastReceivedMs = this.services.clock.nowMs;
+    this.services.batchClock.nowMs = performance.now();
     if (this.state === State.Closed) return;
     if (this.state === State.AwaitingHeader) {
       const rest = this.readProtocolHeader(chunk);
@@ -163,7 +178,7 @@ export class Connection implements FrameSink {
       if (!(error instanceof ConnectionError)) throw error;
       this.fail(error);
     }
-    this.broker.afterSocketInput(this, chunk.length);
+    this.services.turns.afterSocketInput(this, chunk.length);
   }
 
   /** Reading may go on unless something else holds it: a full ring or a closing connection. */
@@ -227,7 +242,7 @@ export class Connection implements FrameSink {
       method: 'connection.start',
       versionMajor: 0,
       versionMinor: 9,
-      serverProperties: this.broker.serverProperties,
+      serverProperties: this.services.serverProperties,
       mechanisms: Buffer.from(
         this.certificateName === null ? 'PLAIN AMQPLAIN' : 'PLAIN AMQPLAIN EXTERNAL',
       ),
@@ -259,7 +274,7 @@ export class Connection implements FrameSink {
   ): void {
     const state = this.state;
     if (state === State.Open && channelId !== 0) {
-      this.onChannelFrame(type, channelId, bytes, start, end);
+      this.channelTable.onFrame(type, channelId, bytes, start, end);
       return;
     }
     if (type === FRAME_HEARTBEAT) {
@@ -278,66 +293,6 @@ export class Connection implements FrameSink {
       throw connectionError(UNEXPECTED_FRAME, `type ${type} on channel 0`);
     }
     this.onConnectionMethod(decodeMethod(bytes, start, end));
-  }
-
-  private onChannelFrame(
-    type: number,
-    channelId: number,
-    bytes: Buffer,
-    start: number,
-    end: number,
-  ): void {
-    const channel = this.channels.get(channelId);
-    if (channel === undefined) {
-      if (type !== FRAME_METHOD) {
-        throw connectionError(
-          UNEXPECTED_FRAME,
-          'expected method frame, got non method frame instead',
-        );
-      }
-      const method = decodeMethod(bytes, start, end);
-      if (method.method !== 'channel.open')
-        throw connectionError(CHANNEL_ERROR, `expected 'channel.open'`);
-      this.openChannel(channelId);
-      return;
-    }
-    if (channel.isClosing) {
-      this.onFrameWhileChannelClosing(channel, type, bytes, start, end);
-      return;
-    }
-    try {
-      if (type === FRAME_METHOD) channel.onMethodFrame(bytes, start, end);
-      else if (type === FRAME_HEADER) channel.onHeaderFrame(bytes, start, end);
-      else if (type === FRAME_BODY) channel.onBodyFrame(bytes, start, end);
-      else if (type === FRAME_HEARTBEAT)
-        throw connectionError(UNEXPECTED_FRAME, 'type 8, heartbeat on a non-zero channel');
-      else throw connectionError(FRAME_ERROR, `type ${type}, unknown frame type`);
-    } catch (error) {
-      if (!(error instanceof AmqpErrorClass)) throw error;
-      // Errors name the method being handled, as RabbitMQ stamps them.
-      const stamped = stampMethod(error, channel.methodKey);
-      if (stamped instanceof ConnectionError) throw stamped;
-      this.failChannel(channel, stamped);
-    }
-  }
-
-  /** After channel.close either way, only close and close-ok matter (RabbitMQ drops the rest). */
-  private onFrameWhileChannelClosing(
-    channel: Channel,
-    type: number,
-    bytes: Buffer,
-    start: number,
-    end: number,
-  ): void {
-    if (type !== FRAME_METHOD) return;
-    const classId = end - start >= 4 ? bytes.readUInt16BE(start) : 0;
-    if (classId !== 20) return;
-    const method = decodeMethod(bytes, start, end);
-    if (method.method === 'channel.close-ok') {
-      this.channels.delete(channel.channelId);
-    } else if (method.method === 'channel.close') {
-      this.sendMethod(channel.channelId, { method: 'channel.close-ok' });
-    }
   }
 
   private onMethodWhileClosing(bytes: Buffer, start: number, end: number): void {
@@ -402,25 +357,19 @@ export class Connection implements FrameSink {
 
   private onStartOk(method: Extract<AmqpMethod, { method: 'connection.start-ok' }>): void {
     this.clientProperties = method.clientProperties;
-    const capabilities = method.clientProperties['capabilities'];
-    if (
-      capabilities !== null &&
-      typeof capabilities === 'object' &&
-      !Array.isArray(capabilities) &&
-      !Buffer.isBuffer(capabilities)
-    ) {
-      const table = capabilities as FieldTable;
-      this.capabilities.consumerCancelNotify = table['consumer_cancel_notify'] === true;
-      this.capabilities.connectionBlocked = table['connection.blocked'] === true;
-      this.capabilities.authenticationFailureClose = table['authentication_failure_close'] === true;
-    }
+    this.capabilities = readCapabilities(method.clientProperties);
     this.state = State.Authenticating;
     // The client waits for connection.tune before it sends more, so nothing is lost meanwhile;
     // a frame that arrives anyway is refused as out of order.
-    authenticate(this.broker.access, method.mechanism, method.response, this.certificateName).then(
+    authenticate(
+      this.services.access,
+      method.mechanism,
+      method.response,
+      this.certificateName,
+    ).then(
       (result) => this.afterAuthentication(result),
       (error: unknown) => {
-        this.broker.log('error', 'login check failed', { connection: this.name, err: error });
+        this.services.log('error', 'login check failed', { connection: this.name, err: error });
         this.destroy();
       },
     );
@@ -439,18 +388,11 @@ export class Connection implements FrameSink {
   }
 
   private completeLogin(result: AuthenticationResult): void {
-    const broker = this.broker;
-    const isLoopbackOnly =
-      result.user !== null &&
-      broker.options.loopbackUsers.includes(result.user.name) &&
-      !isLoopbackAddress(this.remoteAddress);
-    if (result.user === null || isLoopbackOnly) {
-      const reason =
-        result.user === null
-          ? result.reason
-          : `user '${result.user.name}' can only connect via localhost`;
+    const services = this.services;
+    const reason = loginRefusal(result, services.options.loopbackUsers, this.remoteAddress);
+    if (reason !== null || result.user === null) {
       // The reason names the user and what failed, never the password.
-      broker.log('warn', 'login refused', {
+      services.log('warn', 'login refused', {
         connection: this.name,
         mechanism: result.mechanism,
         reason,
@@ -471,7 +413,7 @@ export class Connection implements FrameSink {
     }
     this.userName = result.user.name;
     this.state = State.AwaitingTuneOk;
-    const options = broker.options;
+    const options = services.options;
     this.sendMethod(0, {
       method: 'connection.tune',
       channelMax: options.channelMax,
@@ -481,94 +423,30 @@ export class Connection implements FrameSink {
   }
 
   private onTuneOk(method: Extract<AmqpMethod, { method: 'connection.tune-ok' }>): void {
-    const options = this.broker.options;
-    // RabbitMQ refuses 0 here; we read 0 as "the server's value", which serves every client.
-    const frameMax = method.frameMax === 0 ? options.frameMaxBytes : method.frameMax;
-    const channelMax = method.channelMax === 0 ? options.channelMax : method.channelMax;
-    if (frameMax < FRAME_MIN_SIZE) {
-      throw connectionError(
-        NOT_ALLOWED,
-        `negotiated frame_max = ${frameMax} is lower than the minimum allowed value (${FRAME_MIN_SIZE})`,
-        10,
-        31,
-      );
-    }
-    if (frameMax > options.frameMaxBytes) {
-      throw connectionError(
-        NOT_ALLOWED,
-        `negotiated frame_max = ${frameMax} is higher than the maximum allowed value (${options.frameMaxBytes})`,
-        10,
-        31,
-      );
-    }
-    if (channelMax > options.channelMax) {
-      throw connectionError(
-        NOT_ALLOWED,
-        `negotiated channel_max = ${channelMax} is higher than the maximum allowed value (${options.channelMax})`,
-        10,
-        31,
-      );
-    }
-    this.frameMaxBytes = frameMax;
+    const { frameMaxBytes, channelMax } = negotiateTune(method, this.services.options);
+    this.frameMaxBytes = frameMaxBytes;
     this.channelMax = channelMax;
     this.heartbeatSeconds = method.heartbeat;
-    this.reader.setFrameMax(frameMax);
+    this.reader.setFrameMax(frameMaxBytes);
     this.state = State.AwaitingOpen;
   }
 
   private onOpen(method: Extract<AmqpMethod, { method: 'connection.open' }>): void {
-    const vhostName = method.virtualHost;
-    const vhost = this.broker.vhosts.get(vhostName);
-    if (vhost === undefined)
-      throw connectionError(NOT_ALLOWED, `vhost ${vhostName} not found`, 10, 40);
-    if (!this.broker.access.canAccessVhost(this.userName, vhostName)) {
-      throw connectionError(
-        NOT_ALLOWED,
-        `access to vhost '${vhostName}' refused for user '${this.userName}'`,
-        10,
-        40,
-      );
-    }
-    const connectionMax = this.broker.options.connectionMax;
-    if (connectionMax > 0 && this.broker.openConnectionCount >= connectionMax) {
-      throw connectionError(
-        NOT_ALLOWED,
-        `access to vhost '${vhostName}' refused for user '${this.userName}': node connection limit (${connectionMax}) is reached`,
-        10,
-        40,
-      );
-    }
-    // The vhost's max-connections; 0 refuses every connection (RabbitMQ's rabbit_reader text).
-    const vhostConnectionMax = vhost.limits['max-connections'];
-    if (
-      vhostConnectionMax !== undefined &&
-      vhostConnectionMax >= 0 &&
-      vhost.openConnectionCount >= vhostConnectionMax
-    ) {
-      throw connectionError(
-        NOT_ALLOWED,
-        `access to vhost '${vhostName}' refused for user '${this.userName}': connection limit (${vhostConnectionMax}) is reached`,
-        10,
-        40,
-      );
-    }
+    const services = this.services;
+    const vhost = vhostToOpen(
+      method.virtualHost,
+      this.userName,
+      services.vhosts,
+      services.access,
+      services.options.connectionMax,
+      this.host.openConnectionCount,
+    );
     this.vhost = vhost;
     this.state = State.Open;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.closeTimer = null;
     this.sendMethod(0, { method: 'connection.open-ok' });
-    this.broker.onConnectionOpened(this);
-  }
-
-  private openChannel(channelId: number): void {
-    if (this.channels.size >= this.channelMax) {
-      throw connectionError(
-        NOT_ALLOWED,
-        `number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`,
-      );
-    }
-    this.channels.set(channelId, new Channel(this, channelId, this.vhost!));
-    this.sendMethod(channelId, { method: 'channel.open-ok' });
+    this.host.onOpened(this);
   }
 
   // ---------------------------------------------------------------- output
@@ -581,7 +459,7 @@ export class Connection implements FrameSink {
   markDirty(): void {
     if (this.isDirty) return;
     this.isDirty = true;
-    this.broker.dirtyConnections.push(this);
+    this.services.turns.addDirty(this);
   }
 
   /** Writes everything gathered since the last flush in one socket write. */
@@ -600,21 +478,28 @@ export class Connection implements FrameSink {
     // Written to the kernel at once (the usual case): no one holds the taken bytes, so the next
     // frames reuse the same slab instead of fresh memory.
     if (socket.writableLength === 0) this.out.recycle();
-    this.lastSentMs = this.broker.clock.nowMs;
+    this.lastSentMs = this.services.clock.nowMs;
     if (
       !this.isDeliveryPaused &&
-      socket.writableLength > this.broker.options.socketWriteHighBytes
+      socket.writableLength > this.services.options.socketWriteHighBytes
     ) {
       // A slow reader: stop its deliveries until the socket drains, instead of buffering without bound.
       this.isDeliveryPaused = true;
-      this.broker.setDeliveryPaused(this, true);
+      this.setDeliveryPaused(true);
     }
+  }
+
+  /** Holds (or resumes) this connection's deliveries in every shard. */
+  private setDeliveryPaused(isPaused: boolean): void {
+    const links = this.services.links;
+    for (const link of links) link.connectionFlow(this.connectionId, isPaused);
+    for (const link of links) link.flush();
   }
 
   private onDrain(): void {
     if (this.isDeliveryPaused) {
       this.isDeliveryPaused = false;
-      this.broker.setDeliveryPaused(this, false);
+      this.setDeliveryPaused(false);
     }
   }
 
@@ -629,7 +514,7 @@ export class Connection implements FrameSink {
     methodId: number,
   ): void {
     const vhost = this.vhost!.name;
-    if (this.broker.access.isAllowed(this.userName, vhost, kind, name)) return;
+    if (this.services.access.isAllowed(this.userName, vhost, kind, name)) return;
     const shownName = resourceKind === 'exchange' && name === '' ? 'amq.default' : name;
     throw channelError(
       ACCESS_REFUSED,
@@ -641,34 +526,16 @@ export class Connection implements FrameSink {
 
   // ---------------------------------------------------------------- closing
 
-  /** The client sent channel.close: release the channel and confirm. */
-  closeChannelFromClient(channel: Channel): void {
-    channel.release();
-    this.channels.delete(channel.channelId);
-    this.sendMethod(channel.channelId, { method: 'channel.close-ok' });
+  /** ChannelConnection: the client sent channel.close. */
+  closeChannelFromClient(channel: ClosableChannel): void {
+    this.channelTable.closeFromClient(channel);
   }
 
-  /** A channel error: release the channel and send channel.close; wait for close-ok. */
-  failChannel(channel: Channel, error: AmqpError): void {
+  /** ChannelConnection: a channel error closes the channel, a connection error this connection. */
+  failChannel(channel: ClosableChannel, error: AmqpError): void {
     if (channel.isClosing) return;
-    if (error instanceof ConnectionError) {
-      this.fail(error);
-      return;
-    }
-    channel.release();
-    this.sendMethod(channel.channelId, {
-      method: 'channel.close',
-      replyCode: error.replyCode,
-      replyText: error.replyText,
-      classId: error.classId,
-      methodId: error.methodId,
-    });
-    this.broker.log('debug', 'channel closed by the server', {
-      connection: this.name,
-      channel: channel.channelId,
-      replyCode: error.replyCode,
-      replyText: error.replyText,
-    });
+    if (error instanceof ConnectionError) this.fail(error);
+    else this.channelTable.fail(channel, error);
   }
 
   /** A connection error: release everything, send connection.close, wait briefly for close-ok. */
@@ -719,40 +586,29 @@ export class Connection implements FrameSink {
     if (!this.isGone) {
       this.isGone = true;
       // Connections that never opened (port probes, failed handshakes) only show at debug.
-      this.broker.log(this.vhost === null ? 'debug' : 'info', 'connection closed', {
+      this.services.log(this.vhost === null ? 'debug' : 'info', 'connection closed', {
         connection: this.name,
         ...(this.vhost === null ? {} : { user: this.userName, vhost: this.vhost.name }),
         ...(this.closeReason ?? { reason: 'socket closed' }),
       });
     }
-    this.broker.onConnectionClosed(this);
+    this.host.onClosed(this);
   }
 
   /** Releases channels and exclusive queues exactly once. */
   private release(): void {
     if (this.isReleased) return;
     this.isReleased = true;
-    for (const channel of this.channels.values()) channel.release();
-    this.channels.clear();
-    for (const queue of this.exclusiveQueues) this.broker.deleteQueue(queue, null, null);
+    this.channelTable.releaseAll();
+    for (const queue of this.exclusiveQueues) this.services.queues.deleteQueue(queue, null, null);
     this.exclusiveQueues.clear();
   }
 
   /** Heartbeat duties, called about once a second by the broker. */
   tick(nowMs: number): void {
-    const consumerTimeoutMs = this.broker.options.consumerTimeoutMs;
+    const consumerTimeoutMs = this.services.options.consumerTimeoutMs;
     if (this.state === State.Open && consumerTimeoutMs > 0) {
-      for (const channel of this.channels.values()) {
-        if (channel.isClosing || !channel.isAckOverdue(nowMs, consumerTimeoutMs)) continue;
-        // RabbitMQ's text, with class and method 0 (no method caused it).
-        this.failChannel(
-          channel,
-          channelError(
-            PRECONDITION_FAILED,
-            `delivery acknowledgement on channel ${channel.channelId} timed out. Timeout value used: ${consumerTimeoutMs} ms. This timeout value can be configured, see consumers doc guide to learn more`,
-          ),
-        );
-      }
+      this.channelTable.closeOverdue(nowMs, consumerTimeoutMs);
     }
     if (this.state !== State.Open || this.heartbeatSeconds === 0) return;
     const intervalMs = this.heartbeatSeconds * 1000;
@@ -766,33 +622,8 @@ export class Connection implements FrameSink {
       return;
     }
     if (nowMs - this.lastSentMs >= intervalMs / 2) {
-      this.out.u8(FRAME_HEARTBEAT);
-      this.out.u16(0);
-      this.out.u32(0);
-      this.out.u8(0xce);
+      encodeHeartbeatFrame(this.out);
       this.markDirty();
     }
   }
-}
-
-function isLoopbackAddress(address: string): boolean {
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
-}
-
-/** The error with the failing method's ids when it names none. */
-function stampMethod(error: AmqpError, methodKey: number): AmqpError {
-  if (error.classId !== 0 || methodKey === 0) return error;
-  const classId = methodKey >>> 16;
-  const methodId = methodKey & 0xffff;
-  return error instanceof ConnectionError
-    ? new ConnectionError(error.replyCode, error.replyText, classId, methodId)
-    : new ChannelError(error.replyCode as ChannelReplyCode, error.replyText, classId, methodId);
-}
-
-function verifiedCertificateName(socket: Socket): string | null {
-  if (!(socket instanceof TLSSocket) || !socket.authorized) return null;
-  const commonName = socket.getPeerCertificate().subject?.CN;
-  // A certificate may carry several CNs; RabbitMQ takes the first.
-  const name = Array.isArray(commonName) ? commonName[0] : commonName;
-  return typeof name === 'string' && name !== '' ? name : null;
 }

@@ -4,9 +4,10 @@
 // turning them into strings. Network thread only.
 
 import {
+  beginFrame,
   type ByteWriter,
-  FRAME_BODY,
-  FRAME_END,
+  encodeBodyFrames,
+  endFrame,
   FRAME_HEADER,
   FRAME_METHOD,
 } from '../codec/index.js';
@@ -16,20 +17,7 @@ const CLASS_BASIC = 60;
 const METHOD_BASIC_RETURN = 50;
 const METHOD_BASIC_DELIVER = 60;
 const METHOD_BASIC_GET_OK = 71;
-
-/** Starts a frame: type, channel and a size placeholder; returns where the size goes. */
-function beginFrame(out: ByteWriter, type: number, channelId: number): number {
-  out.u8(type);
-  out.u16(channelId);
-  const sizeAt = out.position;
-  out.u32(0);
-  return sizeAt;
-}
-
-function endFrame(out: ByteWriter, sizeAt: number): void {
-  out.patchU32(sizeAt, out.position - sizeAt - 4);
-  out.u8(FRAME_END);
-}
+const NO_ROUTE = 312;
 
 /** The exchange and routing key shortstrs of a block, copied as they are. */
 function exchangeAndRoutingKey(out: ByteWriter, block: Buffer, view: MessageBlockView): void {
@@ -126,13 +114,32 @@ export function writeContent(
   out.u64(bodyBytes);
   out.bytes(properties, propertiesStart, propertiesEnd);
   endFrame(out, headerSizeAt);
-  const chunkMax = frameMaxBytes - 8;
-  for (let at = bodyStart; at < bodyEnd; at += chunkMax) {
-    const chunkEnd = Math.min(at + chunkMax, bodyEnd);
-    out.u8(FRAME_BODY);
-    out.u16(channelId);
-    out.u32(chunkEnd - at);
-    out.bytes(body, at, chunkEnd);
-    out.u8(FRAME_END);
-  }
+  encodeBodyFrames(out, channelId, body, bodyStart, bodyEnd, frameMaxBytes);
+}
+
+/** basic.return (NO_ROUTE) and the returned message's content: an unroutable mandatory publish. */
+export function writeReturnedMessage(
+  out: ByteWriter,
+  channelId: number,
+  frameMaxBytes: number,
+  head: Buffer,
+  headBytes: number,
+  properties: Buffer,
+  propertiesBytes: number,
+  body: Buffer,
+  bodyStart: number,
+  bodyEnd: number,
+): void {
+  writeBasicReturn(out, channelId, NO_ROUTE, 'NO_ROUTE', head, headBytes);
+  writeContent(
+    out,
+    channelId,
+    frameMaxBytes,
+    properties,
+    0,
+    propertiesBytes,
+    body,
+    bodyStart,
+    bodyEnd,
+  );
 }

@@ -5,6 +5,7 @@
 
 import type { FieldTable } from '../codec/index.js';
 import type { DefinitionRecord } from '../shard/api.js';
+import { assert } from '../util/index.js';
 import type { Permission, User } from './access-control.js';
 import { type Binding, type Exchange, type ExchangeType, QueueRecord } from './exchange.js';
 import type { Policy } from './policies.js';
@@ -76,14 +77,18 @@ export function bindingDefinition(binding: Binding): BindingDefinition {
 }
 
 export class DefinitionJournal {
-  private readonly link: ShardLink;
+  private link: ShardLink | null = null;
   private issued = 0;
   private durable = 0;
   private readonly waiting: { target: number; callback: () => void }[] = [];
-  /** Off while definitions are being rebuilt from the log (they are already there). */
-  isRecording = true;
+  /**
+   * Off until shard 0's log is attached and the definitions it kept are rebuilt (they are
+   * already there, so nothing is written twice).
+   */
+  isRecording = false;
 
-  constructor(link: ShardLink) {
+  /** Shard 0's link: its log keeps the definitions. */
+  attach(link: ShardLink): void {
     this.link = link;
   }
 
@@ -102,6 +107,7 @@ export class DefinitionJournal {
 
   private put(kind: string, key: string, value: unknown): void {
     if (!this.isRecording) return;
+    assert(this.link !== null, 'definition journal records before shard 0 runs');
     const number = ++this.issued;
     const record: DefinitionRecord = { kind, key, value };
     this.link.control(

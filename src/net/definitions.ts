@@ -4,12 +4,24 @@
 // exported from RabbitMQ loads unchanged.
 
 import type { FieldTable } from '../codec/index.js';
-import { isHashingAlgorithm } from './access-control.js';
+import { type AccessControl, isHashingAlgorithm } from './access-control.js';
 import { hashNewPasswordSync } from './password-hashing.js';
-import type { Broker } from './broker.js';
 import { isExchangeType, QueueRecord } from './exchange.js';
 import type { Policy } from './policies.js';
+import type { QueueFlags } from './queue-lifecycle.js';
 import type { VhostLimits } from './vhost-limits.js';
+import type { VirtualHost } from './vhost.js';
+
+/** What loading definitions changes: users, vhosts, policies, limits, queues. */
+export interface DefinitionsTarget {
+  readonly access: AccessControl;
+  readonly vhosts: ReadonlyMap<string, VirtualHost>;
+  addVhost(name: string): VirtualHost;
+  setPolicy(policy: Policy): string | null;
+  setOperatorPolicy(policy: Policy): string | null;
+  setVhostLimits(vhostName: string, limits: VhostLimits): string | null;
+  createQueue(vhost: VirtualHost, name: string, flags: QueueFlags, args: FieldTable): QueueRecord;
+}
 
 type PolicyJson = NonNullable<Definitions['policies']>[number];
 
@@ -100,8 +112,8 @@ export interface Definitions {
 }
 
 /** Applies definitions; throws an Error naming the first entry that cannot be applied. */
-export function loadDefinitions(broker: Broker, definitions: Definitions): void {
-  for (const vhost of definitions.vhosts ?? []) broker.addVhost(vhost.name);
+export function loadDefinitions(target: DefinitionsTarget, definitions: Definitions): void {
+  for (const vhost of definitions.vhosts ?? []) target.addVhost(vhost.name);
   for (const user of definitions.users ?? []) {
     const tags =
       typeof user.tags === 'string'
@@ -109,7 +121,7 @@ export function loadDefinitions(broker: Broker, definitions: Definitions): void 
         : (user.tags ?? []);
     if (user.password !== undefined) {
       // scrypt, synchronously (~30 ms a user): plain passwords in definitions are rare.
-      broker.access.putUser({ name: user.name, ...hashNewPasswordSync(user.password), tags });
+      target.access.putUser({ name: user.name, ...hashNewPasswordSync(user.password), tags });
       continue;
     }
     const algorithm = user.hashing_algorithm ?? 'rabbit_password_hashing_sha256';
@@ -118,7 +130,7 @@ export function loadDefinitions(broker: Broker, definitions: Definitions): void 
         `definitions: user '${user.name}' has unsupported hashing_algorithm '${algorithm}'`,
       );
     }
-    broker.access.putUser({
+    target.access.putUser({
       name: user.name,
       passwordHash: user.password_hash ?? '',
       hashingAlgorithm: algorithm,
@@ -126,21 +138,21 @@ export function loadDefinitions(broker: Broker, definitions: Definitions): void 
     });
   }
   for (const permission of definitions.permissions ?? []) {
-    if (!broker.vhosts.has(permission.vhost)) {
+    if (!target.vhosts.has(permission.vhost)) {
       throw new Error(
         `definitions: permission for user '${permission.user}' names unknown vhost '${permission.vhost}'`,
       );
     }
-    broker.access.setPermission(permission.vhost, permission.user, {
+    target.access.setPermission(permission.vhost, permission.user, {
       configure: permission.configure,
       write: permission.write,
       read: permission.read,
     });
   }
   for (const policy of definitions.policies ?? []) {
-    if (!broker.vhosts.has(policy.vhost))
+    if (!target.vhosts.has(policy.vhost))
       throw new Error(`definitions: policy '${policy.name}' names unknown vhost '${policy.vhost}'`);
-    const error = broker.setPolicy(policyFromJson(policy));
+    const error = target.setPolicy(policyFromJson(policy));
     if (error !== null) throw new Error(`definitions: policy '${policy.name}': ${error}`);
   }
   // Other components (federation, shovels) are RabbitMQ plugins' and are skipped.
@@ -151,7 +163,7 @@ export function loadDefinitions(broker: Broker, definitions: Definitions): void 
         throw new Error(`definitions: operator policy '${parameter.name}' is not an object`);
       }
       const json = value as Omit<PolicyJson, 'vhost' | 'name'>;
-      const error = broker.setOperatorPolicy(
+      const error = target.setOperatorPolicy(
         policyFromJson({ ...json, vhost: parameter.vhost, name: parameter.name }),
       );
       if (error !== null)
@@ -162,11 +174,11 @@ export function loadDefinitions(broker: Broker, definitions: Definitions): void 
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       throw new Error(`definitions: vhost-limits for vhost '${parameter.vhost}' is not an object`);
     }
-    const error = broker.setVhostLimits(parameter.vhost, value as VhostLimits);
+    const error = target.setVhostLimits(parameter.vhost, value as VhostLimits);
     if (error !== null) throw new Error(`definitions: vhost-limits: ${error}`);
   }
   for (const exchange of definitions.exchanges ?? []) {
-    const vhost = broker.vhosts.get(exchange.vhost);
+    const vhost = target.vhosts.get(exchange.vhost);
     if (vhost === undefined)
       throw new Error(
         `definitions: exchange '${exchange.name}' names unknown vhost '${exchange.vhost}'`,
@@ -189,11 +201,11 @@ export function loadDefinitions(broker: Broker, definitions: Definitions): void 
     );
   }
   for (const queue of definitions.queues ?? []) {
-    const vhost = broker.vhosts.get(queue.vhost);
+    const vhost = target.vhosts.get(queue.vhost);
     if (vhost === undefined)
       throw new Error(`definitions: queue '${queue.name}' names unknown vhost '${queue.vhost}'`);
     if (vhost.queues.has(queue.name)) continue;
-    broker.createQueue(
+    target.createQueue(
       vhost,
       queue.name,
       {
@@ -205,7 +217,7 @@ export function loadDefinitions(broker: Broker, definitions: Definitions): void 
     );
   }
   for (const binding of definitions.bindings ?? []) {
-    const vhost = broker.vhosts.get(binding.vhost);
+    const vhost = target.vhosts.get(binding.vhost);
     if (vhost === undefined)
       throw new Error(
         `definitions: binding from '${binding.source}' names unknown vhost '${binding.vhost}'`,

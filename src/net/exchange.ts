@@ -19,6 +19,8 @@ export interface ConsumerRecord {
   queue: QueueRecord;
   isExclusive: boolean;
   isNoAck: boolean;
+  /** Its queue is gone: the consumer ends and its channel tells the client if it asked to know. */
+  cancelFromServer(): void;
 }
 
 /** A queue's metadata; its messages live in shard `shardIndex`. */
@@ -81,6 +83,13 @@ export class QueueRecord {
     for (const consumer of this.consumers) if (consumer.isExclusive) return true;
     return false;
   }
+}
+
+/** The shards holding any of `queues`, a bit per shard index. */
+export function shardMaskOf(queues: readonly QueueRecord[]): number {
+  let mask = 0;
+  for (let i = 0; i < queues.length; i++) mask |= 1 << queues[i]!.shardIndex;
+  return mask;
 }
 
 export class Binding {

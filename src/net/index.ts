@@ -1,6 +1,7 @@
 // The network thread's public surface.
 
-export { Broker, startBroker, WARREN_VERSION, type RunningBroker } from './broker.js';
+export { Broker, WARREN_VERSION } from './broker.js';
+export { ListenError, type ListenerSetting } from './listeners.js';
 export { type BrokerOptions, defaultOptions, resolveOptions } from './options.js';
 export {
   hashNewPassword,
@@ -25,7 +26,7 @@ export type { Channel } from './channel.js';
 export type { VirtualHost } from './vhost.js';
 export type { User, Permission } from './access-control.js';
 export type { ConsumerRecord } from './exchange.js';
-export type { ChannelConsumer } from './channel.js';
+export type { ChannelConsumer } from './consumer.js';
 export * as operations from './operations.js';
 export { OperationError, type GetAckMode, type MessagePropertiesJson } from './operations.js';
 export { memoryLimitBytes, type AlarmResource, type AlarmLimits } from './resource-alarms.js';

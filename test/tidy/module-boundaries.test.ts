@@ -64,3 +64,63 @@ describe('module boundaries', () => {
     expect(violations).toEqual([]);
   });
 });
+
+/** Every import (type-only ones too) from one file of `folder` to another of the same folder. */
+function importGraph(folder: string): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const file of sourceFiles(join(SRC, folder))) {
+    const targets: string[] = [];
+    const text = readFileSync(file, 'utf8');
+    for (const match of text.matchAll(/(?:import|export)[^'"]*?from\s+'(\.[^']+)'/g)) {
+      const target = resolve(dirname(file), match[1]!.replace(/\.js$/, '.ts'));
+      if (folderOf(target) === folder) targets.push(relative(SRC, target));
+    }
+    graph.set(relative(SRC, file), targets);
+  }
+  return graph;
+}
+
+/** One import circle of the graph as a path that returns to its start, or null. */
+function findCircle(graph: Map<string, string[]>): string[] | null {
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (file: string): string[] | null => {
+    if (state.get(file) === 'done') return null;
+    if (state.get(file) === 'open') return [...path.slice(path.indexOf(file)), file];
+    state.set(file, 'open');
+    path.push(file);
+    for (const target of graph.get(file) ?? []) {
+      const circle = visit(target);
+      if (circle !== null) return circle;
+    }
+    path.pop();
+    state.set(file, 'done');
+    return null;
+  };
+  for (const file of graph.keys()) {
+    const circle = visit(file);
+    if (circle !== null) return circle;
+  }
+  return null;
+}
+
+describe('import circles', () => {
+  // A circle makes every file in it part of every other: none can be read or changed alone.
+  // Lower modules declare the small interfaces they need; upper ones implement them.
+  for (const folder of ['net', 'shard', 'log', 'mgmt']) {
+    it(`src/${folder} has none, type-only imports included`, () => {
+      const graph = importGraph(folder);
+      expect(graph.size).toBeGreaterThan(1);
+      expect(findCircle(graph)).toBeNull();
+    });
+  }
+
+  it('finds a circle when there is one', () => {
+    const graph = new Map([
+      ['a.ts', ['b.ts']],
+      ['b.ts', ['c.ts']],
+      ['c.ts', ['a.ts']],
+    ]);
+    expect(findCircle(graph)).toEqual(['a.ts', 'b.ts', 'c.ts', 'a.ts']);
+  });
+});

@@ -30,13 +30,16 @@ async function listChannels(context: ApiContext) {
 function listConsumers(context: ApiContext) {
   const vhosts = new Set(listedVhosts(context).map((vhost) => vhost.name));
   const { principal } = context;
-  const items = [...context.broker.consumers.values()]
-    .filter(
-      (consumer) =>
-        vhosts.has(consumer.queue.vhost) &&
-        (principal.isMonitor || consumer.channel.connection.userName === principal.name),
-    )
-    .map(consumerView);
+  const items = [];
+  for (const connection of context.broker.connections.values()) {
+    if (!principal.isMonitor && connection.userName !== principal.name) continue;
+    for (const channel of connection.channels.values()) {
+      for (const consumer of channel.consumers.values()) {
+        if (vhosts.has(consumer.queue.vhost))
+          items.push(consumerView(connection, channel, consumer));
+      }
+    }
+  }
   return ok(items);
 }
 

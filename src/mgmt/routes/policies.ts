@@ -65,7 +65,7 @@ function limitName(context: ApiContext) {
 interface PolicyKind {
   path: string;
   access: RouteAccess;
-  policies(broker: Broker): Map<string, Map<string, Policy>>;
+  policies(broker: Broker): ReadonlyMap<string, ReadonlyMap<string, Policy>>;
   set(broker: Broker, policy: Policy): string | null;
   delete(broker: Broker, vhost: string, name: string): void;
 }
