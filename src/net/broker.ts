@@ -106,6 +106,7 @@ export class Broker implements ConnectionHost, DefinitionsTarget {
       this.policyStore,
       options.queueMaxPerVhost,
       this.logger,
+      (callback) => this.journal.whenDurable(callback),
       (queue) => this.connections.get(queue.ownerConnectionId)?.exclusiveQueues.delete(queue),
     );
     this.vhostRegistry = new VhostRegistry(

@@ -259,11 +259,15 @@ export class ChannelConsuming implements SettledDeliverySink, CreditReturn {
     services.queues.detachConsumer(consumer);
   }
 
-  /** The server cancels a consumer because its queue is gone (consumer_cancel_notify). */
+  /** The server cancels a consumer because its queue is gone: it is forgotten at once. */
   cancelFromServer(consumer: ChannelConsumer): void {
-    const channel = this.channel;
     this.consumers.delete(consumer.tag);
-    channel.services.consumers.byId.delete(consumer.consumerId);
+    this.channel.services.consumers.byId.delete(consumer.consumerId);
+  }
+
+  /** basic.cancel from the server, for clients that asked (consumer_cancel_notify). */
+  sendServerCancel(consumer: ChannelConsumer): void {
+    const channel = this.channel;
     if (channel.isClosing || !channel.connection.capabilities.consumerCancelNotify) return;
     channel.connection.sendMethod(channel.channelId, {
       method: 'basic.cancel',

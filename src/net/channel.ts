@@ -167,9 +167,14 @@ export class Channel implements ChannelContext, ConsumerChannel, ClosableChannel
     this.consuming.deliver(consumer, shardIndex, deliveryId, flags, block, view);
   }
 
-  /** ConsumerChannel: the consumer's queue is gone (consumer_cancel_notify). */
+  /** ConsumerChannel: the consumer's queue is gone. */
   cancelFromServer(consumer: ChannelConsumer): void {
     this.consuming.cancelFromServer(consumer);
+  }
+
+  /** ConsumerChannel: tell the client (consumer_cancel_notify). */
+  sendServerCancel(consumer: ChannelConsumer): void {
+    this.consuming.sendServerCancel(consumer);
   }
 
   /** ChannelContext: closes this channel (or, for a connection error, the connection). */

@@ -48,6 +48,11 @@ const UNEXPECTED_FRAME = 505;
 
 /** How long we wait for connection.close-ok before dropping the socket. */
 const CLOSE_OK_TIMEOUT_MS = 3000;
+/**
+ * How long the socket stays after close-ok for the client to close it. RabbitMQ waits 30 s; a
+ * client that read close-ok closes within milliseconds, so 10 s only bounds a stuck one.
+ */
+const CLIENT_CLOSE_TIMEOUT_MS = 10_000;
 /** How long a refused client waits before its socket is dropped (RabbitMQ: ~3 s). */
 const FAILED_LOGIN_DELAY_MS = 3000;
 /** AMQP 0-9 as some old clients announce it; RabbitMQ speaks 0-9-1 to them. */
@@ -335,8 +340,12 @@ export class Connection implements FrameSink, ChannelOwner, TurnConnection {
           this.release();
           this.sendMethod(0, { method: 'connection.close-ok' });
           this.flush();
+          // The client closes the socket once it has read close-ok; ending it here could reach
+          // the client's reader as EOF before close-ok. RabbitMQ waits the same way, and ends
+          // the socket itself only after a timeout (rabbit_reader's CLOSING_TIMEOUT).
           this.state = State.Closed;
-          this.socket.end();
+          if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+          this.closeTimer = setTimeout(() => this.destroy(), CLIENT_CLOSE_TIMEOUT_MS);
           return;
         }
         if (method.method === 'connection.update-secret') {

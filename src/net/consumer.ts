@@ -21,8 +21,10 @@ export interface ConsumerChannel {
     block: Buffer,
     view: MessageBlockView,
   ): void;
-  /** The consumer's queue is gone (consumer_cancel_notify). */
+  /** The consumer's queue is gone: forget the consumer. */
   cancelFromServer(consumer: ChannelConsumer): void;
+  /** Tell the client the consumer is gone (consumer_cancel_notify). */
+  sendServerCancel(consumer: ChannelConsumer): void;
 }
 
 export class ChannelConsumer implements ConsumerRecord {
@@ -53,6 +55,10 @@ export class ChannelConsumer implements ConsumerRecord {
 
   cancelFromServer(): void {
     this.channel.cancelFromServer(this);
+  }
+
+  sendServerCancel(): void {
+    this.channel.sendServerCancel(this);
   }
 }
 

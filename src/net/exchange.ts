@@ -19,8 +19,13 @@ export interface ConsumerRecord {
   queue: QueueRecord;
   isExclusive: boolean;
   isNoAck: boolean;
-  /** Its queue is gone: the consumer ends and its channel tells the client if it asked to know. */
+  /** Its queue is gone: the consumer ends at once (no more deliveries, its tag is free). */
   cancelFromServer(): void;
+  /**
+   * After cancelFromServer, once the deletion is durable: its channel sends basic.cancel if the
+   * client asked to be told (consumer_cancel_notify).
+   */
+  sendServerCancel(): void;
 }
 
 /** A queue's metadata; its messages live in shard `shardIndex`. */

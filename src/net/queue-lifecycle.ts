@@ -39,6 +39,7 @@ export class QueueLifecycle {
   private readonly policies: PolicyStore;
   private readonly queueMaxPerVhost: number;
   private readonly logger: Logger;
+  private readonly whenDefinitionsDurable: (callback: () => void) => void;
   /** An exclusive queue was deleted: its owner connection forgets it. */
   private readonly onExclusiveQueueDeleted: (queue: QueueRecord) => void;
   private nextQueueId = 1;
@@ -53,8 +54,10 @@ export class QueueLifecycle {
     policies: PolicyStore,
     queueMaxPerVhost: number,
     logger: Logger,
+    whenDefinitionsDurable: (callback: () => void) => void,
     onExclusiveQueueDeleted: (queue: QueueRecord) => void,
   ) {
+    this.whenDefinitionsDurable = whenDefinitionsDurable;
     this.vhosts = vhosts;
     this.policies = policies;
     this.queueMaxPerVhost = queueMaxPerVhost;
@@ -183,9 +186,11 @@ export class QueueLifecycle {
   }
 
   /**
-   * Deletes a queue: unbinds it, cancels its consumers (notifying clients that asked), and
-   * drops its messages in the shard. With a condition the shard decides, and nothing changes
-   * if it refuses. `done` gets an error text or the number of messages deleted.
+   * Deletes a queue: unbinds it, ends its consumers, and drops its messages in the shard. With
+   * a condition the shard decides, and nothing changes if it refuses. Once the deletion is
+   * durable, `done` gets the number of messages deleted (or an error text), and then clients
+   * that asked hear basic.cancel for its consumers: the deleting channel's queue.delete-ok and
+   * those cancels leave in the same write, as a client may close as soon as it sees the cancel.
    */
   deleteQueue(
     queue: QueueRecord,
@@ -197,11 +202,13 @@ export class QueueLifecycle {
       done?.(null, 0);
       return;
     }
+    const cancelled: ConsumerRecord[] = [];
     const forget = () => {
       this.vhosts.get(queue.vhost)?.removeQueue(queue);
       for (const consumer of [...queue.consumers]) {
         queue.consumers.delete(consumer);
         consumer.cancelFromServer();
+        cancelled.push(consumer);
       }
       if (queue.isExclusive) this.onExclusiveQueueDeleted(queue);
     };
@@ -220,7 +227,10 @@ export class QueueLifecycle {
             return;
           }
           if (isConditional) forget();
-          done?.(null, value);
+          this.whenDefinitionsDurable(() => {
+            done?.(null, value);
+            for (const consumer of cancelled) consumer.sendServerCancel();
+          });
         },
       },
     );

@@ -123,40 +123,65 @@ describe('raw: close handshake and heartbeats', () => {
   });
 
   describe('client-initiated close', () => {
+    /** Sends queue.declare, then connection.close followed by a basic.qos; reads close-ok. */
+    async function closeFromClient(client: RawClient): Promise<void> {
+      client.sendMethod(1, {
+        method: 'queue.declare',
+        queue: '',
+        passive: false,
+        durable: false,
+        exclusive: true,
+        autoDelete: false,
+        noWait: false,
+        arguments: {},
+      });
+      await client.expectMethod('queue.declare-ok');
+      client.sendMethod(0, {
+        method: 'connection.close',
+        replyCode: 200,
+        replyText: 'bye',
+        classId: 0,
+        methodId: 0,
+      });
+      client.sendMethod(1, {
+        method: 'basic.qos',
+        prefetchSize: 0,
+        prefetchCount: 1,
+        global: false,
+      });
+      const closeOk = await client.expectMethod('connection.close-ok');
+      expect(closeOk.channel).toBe(0);
+    }
+
+    // Regression test. The bug was: Warren ended the socket right after close-ok, so a client
+    // reader could meet EOF before close-ok (amqp091-go reported 501 EOF about 1 time in 2).
+    // RabbitMQ leaves the socket for the client to close once it has read close-ok.
     it(
-      'answers connection.close with close-ok and then closes; later frames are ignored',
+      'answers connection.close with close-ok, ignores later frames, and leaves the socket to the client',
       { timeout: 5000 },
       async () => {
         const client = await openClient();
-        client.sendMethod(1, {
-          method: 'queue.declare',
-          queue: '',
-          passive: false,
-          durable: false,
-          exclusive: true,
-          autoDelete: false,
-          noWait: false,
-          arguments: {},
-        });
-        await client.expectMethod('queue.declare-ok');
-        client.sendMethod(0, {
-          method: 'connection.close',
-          replyCode: 200,
-          replyText: 'bye',
-          classId: 0,
-          methodId: 0,
-        });
-        client.sendMethod(1, {
-          method: 'basic.qos',
-          prefetchSize: 0,
-          prefetchCount: 1,
-          global: false,
-        });
-        const closeOk = await client.expectMethod('connection.close-ok');
-        expect(closeOk.channel).toBe(0);
-        const rest = await client.readUntilClose(4000);
+        await closeFromClient(client);
         // Nothing after close-ok but heartbeats; in particular no basic.qos-ok.
-        for (let at = 0; at < rest.length; at += 8) expect(rest[at]).toBe(FRAME_HEARTBEAT);
+        const deadline = Date.now() + 1000;
+        while (Date.now() < deadline) {
+          const frame = await client.readFrame(deadline - Date.now()).catch(() => null);
+          if (frame === null) break;
+          expect(frame.type).toBe(FRAME_HEARTBEAT);
+        }
+        expect(client.isClosed).toBe(false);
+        client.destroy();
+      },
+    );
+
+    it(
+      'drops the socket itself 10 s after close-ok when the client never closes it',
+      { timeout: 15_000 },
+      async () => {
+        const client = await openClient();
+        await closeFromClient(client);
+        const closedAfterMs = await client.waitForClose(12_000);
+        expect(closedAfterMs).toBeGreaterThan(9000);
       },
     );
   });
