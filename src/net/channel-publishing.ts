@@ -10,6 +10,7 @@ import {
   decodeProperties,
   encodeProperties,
   PROPERTY_FLAG_EXPIRATION,
+  PROPERTY_FLAG_HEADERS,
   PROPERTY_FLAG_REPLY_TO,
   readDeliveryMode,
   readExpiration,
@@ -28,6 +29,7 @@ import { writeReturnedMessage } from './content-frames.js';
 import { type DirectReplyTo, REPLY_PREFIX, REPLY_QUEUE } from './direct-reply-to.js';
 import { type QueueRecord, shardMaskOf } from './exchange.js';
 import { channelError, connectionError, resourceName } from './protocol-errors.js';
+import { senderSelectedRoutes, withoutBcc } from './sender-selected.js';
 
 const CLASS_BASIC = 60;
 const METHOD_BASIC_PUBLISH = 40;
@@ -76,7 +78,7 @@ export class ChannelPublishing {
   private exchangeName = '';
   private routingKey = '';
   private isMandatory = false;
-  private properties = Buffer.allocUnsafe(256);
+  private properties: Buffer = Buffer.allocUnsafe(256);
   private propertiesBytes = 0;
   private bodyBytesExpected = 0;
   private bodyBytesReceived = 0;
@@ -296,13 +298,17 @@ export class ChannelPublishing {
       }
       // A reply to a channel that is gone is unroutable, as in RabbitMQ.
     }
-    const properties = this.properties;
-    const propertiesBytes = this.propertiesBytes;
+    let properties: Buffer = this.properties;
+    let propertiesBytes = this.propertiesBytes;
     const isPersistent = readDeliveryMode(properties, 0, propertiesBytes) === 2;
-    // One look at the flags word; the expiration itself is read only when present.
-    const hasExpiration =
-      propertiesBytes >= 2 && (properties.readUInt16BE(0) & PROPERTY_FLAG_EXPIRATION) !== 0;
+    // One look at the flags word; the expiration and headers are read only when present.
+    const propertyFlags = propertiesBytes >= 2 ? properties.readUInt16BE(0) : 0;
+    const hasExpiration = (propertyFlags & PROPERTY_FLAG_EXPIRATION) !== 0;
     if (hasExpiration) checkExpiration(readExpiration(properties, 0, propertiesBytes) ?? '');
+    const selected =
+      (propertyFlags & PROPERTY_FLAG_HEADERS) === 0
+        ? null
+        : senderSelectedRoutes(properties, 0, propertiesBytes);
     const queues = channel.services.router.route(
       vhost,
       exchange,
@@ -310,7 +316,13 @@ export class ChannelPublishing {
       properties,
       0,
       propertiesBytes,
+      selected?.keys ?? null,
     );
+    if (selected?.hasBcc === true) {
+      // BCC routes the message but never reaches a consumer (RabbitMQ strips it after routing).
+      properties = this.properties = withoutBcc(properties, 0, propertiesBytes);
+      propertiesBytes = this.propertiesBytes = properties.length;
+    }
     exchange.publishOutCount += queues.length;
     const contentFlags =
       (isPersistent ? PUBLISH_FLAG_PERSISTENT : 0) | (hasExpiration ? PUBLISH_FLAG_EXPIRATION : 0);

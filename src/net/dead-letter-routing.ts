@@ -8,6 +8,7 @@ import { decodeProperties } from '../codec/index.js';
 import { DEAD_LETTER_HEADER_BYTES, DEAD_LETTER_REJECTED, MessageBlockView } from '../shard/api.js';
 import type { QueueRecord } from './exchange.js';
 import type { Router } from './router.js';
+import { senderSelectedRoutes } from './sender-selected.js';
 import type { ShardLink } from './shard-link.js';
 import type { VirtualHost } from './vhost.js';
 
@@ -43,6 +44,10 @@ export class DeadLetterRouting {
       bytes.toString('utf8', view.exchangeStart, view.exchangeEnd),
     );
     if (exchange === undefined) return;
+    // Without a dead-letter routing key the message keeps its CC header, and its keys route it
+    // again (the shard removed CC otherwise; BCC never reaches a stored message).
+    const ccKeys =
+      senderSelectedRoutes(bytes, view.propertiesStart, view.propertiesEnd, true)?.keys ?? null;
     const routed = this.router.route(
       vhost,
       exchange,
@@ -50,6 +55,7 @@ export class DeadLetterRouting {
       bytes,
       view.propertiesStart,
       view.propertiesEnd,
+      ccKeys,
     );
     if (routed.length === 0) return;
     let queues: QueueRecord[] = routed;

@@ -1,5 +1,5 @@
 // What the management API does to a running broker, through the code paths AMQP uses (the
-// vhost's declare and bind checks, broker.createQueue and deleteQueue, shard control requests),
+// vhost's declare and bind checks, the queue lifecycle, routing with CC/BCC, shard requests),
 // but without a client channel. Network thread only. A refusal is an OperationError carrying
 // the AMQP reply code and text RabbitMQ would have sent; the HTTP layer maps it to a status.
 
@@ -22,6 +22,7 @@ import {
 } from './definitions.js';
 import { type Exchange, isExchangeType, QueueRecord } from './exchange.js';
 import { resourceName } from './protocol-errors.js';
+import { senderSelectedRoutes, withoutBcc } from './sender-selected.js';
 import type { VirtualHost } from './vhost.js';
 
 const ACCESS_REFUSED = 403;
@@ -351,7 +352,10 @@ export function publish(
   const writer = new ByteWriter(256);
   // Headers the codec cannot encode (a number out of range, say) refuse the publish.
   asOperation(() => encodeProperties(writer, properties));
-  const propertiesBytes = writer.take();
+  let propertiesBytes = writer.take();
+  const selected = asOperation(() =>
+    senderSelectedRoutes(propertiesBytes, 0, propertiesBytes.length),
+  );
   const exchangeBytes = Buffer.from(exchange.name, 'utf8');
   const routingKeyBytes = Buffer.from(routingKey, 'utf8');
   // The head is basic.publish's exchange and routing key, as short strings.
@@ -362,8 +366,18 @@ export function publish(
     routingKeyBytes,
   ]);
   const queues = [
-    ...broker.router.route(vhost, exchange, routingKey, propertiesBytes, 0, propertiesBytes.length),
+    ...broker.router.route(
+      vhost,
+      exchange,
+      routingKey,
+      propertiesBytes,
+      0,
+      propertiesBytes.length,
+      selected?.keys ?? null,
+    ),
   ];
+  if (selected?.hasBcc === true)
+    propertiesBytes = withoutBcc(propertiesBytes, 0, propertiesBytes.length);
   const flags = properties.deliveryMode === 2 ? PUBLISH_FLAG_PERSISTENT : 0;
   const ids = new Uint32Array(queues.length);
   const shardIndexes = new Set(queues.map((queue) => queue.shardIndex));

@@ -23,7 +23,9 @@ export class Router implements MatchCollector<Binding>, HeadersSource {
 
   /**
    * Routes one publish. `properties*` locate the raw content properties, decoded only if a
-   * headers exchange needs them.
+   * headers exchange needs them. `extraKeys` are sender-selected routing keys (CC and BCC):
+   * every exchange on the way matches them too, and its alternate exchange is used only when
+   * none of the keys matched, as RabbitMQ routes a message with several routing keys.
    */
   route(
     vhost: VirtualHost,
@@ -32,6 +34,7 @@ export class Router implements MatchCollector<Binding>, HeadersSource {
     propertiesBytes: Buffer,
     propertiesStart: number,
     propertiesEnd: number,
+    extraKeys: readonly string[] | null = null,
   ): QueueRecord[] {
     this.epoch++;
     this.queues.length = 0;
@@ -41,8 +44,8 @@ export class Router implements MatchCollector<Binding>, HeadersSource {
     this.decodedHeaders = undefined;
     if (exchange.name === '') {
       // The default exchange binds every queue by its own name, implicitly.
-      const queue = vhost.queues.get(routingKey);
-      if (queue !== undefined) this.queues.push(queue);
+      this.addQueueNamed(vhost, routingKey);
+      if (extraKeys !== null) for (const key of extraKeys) this.addQueueNamed(vhost, key);
       return this.queues;
     }
     const toVisit = this.exchangesToVisit;
@@ -54,6 +57,7 @@ export class Router implements MatchCollector<Binding>, HeadersSource {
       const current = toVisit.pop()!;
       this.matchedCount = 0;
       current.index.match(routingKey, this, this);
+      if (extraKeys !== null) for (const key of extraKeys) current.index.match(key, this, this);
       if (this.matchedCount === 0) {
         const alternateName = current.alternateExchange;
         const alternate = alternateName === null ? undefined : vhost.exchanges.get(alternateName);
@@ -62,6 +66,13 @@ export class Router implements MatchCollector<Binding>, HeadersSource {
     }
     this.propertiesBytes = null;
     return this.queues;
+  }
+
+  private addQueueNamed(vhost: VirtualHost, name: string): void {
+    const queue = vhost.queues.get(name);
+    if (queue === undefined || queue.routeEpoch === this.epoch) return;
+    queue.routeEpoch = this.epoch;
+    this.queues.push(queue);
   }
 
   /** MatchCollector: one matched binding. */
