@@ -289,7 +289,10 @@ export class ChannelPublishing {
     if (exchange.name === '' && this.routingKey.startsWith(REPLY_PREFIX)) {
       const target = channel.services.replyTargets.get(this.routingKey.slice(REPLY_PREFIX.length));
       if (target !== undefined) {
-        target.deliverReply(this.replyBlock(body, bodyStart, bodyEnd));
+        const block = this.replyBlock(body, bodyStart, bodyEnd);
+        // In a transaction the reply waits for tx.commit, as RabbitMQ delivers it.
+        if (this.transaction !== null) this.transaction.holdReply(target, block);
+        else target.deliverReply(block);
         if (this.confirms !== null) {
           this.confirms.add(0);
           this.sendConfirms();

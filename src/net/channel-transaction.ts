@@ -8,6 +8,7 @@ import type { ChannelContext } from './channel-context.js';
 import { writeReturnedMessage } from './content-frames.js';
 import type { SettledDeliverySink } from './delivery-tags.js';
 import { type QueueRecord, shardMaskOf } from './exchange.js';
+import type { ReplyTarget } from './net-services.js';
 import { channelError } from './protocol-errors.js';
 import {
   publishRecordBytes,
@@ -53,6 +54,8 @@ export class ChannelTransaction implements SettledDeliverySink {
   private readonly channel: ChannelContext;
   private heldPublishes: HeldPublish[] = [];
   private heldSettles: HeldSettle[] = [];
+  /** Direct replies (amq.rabbitmq.reply-to) published in the transaction. */
+  private heldReplies: { target: ReplyTarget; block: Buffer }[] = [];
   private heldBytes = 0;
   /** The SETTLE_* action of the settle being held. */
   private heldAction = 0;
@@ -88,6 +91,11 @@ export class ChannelTransaction implements SettledDeliverySink {
       body: Buffer.from(body.subarray(bodyStart, bodyEnd)),
     };
     this.heldBytes += held.body.length + held.properties.length;
+    this.checkHeldBytes();
+    this.heldPublishes.push(held);
+  }
+
+  private checkHeldBytes(): void {
     const limit = this.channel.services.options.messageMaxBytes * 4;
     if (this.heldBytes > limit) {
       throw channelError(
@@ -97,7 +105,13 @@ export class ChannelTransaction implements SettledDeliverySink {
         METHOD_BASIC_PUBLISH,
       );
     }
-    this.heldPublishes.push(held);
+  }
+
+  /** Keeps a direct reply (a message block the caller gives up) until commit. */
+  holdReply(target: ReplyTarget, block: Buffer): void {
+    this.heldBytes += block.length;
+    this.checkHeldBytes();
+    this.heldReplies.push({ target, block });
   }
 
   /** Holds the settles of deliveries up to (or exactly) `deliveryTag` until commit. */
@@ -116,6 +130,7 @@ export class ChannelTransaction implements SettledDeliverySink {
   /** tx.rollback: held publishes are dropped; held settles are forgotten (RabbitMQ's rule). */
   rollback(): void {
     this.heldPublishes = [];
+    this.heldReplies = [];
     this.heldBytes = 0;
     // RabbitMQ's rollback forgets held acks; the deliveries stay unacknowledged.
     const settles = this.heldSettles;
@@ -134,6 +149,7 @@ export class ChannelTransaction implements SettledDeliverySink {
   release(): void {
     this.heldPublishes = [];
     this.heldSettles = [];
+    this.heldReplies = [];
     this.heldBytes = 0;
   }
 
@@ -147,7 +163,10 @@ export class ChannelTransaction implements SettledDeliverySink {
     const connection = channel.connection;
     const publishes = this.heldPublishes;
     const settles = this.heldSettles;
+    const replies = this.heldReplies;
     this.release();
+    // Direct replies are not stored: they go at commit (to a requester gone since, nowhere).
+    for (const { target, block } of replies) target.deliverReply(block);
     const links = channel.services.links;
     const connectionId = connection.connectionId;
     const records: Buffer[][] = links.map(() => []);

@@ -10,6 +10,7 @@ import { SHARD_COUNTS } from '../helpers/broker.js';
 import {
   amqplibChannel,
   amqplibConfirmChannel,
+  amqplibTx,
   Inbox,
   nextEvent,
   rejectionOf,
@@ -124,6 +125,41 @@ describe.each(SHARD_COUNTS)('direct reply-to (%i shards)', (shardCount) => {
         mandatory: true,
       });
       expect((await returned).content.toString()).toBe('late');
+    },
+    T,
+  );
+
+  // Regression test. The bug was: a reply published on a transactional channel reached the
+  // requester at once; RabbitMQ delivers it at tx.commit, and never after a rollback.
+  it(
+    'a reply published in a transaction arrives at commit, not before, and not after a rollback',
+    async () => {
+      const requester = await amqplibChannel(await clients.amqplib());
+      const replies = new Inbox<ConsumeMessage>();
+      await requester.consume(REPLY_QUEUE, (message) => message !== null && replies.push(message), {
+        noAck: true,
+      });
+      const queue = uniqueName('rpc.tx');
+      await requester.assertQueue(queue, { durable: false });
+      requester.sendToQueue(queue, Buffer.from('request'), { replyTo: REPLY_QUEUE });
+      const server = await amqplibChannel(await clients.amqplib());
+      let request: Message | false = false;
+      for (let i = 0; i < 100 && request === false; i++) {
+        request = await server.get(queue, { noAck: true });
+      }
+      expect(request).not.toBe(false);
+      const replyTo = (request as Message).properties.replyTo as string;
+      await amqplibTx.select(server);
+      server.sendToQueue(replyTo, Buffer.from('rolled back'));
+      await amqplibTx.rollback(server);
+      server.sendToQueue(replyTo, Buffer.from('committed'));
+      await server.checkQueue(queue);
+      expect(replies.length).toBe(0);
+      await amqplibTx.commit(server);
+      const [reply] = await replies.waitFor(1);
+      expect(reply!.content.toString()).toBe('committed');
+      await server.checkQueue(queue);
+      expect(replies.length).toBe(1);
     },
     T,
   );
