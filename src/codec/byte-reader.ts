@@ -24,6 +24,11 @@ export class ByteReader {
   /** Class and method id reported in errors, 0 when not decoding a method. */
   classId: number;
   methodId: number;
+  /**
+   * Plain table decoding also remembers each top-level entry's wire type (see fieldTypeOf), for
+   * error texts that name the type a client sent, as RabbitMQ's do.
+   */
+  isRecordingTypes: boolean;
 
   constructor(buffer: Buffer = EMPTY_BUFFER, start = 0, end = buffer.length) {
     this.buffer = buffer;
@@ -32,6 +37,7 @@ export class ByteReader {
     this.contextName = 'frame';
     this.classId = 0;
     this.methodId = 0;
+    this.isRecordingTypes = false;
     this.reset(buffer, start, end);
   }
 

@@ -122,8 +122,14 @@ export function readFieldTable(reader: ByteReader, isLossless: boolean, depth = 
   // Narrowing the end makes every read inside the table respect the table's own length.
   reader.end = tableEnd;
   const table: FieldTable = {};
+  const isRecording = reader.isRecordingTypes && !isLossless;
+  let types: Record<string, string> | null = null;
   while (reader.offset < tableEnd) {
     const key = reader.shortString();
+    if (isRecording && reader.offset < tableEnd) {
+      types ??= recordTypes(table);
+      types[key] = String.fromCharCode(reader.buffer[reader.offset]!);
+    }
     const value = readFieldValue(reader, isLossless, depth);
     if (key === '__proto__') {
       // A plain assignment would set the prototype instead of adding the key.
@@ -139,6 +145,46 @@ export function readFieldTable(reader: ByteReader, isLossless: boolean, depth = 
   }
   reader.end = outerEnd;
   return table;
+}
+
+/** Wire types of the top-level entries of tables decoded by a type-recording reader. */
+const recordedTypes = new WeakMap<FieldTable, Record<string, string>>();
+
+function recordTypes(table: FieldTable): Record<string, string> {
+  const types: Record<string, string> = Object.create(null) as Record<string, string>;
+  recordedTypes.set(table, types);
+  return types;
+}
+
+/** RabbitMQ's names of the wire types (rabbit_binary_parser). */
+const TYPE_NAMES: Record<string, string> = {
+  t: 'bool',
+  b: 'byte',
+  B: 'unsignedbyte',
+  s: 'short',
+  u: 'unsignedshort',
+  I: 'signedint',
+  i: 'unsignedint',
+  l: 'long',
+  L: 'long',
+  f: 'float',
+  d: 'double',
+  D: 'decimal',
+  S: 'longstr',
+  x: 'binary',
+  T: 'timestamp',
+  F: 'table',
+  A: 'array',
+  V: 'void',
+};
+
+/**
+ * RabbitMQ's name of the wire type `table[key]` arrived with (byte, short, signedint, long,
+ * longstr, ...), when the table was decoded by a type-recording reader; else undefined.
+ */
+export function fieldTypeOf(table: FieldTable, key: string): string | undefined {
+  const tag = recordedTypes.get(table)?.[key];
+  return tag === undefined ? undefined : TYPE_NAMES[tag];
 }
 
 function readFieldArray(reader: ByteReader, isLossless: boolean, depth: number): FieldValue[] {

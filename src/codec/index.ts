@@ -11,6 +11,7 @@ export {
   Decimal,
   FIELD_TABLE_DEPTH_MAX,
   fieldTablesEquivalent,
+  fieldTypeOf,
   Timestamp,
   TypedField,
   type FieldTable,

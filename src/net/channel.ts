@@ -4,7 +4,7 @@
 // methods. Protocol errors thrown anywhere below its frame handlers are caught by the
 // connection's channel dispatcher, which closes this channel (or the connection).
 
-import { type AmqpError, type AmqpMethod, decodeMethod } from '../codec/index.js';
+import { type AmqpError, type AmqpMethod, ByteReader, decodeMethod } from '../codec/index.js';
 import { type MessageBlockView, SETTLE_ACK, SETTLE_DISCARD, SETTLE_REQUEUE } from '../shard/api.js';
 import type { ChannelConnection, ChannelContext, ClosableChannel } from './channel-context.js';
 import { ChannelConsuming } from './channel-consuming.js';
@@ -25,6 +25,14 @@ const METHOD_BASIC_ACK = 80;
 const ACCESS_REQUEST = (30 << 16) | 10;
 
 const PRECONDITION_FAILED = 406;
+
+/**
+ * Decodes the methods that reach the generic path (not publish or ack), remembering the wire
+ * type of each argument, so 406 texts name the type the client sent (byte, short, long, ...),
+ * as RabbitMQ's do. One reader serves every channel: decoding never re-enters.
+ */
+const typeRecordingReader = new ByteReader();
+typeRecordingReader.isRecordingTypes = true;
 const COMMAND_INVALID = 503;
 const CHANNEL_ERROR = 504;
 const NOT_IMPLEMENTED = 540;
@@ -142,7 +150,7 @@ export class Channel implements ChannelContext, ConsumerChannel, ClosableChannel
         return;
       }
     }
-    this.onMethod(decodeMethod(bytes, start, end));
+    this.onMethod(decodeMethod(bytes, start, end, typeRecordingReader));
   }
 
   onHeaderFrame(bytes: Buffer, start: number, end: number): void {

@@ -3,7 +3,7 @@
 // that list (x-queue-mode=lazy from old clients, custom keys) are accepted, kept and ignored.
 
 import type { FieldTable, FieldValue } from '../codec/index.js';
-import { fieldTablesEquivalent } from '../codec/index.js';
+import { fieldTablesEquivalent, fieldTypeOf } from '../codec/index.js';
 import { channelError } from './protocol-errors.js';
 
 const PRECONDITION_FAILED = 406;
@@ -53,9 +53,15 @@ function typeName(value: FieldValue | undefined): string {
   return 'table';
 }
 
-function shown(value: FieldValue | undefined): string {
+/** The wire type `table[key]` came with when known (as the client sent it), else its JS kind's. */
+function typeOf(table: FieldTable, key: string): string {
+  return fieldTypeOf(table, key) ?? typeName(table[key]);
+}
+
+function shown(table: FieldTable, key: string, value: FieldValue | undefined): string {
   if (value === undefined) return 'none';
-  return `the value '${String(value)}' of type '${typeName(value)}'`;
+  const type = table[key] === undefined ? typeName(value) : typeOf(table, key);
+  return `the value '${String(value)}' of type '${type}'`;
 }
 
 function isInteger(value: FieldValue | undefined): value is number | bigint {
@@ -74,7 +80,7 @@ export function validateQueueArguments(args: FieldTable, queueName: string, vhos
   const integerArgument = (key: string, options: { isZeroAllowed: boolean; max?: number }) => {
     const value = args[key];
     if (value === undefined) return;
-    if (!isInteger(value)) throw invalid(key, `"expected integer, got ${typeName(value)}"`);
+    if (!isInteger(value)) throw invalid(key, `"expected integer, got ${typeOf(args, key)}"`);
     const number = Number(value);
     if (number < 0) throw invalid(key, `{value_negative,${number}}`);
     if (number === 0 && !options.isZeroAllowed) throw invalid(key, `{value_zero,${number}}`);
@@ -92,14 +98,14 @@ export function validateQueueArguments(args: FieldTable, queueName: string, vhos
   const backoff = args['x-warren-retry-backoff'];
   if (backoff !== undefined) {
     if (typeof backoff !== 'number')
-      throw invalid('x-warren-retry-backoff', `"expected number, got ${typeName(backoff)}"`);
+      throw invalid('x-warren-retry-backoff', `"expected number, got ${typeOf(args, 'x-warren-retry-backoff')}"`);
     if (backoff < 1 || backoff > 1000)
       throw invalid('x-warren-retry-backoff', `{value_out_of_range,${backoff}}`);
   }
   const priority = args['x-max-priority'];
   if (priority !== undefined) {
     if (!isInteger(priority))
-      throw invalid('x-max-priority', `"expected integer, got ${typeName(priority)}"`);
+      throw invalid('x-max-priority', `"expected integer, got ${typeOf(args, 'x-max-priority')}"`);
     if (Number(priority) < 0)
       throw invalid('x-max-priority', `{value_negative,${Number(priority)}}`);
     if (Number(priority) > 255)
@@ -130,7 +136,7 @@ export function validateQueueArguments(args: FieldTable, queueName: string, vhos
   if (deadLetterExchange !== undefined && typeof deadLetterExchange !== 'string') {
     throw channelError(
       PRECONDITION_FAILED,
-      `invalid type '${typeName(deadLetterExchange)}' for arg 'x-dead-letter-exchange' in queue '${queueName}' in vhost '${vhost}'`,
+      `invalid type '${typeOf(args, 'x-dead-letter-exchange')}' for arg 'x-dead-letter-exchange' in queue '${queueName}' in vhost '${vhost}'`,
       50,
       10,
     );
@@ -140,7 +146,7 @@ export function validateQueueArguments(args: FieldTable, queueName: string, vhos
   }
   const singleActive = args['x-single-active-consumer'];
   if (singleActive !== undefined && typeof singleActive !== 'boolean') {
-    throw invalid('x-single-active-consumer', `{unacceptable_type,${typeName(singleActive)}}`);
+    throw invalid('x-single-active-consumer', `{unacceptable_type,${typeOf(args, 'x-single-active-consumer')}}`);
   }
   for (const key of OTHER_QUEUE_TYPE_ARGUMENTS) {
     if (args[key] !== undefined) {
@@ -177,7 +183,7 @@ export function checkQueueArgumentsEquivalent(
       continue;
     throw channelError(
       PRECONDITION_FAILED,
-      `inequivalent arg '${key}' for queue '${queueName}' in vhost '${vhost}': received ${shown(left)} but current is ${shown(right)}`,
+      `inequivalent arg '${key}' for queue '${queueName}' in vhost '${vhost}': received ${shown(received, key, left)} but current is ${shown(current, key, right)}`,
       50,
       10,
     );

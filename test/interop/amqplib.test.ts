@@ -46,4 +46,45 @@ describe('amqplib', () => {
       expect(failures).toEqual([]);
     },
   );
+
+  // Regression test. The bug was: Warren named every integer argument's type 'long' in its 406
+  // texts; RabbitMQ names the type the client sent, and amqplib sends the smallest that fits.
+  it(
+    'an inequivalent integer argument is named with the type amqplib sent',
+    { timeout: 15_000 },
+    async () => {
+      const connection = await clients.amqplib();
+      const texts: string[] = [];
+      for (const [first, second] of [
+        [10, 20],
+        [1000, 2000],
+        [100_000, 200_000],
+        [2 ** 40, 2 ** 41],
+      ] as const) {
+        const channel = await connection.createChannel();
+        channel.on('error', () => undefined);
+        const queue = uniqueName('interop.types');
+        await channel.assertQueue(queue, { exclusive: true, arguments: { 'x-max-length': first } });
+        const error = await channel
+          .assertQueue(queue, { exclusive: true, arguments: { 'x-max-length': second } })
+          .then(
+            () => null,
+            (failure: Error) => failure,
+          );
+        texts.push(
+          error?.message
+            .replace(/^.*PRECONDITION_FAILED - /, '')
+            .replace(/queue '[^']+'/, "queue 'q'") ?? 'accepted',
+        );
+      }
+      const text = (type: string, received: number, current: number) =>
+        `inequivalent arg 'x-max-length' for queue 'q' in vhost '/': received the value '${received}' of type '${type}' but current is the value '${current}' of type '${type}'"`;
+      expect(texts).toEqual([
+        text('byte', 20, 10),
+        text('short', 2000, 1000),
+        text('signedint', 200_000, 100_000),
+        text('long', 2 ** 41, 2 ** 40),
+      ]);
+    },
+  );
 });
