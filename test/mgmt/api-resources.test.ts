@@ -286,9 +286,14 @@ describe.each([1, 3])('management API resources (%i shards)', (shardCount) => {
       const deadLettered = await api(broker, 'POST', `/api/queues/${ROOT}/audit-dead/get`, {
         body: { count: 1, ackmode: 'ack_requeue_false', encoding: 'auto' },
       });
-      const dead = (deadLettered.body as { payload: string; properties: Record<string, any> }[])[0];
+      const dead = (
+        deadLettered.body as {
+          payload: string;
+          properties: { headers: Record<string, unknown> };
+        }[]
+      )[0];
       expect(dead?.payload).toBe('doomed');
-      expect(dead?.properties['headers']['x-first-death-reason']).toBe('rejected');
+      expect(dead?.properties.headers['x-first-death-reason']).toBe('rejected');
 
       const toExchange = await api(broker, 'POST', `/api/bindings/${ROOT}/e/events/e/amq.fanout`, {
         body: { routing_key: 'audit.#' },
@@ -535,8 +540,11 @@ describe.each([1, 3])('management API resources (%i shards)', (shardCount) => {
         body: { routing_key: 'metered', payload: 'm', properties: {} },
       });
       const overview = await eventually(
-        async () => (await api(broker, 'GET', '/api/overview')).body as Record<string, any>,
-        (value) => value['queue_totals']['messages'] >= 1,
+        async () =>
+          (await api(broker, 'GET', '/api/overview')).body as Record<string, unknown> & {
+            queue_totals: { messages: number };
+          },
+        (value) => value.queue_totals.messages >= 1,
       );
       expect(overview).toMatchObject({
         product_name: 'Warren',
