@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Micro-benchmarks of the hot paths (issue #4), on the BUILT package (dist/), one process:
+// Micro-benchmarks of the hot paths, on the built package (dist/), one process:
 //   - frames: FrameReader over a stream of basic.publish method + header + body frames, and the
 //     encoders of method frames, content headers and basic.deliver;
 //   - field tables: a RabbitMQ client-properties table and a message headers table, both ways;
@@ -11,7 +11,7 @@
 //
 //   npm run bench:micro -- [--quick] [--no-write] [--only frames,topic]
 //
-// Writes bench/results/micro.json and micro.md unless --no-write. About 50 s, --quick about 10 s.
+// Writes bench/results/micro.json and regenerates docs/benchmarks.md unless --no-write. About 50 s, --quick about 10 s.
 // Imports log and net/topic-trie directly (STYLE.md lets bench import codec and util only): the
 // point is to measure those internals alone.
 
@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { Bench } from 'tinybench';
+import { MICRO_COLUMNS, microCells, writeBenchmarksPage } from './benchmarks-page.mjs';
 import {
   BasicPublishFields,
   ByteWriter,
@@ -752,32 +753,9 @@ function machine() {
   };
 }
 
-function formatInteger(value) {
-  return value === null ? '—' : Math.round(value).toLocaleString('en-US');
-}
-
-function formatNanoseconds(value) {
-  if (value === null) return '—';
-  return value < 100 ? value.toFixed(1) : formatInteger(value);
-}
-
-const COLUMNS = ['suite', 'task', 'op', 'ops/s', 'mean ns', 'p99 ns', 'samples'];
-
-function cellsOf(row) {
-  return [
-    row.suite,
-    row.task,
-    row.op,
-    formatInteger(row.opsPerSecond),
-    formatNanoseconds(row.meanNs),
-    formatNanoseconds(row.p99Ns),
-    formatInteger(row.samples),
-  ];
-}
-
 function textTable() {
-  const lines = [COLUMNS, ...rows.map(cellsOf)];
-  const widths = COLUMNS.map((_, column) =>
+  const lines = [MICRO_COLUMNS, ...rows.map(microCells)];
+  const widths = MICRO_COLUMNS.map((_, column) =>
     Math.max(...lines.map((cells) => cells[column].length)),
   );
   const numeric = (column) => column >= 3;
@@ -791,23 +769,6 @@ function textTable() {
         .trimEnd(),
     )
     .join('\n');
-}
-
-function markdown(info) {
-  const lines = [
-    `Machine: ${info.cpus} × ${info.cpuModel}, ${info.memoryGiB} GiB RAM, Node ${info.node}, ` +
-      `Linux ${info.kernel}, load average ${info.loadAverage1m} at the start; ${info.date}.` +
-      (flags.quick ? ' Quick run.' : ''),
-    '',
-    `| ${[...COLUMNS, 'notes'].join(' | ')} |`,
-    `|${[...COLUMNS, 'notes'].map((_, column) => (column >= 3 && column < 7 ? '---:' : '---')).join('|')}|`,
-    ...rows.map((row) => `| ${[...cellsOf(row), row.notes].join(' | ')} |`),
-    '',
-    'Frames, field tables and topic run under tinybench: each sample is the mean time per ' +
-      'operation over a batch of them, so p99 is the 99th percentile of those batch means. Ring ' +
-      'and log are timed loops (ops/s over the whole loop, no p99); samples counts their records.',
-  ];
-  return `${lines.join('\n')}\n`;
 }
 
 const runners = {
@@ -831,6 +792,6 @@ if (!flags['no-write']) {
   mkdirSync(directory, { recursive: true });
   const report = { machine: info, quick: flags.quick, timing: TIMING, results: rows };
   writeFileSync(join(directory, 'micro.json'), `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(join(directory, 'micro.md'), markdown(info));
-  console.log('wrote bench/results/micro.json and bench/results/micro.md');
+  console.log('wrote bench/results/micro.json');
+  writeBenchmarksPage();
 }
