@@ -5,7 +5,13 @@
 // micro-benchmark play the broker with the deliver and nack encoders.
 
 import type { ByteWriter } from './byte-writer.js';
-import { FRAME_END, FRAME_ERROR, FRAME_METHOD, INTERNAL_ERROR } from './constants.js';
+import {
+  FRAME_END,
+  FRAME_ERROR,
+  FRAME_METHOD,
+  FRAME_OVERHEAD_BYTES,
+  INTERNAL_ERROR,
+} from './constants.js';
 import { ConnectionError } from './errors.js';
 import { beginFrame, endFrame } from './frame-writer.js';
 import { METHOD_BASIC_ACK, METHOD_BASIC_DELIVER, METHOD_BASIC_NACK } from './methods.js';
@@ -62,6 +68,28 @@ export function encodeBasicDeliverFrame(
   endFrame(writer, sizeAt);
 }
 
+/** Bytes of a basic.ack or basic.nack frame: header, method key, delivery tag, bits, frame end. */
+const ACKNOWLEDGEMENT_FRAME_BYTES = 21;
+
+/** basic.ack and basic.nack frames share one layout; only the method key and the bits differ. */
+function encodeAcknowledgementFrame(
+  writer: ByteWriter,
+  channel: number,
+  methodKey: number,
+  deliveryTag: number,
+  bits: number,
+): void {
+  checkDeliveryTag(deliveryTag);
+  writer.ensure(ACKNOWLEDGEMENT_FRAME_BYTES);
+  writer.u8(FRAME_METHOD);
+  writer.u16(channel);
+  writer.u32(ACKNOWLEDGEMENT_FRAME_BYTES - FRAME_OVERHEAD_BYTES);
+  writer.u32(methodKey);
+  writer.u64(deliveryTag);
+  writer.u8(bits);
+  writer.u8(FRAME_END);
+}
+
 /** Writes a whole basic.ack frame, as publisher confirms send it. */
 export function encodeBasicAckFrame(
   writer: ByteWriter,
@@ -69,15 +97,7 @@ export function encodeBasicAckFrame(
   deliveryTag: number,
   isMultiple: boolean,
 ): void {
-  checkDeliveryTag(deliveryTag);
-  writer.ensure(21);
-  writer.u8(FRAME_METHOD);
-  writer.u16(channel);
-  writer.u32(13);
-  writer.u32(METHOD_BASIC_ACK);
-  writer.u64(deliveryTag);
-  writer.u8(isMultiple ? 1 : 0);
-  writer.u8(FRAME_END);
+  encodeAcknowledgementFrame(writer, channel, METHOD_BASIC_ACK, deliveryTag, isMultiple ? 1 : 0);
 }
 
 /** Writes a whole basic.nack frame, as publisher confirms send it. */
@@ -88,13 +108,6 @@ export function encodeBasicNackFrame(
   isMultiple: boolean,
   isRequeue: boolean,
 ): void {
-  checkDeliveryTag(deliveryTag);
-  writer.ensure(21);
-  writer.u8(FRAME_METHOD);
-  writer.u16(channel);
-  writer.u32(13);
-  writer.u32(METHOD_BASIC_NACK);
-  writer.u64(deliveryTag);
-  writer.u8((isMultiple ? 1 : 0) | (isRequeue ? 2 : 0));
-  writer.u8(FRAME_END);
+  const bits = (isMultiple ? 1 : 0) | (isRequeue ? 2 : 0);
+  encodeAcknowledgementFrame(writer, channel, METHOD_BASIC_NACK, deliveryTag, bits);
 }

@@ -321,18 +321,8 @@ export class RawClient {
 
   /** Reads frames until a method frame, skipping heartbeats; content frames are an error. */
   async readMethod(timeoutMs = READ_TIMEOUT_MS): Promise<ReceivedMethod> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const frame = await this.readFrame(Math.max(0, deadline - Date.now()));
-      if (frame.type === FRAME_HEARTBEAT) continue;
-      if (frame.type !== FRAME_METHOD) {
-        throw new Error(`expected a method frame, got type ${frame.type} on ${frame.channel}`);
-      }
-      return {
-        channel: frame.channel,
-        method: decodeMethod(frame.payload, 0, frame.payload.length),
-      };
-    }
+    const frame = await this.readMethodFrame(timeoutMs);
+    return { channel: frame.channel, method: decodeMethod(frame.payload, 0, frame.payload.length) };
   }
 
   /** Reads the next method and checks its name. */
