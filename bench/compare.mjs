@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The benchmark suite (issue #4): Warren next to RabbitMQ on this machine in the same run, the
-// same warren-perf load against both, runs interleaved (W R W R ...), medians of several.
-// Writes bench/results/compare.json, compare.md (the README's table) and compare.svg (chart).
+// Warren next to RabbitMQ on this machine in the same run: the same warren-perf load against
+// both, runs interleaved (W R W R ...), medians of several. Writes bench/results/compare.json and
+// compare.svg (chart), then regenerates docs/benchmarks.md.
 //
 //   npm run bench:compare -- [--runs 3] [--seconds 8] [--deep 1000000] [--skip-rabbitmq]
 //                            [--only NAME-SUBSTRING]
@@ -14,19 +14,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
+import { versusTable, writeBenchmarksPage } from './benchmarks-page.mjs';
 import { renderChart } from './chart.mjs';
 import { LOADS } from './loads.mjs';
-import {
-  machine,
-  machineLine,
-  median,
-  mib,
-  RabbitBroker,
-  root,
-  runPerf,
-  sleep,
-  WarrenBroker,
-} from './lib.mjs';
+import { machine, median, mib, RabbitBroker, root, runPerf, sleep, WarrenBroker } from './lib.mjs';
 
 const { values: flags } = parseArgs({
   options: {
@@ -241,31 +232,6 @@ function summarize(results) {
   return summary;
 }
 
-function formatValue(value) {
-  if (value === null || value === undefined) return '';
-  if (Number.isInteger(value)) return value.toLocaleString('en');
-  return value < 10 ? value.toFixed(2) : value.toFixed(1);
-}
-
-function markdownTable(summary) {
-  const lines = [
-    '| scenario | measure | Warren | RabbitMQ | Warren / RabbitMQ |',
-    '|---|---|---|---|---|',
-  ];
-  for (const [scenario, { measures }] of Object.entries(summary)) {
-    for (const [measure, { warren, rabbitmq }] of Object.entries(measures)) {
-      const ratio =
-        warren === null || rabbitmq === null || rabbitmq === 0
-          ? ''
-          : `${(warren / rabbitmq).toFixed(2)}×`;
-      lines.push(
-        `| ${scenario} | ${measure} | ${formatValue(warren)} | ${formatValue(rabbitmq)} | ${ratio} |`,
-      );
-    }
-  }
-  return lines.join('\n');
-}
-
 /** The run with the median throughput, whose latency percentiles the chart draws. */
 function medianRun(runs) {
   if (runs === undefined || runs.length === 0) return null;
@@ -307,13 +273,6 @@ async function main() {
   const directory = join(root, 'bench/results');
   mkdirSync(directory, { recursive: true });
   writeFileSync(join(directory, 'compare.json'), `${JSON.stringify(report, null, 2)}\n`);
-  const markdown = [
-    `Machine: ${machineLine(info)}. Medians of ${RUNS} interleaved runs of ${SECONDS} s.`,
-    '',
-    markdownTable(summary),
-    '',
-  ].join('\n');
-  writeFileSync(join(directory, 'compare.md'), markdown);
   const latencyScenario = LOAD_SCENARIOS.find((scenario) => scenario.kind === 'latency')?.name;
   const chart = renderChart({
     title: `Warren vs RabbitMQ — ${info.cpus} cores, ${info.date.slice(0, 10)}`,
@@ -331,7 +290,11 @@ async function main() {
           },
   });
   writeFileSync(join(directory, 'compare.svg'), chart);
-  console.log(`\n${markdown}`);
+  const measures = Object.fromEntries(
+    Object.entries(summary).map(([name, { measures }]) => [name, measures]),
+  );
+  console.log(`\n${versusTable(measures)}`);
+  writeBenchmarksPage();
 }
 
 await main();

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Durability benchmark (issue #3), Warren next to RabbitMQ on this machine in the same run:
+// Durability benchmark, Warren next to RabbitMQ on this machine in the same run:
 //   - persistent 1 KiB publishes with confirms to durable queues, 1 and 16 publishers:
 //     confirmed msgs/s and publish-to-confirm latency (hdr-histogram-js);
 //   - memory per queued message with 1,000,000 persistent 100 B messages queued (broker RSS);
 //   - recovery time of those 1,000,000 messages after a restart.
 // Runs alternate Warren and RabbitMQ (W R W R ...), several each; the table shows medians and
-// the ratio Warren / RabbitMQ. Results go to bench/results/durability.json and .md.
+// the ratio Warren / RabbitMQ. Results go to bench/results/durability.json, then
+// docs/benchmarks.md is regenerated.
 //
 //   npm run bench:durability -- [--runs 3] [--seconds 5] [--messages 1000000] [--skip-rabbitmq]
 //
@@ -17,7 +18,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
 import hdr from 'hdr-histogram-js';
-import { machine, machineLine, median, RabbitBroker, root, sleep, WarrenBroker } from './lib.mjs';
+import { versusTable, writeBenchmarksPage } from './benchmarks-page.mjs';
+import { machine, median, RabbitBroker, root, sleep, WarrenBroker } from './lib.mjs';
 
 const { values: flags } = parseArgs({
   options: {
@@ -186,10 +188,6 @@ async function main() {
     }
   }
   const summary = {};
-  const lines = [
-    '| scenario | measure | Warren | RabbitMQ | Warren / RabbitMQ |',
-    '|---|---|---|---|---|',
-  ];
   for (const [scenario, byBroker] of Object.entries(results)) {
     summary[scenario] = {};
     for (const measure of Object.keys(byBroker.warren[0])) {
@@ -199,8 +197,6 @@ async function main() {
           ? null
           : median(byBroker.rabbitmq.map((outcome) => outcome[measure]));
       summary[scenario][measure] = { warren, rabbitmq: rabbit };
-      const ratio = rabbit === null || rabbit === 0 ? '' : `${(warren / rabbit).toFixed(2)}×`;
-      lines.push(`| ${scenario} | ${measure} | ${warren} | ${rabbit ?? ''} | ${ratio} |`);
     }
   }
   const report = { machine: machine(), runs: RUNS, seconds: SECONDS, results, summary };
@@ -209,15 +205,8 @@ async function main() {
     join(root, 'bench/results/durability.json'),
     `${JSON.stringify(report, null, 2)}\n`,
   );
-  const info = report.machine;
-  const markdown = [
-    `Machine: ${machineLine(info)}. Medians of ${RUNS} alternating runs.`,
-    '',
-    ...lines,
-    '',
-  ].join('\n');
-  writeFileSync(join(root, 'bench/results/durability.md'), markdown);
-  console.log(`\n${markdown}`);
+  console.log(`\n${versusTable(summary)}`);
+  writeBenchmarksPage();
 }
 
 await main();

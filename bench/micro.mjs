@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Micro-benchmarks of the hot paths (issue #4), on the BUILT package (dist/), one process:
-//   - frames: FrameReader over a stream of basic.publish method + header + body frames, and the
-//     encoders of method frames, content headers and basic.deliver;
+// Micro-benchmarks of the hot paths, on the built package (dist/), one process:
+//   - frames: FrameReader over a stream of basic.publish method + header + body frames, alone and
+//     with the codec calls the channel makes for each publish, and the encoders of method
+//     frames, content headers and basic.deliver;
 //   - field tables: a RabbitMQ client-properties table and a message headers table, both ways;
 //   - topic: TopicTrie matching with 10,000 bindings, many of them wildcards;
 //   - ring: SPSC ring records per second from a producer worker thread to this thread;
@@ -11,7 +12,7 @@
 //
 //   npm run bench:micro -- [--quick] [--no-write] [--only frames,topic]
 //
-// Writes bench/results/micro.json and micro.md unless --no-write. About 50 s, --quick about 10 s.
+// Writes bench/results/micro.json and regenerates docs/benchmarks.md unless --no-write. About 50 s, --quick about 10 s.
 // Imports log and net/topic-trie directly (STYLE.md lets bench import codec and util only): the
 // point is to measure those internals alone.
 
@@ -22,8 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { Bench } from 'tinybench';
+import { MICRO_COLUMNS, microCells, writeBenchmarksPage } from './benchmarks-page.mjs';
 import {
-  BasicPublishFields,
   ByteWriter,
   CLASS_BASIC,
   FRAME_BODY,
@@ -32,7 +33,7 @@ import {
   FrameReader,
   METHOD_BASIC_PUBLISH,
   Timestamp,
-  decodeBasicPublishInto,
+  copyBytes,
   decodeContentHeader,
   decodeFieldTable,
   encodeBasicDeliverFrame,
@@ -43,7 +44,7 @@ import {
   encodeMethodFrame,
   encodeProperties,
   readDeliveryMode,
-  readMethodKey,
+  validateProperties,
 } from '../dist/codec/index.js';
 import { allocateRing, RingReader } from '../dist/util/index.js';
 import { FileStorage, MemoryStorage, SegmentedLog } from '../dist/log/index.js';
@@ -184,23 +185,51 @@ class CountingSink {
   }
 }
 
-/** Does what the network thread does first with a publish: decode method and header. */
-class PublishDecodingSink {
-  publish = new BasicPublishFields();
-  header = { classId: 0, bodySize: 0, propertiesStart: 0 };
+const PUBLISH_KEY = (CLASS_BASIC << 16) | METHOD_BASIC_PUBLISH;
+
+/**
+ * Does per frame what the channel (src/net/channel.ts: onMethodFrame and beginPublish,
+ * onHeaderFrame, completePublish) does with a publish before routing it, with the same codec
+ * calls: the method's names read in place and turned into strings only when they change, the
+ * content header decoded and its properties validated and copied, the delivery mode read. The
+ * channel itself needs a connection and shards, so its steps are repeated here; keep them in step.
+ */
+class PublishPathSink {
+  head = Buffer.alloc(512);
+  headBytes = 0;
+  exchange = '';
+  routingKey = '';
+  properties = Buffer.alloc(4096);
+  propertiesBytes = 0;
   persistentCount = 0;
   bodyBytes = 0;
   onFrame(type, _channel, buf, start, end) {
     if (type === FRAME_METHOD) {
-      if (readMethodKey(buf, start, end) === METHOD_BASIC_PUBLISH) {
-        decodeBasicPublishInto(buf, start, end, this.publish);
-      }
+      if (buf.readUInt32BE(start) === PUBLISH_KEY) this.beginPublish(buf, start + 4, end);
     } else if (type === FRAME_HEADER) {
-      decodeContentHeader(buf, start, end, this.header);
-      if (readDeliveryMode(buf, this.header.propertiesStart, end) === 2) this.persistentCount++;
+      const header = decodeContentHeader(buf, start, end);
+      validateProperties(buf, header.propertiesStart, end);
+      this.propertiesBytes = copyBytes(buf, this.properties, 0, header.propertiesStart, end);
     } else if (type === FRAME_BODY) {
       this.bodyBytes += end - start;
+      if (readDeliveryMode(this.properties, 0, this.propertiesBytes) === 2) this.persistentCount++;
     }
+  }
+  beginPublish(buf, start, end) {
+    const exchangeStart = start + 3;
+    const exchangeEnd = exchangeStart + buf[start + 2];
+    const routingKeyStart = exchangeEnd + 1;
+    const routingKeyEnd = routingKeyStart + buf[exchangeEnd];
+    if (routingKeyEnd + 1 !== end) throw new Error('malformed basic.publish in the stream');
+    if (this.isSameHead(buf, start + 2, routingKeyEnd)) return;
+    this.headBytes = copyBytes(buf, this.head, 0, start + 2, routingKeyEnd);
+    this.exchange = buf.toString('utf8', exchangeStart, exchangeEnd);
+    this.routingKey = buf.toString('utf8', routingKeyStart, routingKeyEnd);
+  }
+  isSameHead(buf, start, end) {
+    if (end - start !== this.headBytes) return false;
+    for (let i = 0; i < this.headBytes; i++) if (buf[start + i] !== this.head[i]) return false;
+    return true;
   }
 }
 
@@ -211,7 +240,7 @@ async function benchFrames() {
   const parseCases = [
     ['parse, 64 KiB reads', chunksOf(stream, 64 * 1024), new CountingSink()],
     ['parse, 1460 B reads', chunksOf(stream, 1460), new CountingSink()],
-    ['parse + decode publish and header', chunksOf(stream, 64 * 1024), new PublishDecodingSink()],
+    ["parse + the channel's publish decoding", chunksOf(stream, 64 * 1024), new PublishPathSink()],
   ];
   for (const [name, chunks, sink] of parseCases) {
     bench.add(
@@ -225,9 +254,9 @@ async function benchFrames() {
   const streamNote = `${PUBLISH_COUNT} publishes of ${PUBLISH_BODY_BYTES} B, ${stream.length} B of frames`;
   describe['parse, 64 KiB reads'] = ['publish (3 frames)', streamNote];
   describe['parse, 1460 B reads'] = ['publish (3 frames)', 'MTU-sized reads: many split frames'];
-  describe['parse + decode publish and header'] = [
+  describe["parse + the channel's publish decoding"] = [
     'publish (3 frames)',
-    'decodeBasicPublishInto, decodeContentHeader, readDeliveryMode',
+    'names read in place, decodeContentHeader, validateProperties, copyBytes, readDeliveryMode',
   ];
 
   // Encoders write into one reused writer; reset() drops the bytes after each batch.
@@ -752,32 +781,9 @@ function machine() {
   };
 }
 
-function formatInteger(value) {
-  return value === null ? '—' : Math.round(value).toLocaleString('en-US');
-}
-
-function formatNanoseconds(value) {
-  if (value === null) return '—';
-  return value < 100 ? value.toFixed(1) : formatInteger(value);
-}
-
-const COLUMNS = ['suite', 'task', 'op', 'ops/s', 'mean ns', 'p99 ns', 'samples'];
-
-function cellsOf(row) {
-  return [
-    row.suite,
-    row.task,
-    row.op,
-    formatInteger(row.opsPerSecond),
-    formatNanoseconds(row.meanNs),
-    formatNanoseconds(row.p99Ns),
-    formatInteger(row.samples),
-  ];
-}
-
 function textTable() {
-  const lines = [COLUMNS, ...rows.map(cellsOf)];
-  const widths = COLUMNS.map((_, column) =>
+  const lines = [MICRO_COLUMNS, ...rows.map(microCells)];
+  const widths = MICRO_COLUMNS.map((_, column) =>
     Math.max(...lines.map((cells) => cells[column].length)),
   );
   const numeric = (column) => column >= 3;
@@ -791,23 +797,6 @@ function textTable() {
         .trimEnd(),
     )
     .join('\n');
-}
-
-function markdown(info) {
-  const lines = [
-    `Machine: ${info.cpus} × ${info.cpuModel}, ${info.memoryGiB} GiB RAM, Node ${info.node}, ` +
-      `Linux ${info.kernel}, load average ${info.loadAverage1m} at the start; ${info.date}.` +
-      (flags.quick ? ' Quick run.' : ''),
-    '',
-    `| ${[...COLUMNS, 'notes'].join(' | ')} |`,
-    `|${[...COLUMNS, 'notes'].map((_, column) => (column >= 3 && column < 7 ? '---:' : '---')).join('|')}|`,
-    ...rows.map((row) => `| ${[...cellsOf(row), row.notes].join(' | ')} |`),
-    '',
-    'Frames, field tables and topic run under tinybench: each sample is the mean time per ' +
-      'operation over a batch of them, so p99 is the 99th percentile of those batch means. Ring ' +
-      'and log are timed loops (ops/s over the whole loop, no p99); samples counts their records.',
-  ];
-  return `${lines.join('\n')}\n`;
 }
 
 const runners = {
@@ -831,6 +820,6 @@ if (!flags['no-write']) {
   mkdirSync(directory, { recursive: true });
   const report = { machine: info, quick: flags.quick, timing: TIMING, results: rows };
   writeFileSync(join(directory, 'micro.json'), `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(join(directory, 'micro.md'), markdown(info));
-  console.log('wrote bench/results/micro.json and bench/results/micro.md');
+  console.log('wrote bench/results/micro.json');
+  writeBenchmarksPage();
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Tuning sweeps (issue #4): the same warren-perf loads against Warren with each shard count and
-// each fsync setting, so the README's tuning guide rests on numbers from this machine.
-// Writes bench/results/sweep.json and sweep.md.
+// Tuning sweeps: the same warren-perf loads against Warren with each shard count and each fsync
+// setting, so the tuning advice in docs/operations.md rests on measured numbers. Writes
+// bench/results/sweep.json, then regenerates docs/benchmarks.md.
 //
 //   npm run bench:sweep -- [--runs 2] [--seconds 6]
 
@@ -9,7 +9,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { machine, machineLine, median, root, runPerf, WarrenBroker } from './lib.mjs';
+import { sweepTable, writeBenchmarksPage } from './benchmarks-page.mjs';
+import { machine, median, root, runPerf, WarrenBroker } from './lib.mjs';
 import { LOADS } from './loads.mjs';
 
 const { values: flags } = parseArgs({
@@ -81,20 +82,8 @@ async function main() {
     join(directory, 'sweep.json'),
     `${JSON.stringify({ machine: info, runs: RUNS, seconds: Number(SECONDS), rows }, null, 2)}\n`,
   );
-  const format = (value) => (value === null ? '' : value.toLocaleString('en'));
-  const markdown = [
-    `Machine: ${machineLine(info)}. Warren only; medians of ${RUNS} runs of ${SECONDS} s.`,
-    '',
-    '| setting | load | msg/s | confirm p99 ms | e2e p99 ms |',
-    '|---|---|---|---|---|',
-    ...rows.map(
-      (row) =>
-        `| ${row.setting} | ${row.load} | ${format(row.msgsPerSecond)} | ${format(row.confirmP99Ms)} | ${format(row.e2eP99Ms)} |`,
-    ),
-    '',
-  ].join('\n');
-  writeFileSync(join(directory, 'sweep.md'), markdown);
-  console.log(`\n${markdown}`);
+  console.log(`\n${sweepTable(rows)}`);
+  writeBenchmarksPage();
 }
 
 await main();

@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
 import * as hdr from 'hdr-histogram-js';
+import { soakChecksTable } from '../bench/benchmarks-page.mjs';
 import { renderTimeSeries } from '../bench/chart.mjs';
 import { machine, machineLine, mib, root, rssBytesOf, sleep, WarrenBroker } from '../bench/lib.mjs';
 
@@ -386,12 +387,7 @@ async function main() {
     '',
     `Published ${totals.published}, confirmed ${totals.confirmed}, nacked ${totals.nacked}, consumed ${totals.consumed} (lost ${lost}, redelivered duplicates ${totals.duplicates}); ${totals.churnCycles} churn clients, ${totals.reconnects} consumer reconnects; errors: ${totals.errors.length === 0 ? 'none' : totals.errors.join('; ')}.`,
     '',
-    '| check | first half | second half | allowed | ok |',
-    '|---|---|---|---|---|',
-    ...verdict.checks.map(
-      (check) =>
-        `| ${check.name} | ${Math.round(check.before)} | ${Math.round(check.after)} | ${Math.round(check.allowed)} | ${check.ok ? 'yes' : 'NO'} |`,
-    ),
+    soakChecksTable(verdict.checks),
     '',
     `Verdict: ${verdict.ok ? 'pass' : 'FAIL'}`,
   ];

@@ -5,8 +5,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FieldTable } from './codec/index.js';
-import { hashNewPasswordSync, WARREN_VERSION } from './net/index.js';
-import type { Definitions } from './net/index.js';
+import { hashNewPasswordSync, policyJson, WARREN_VERSION } from './net/index.js';
+import type { Definitions, Policy } from './net/index.js';
 import { readDurableDefinitions } from './shard/api.js';
 
 export function readDefinitionsFile(path: string): Definitions {
@@ -87,7 +87,9 @@ export function clearPermission(definitions: Definitions, vhost: string, user: s
 
 /**
  * Reads the durable definitions a stopped or running broker keeps in `<dataDir>/shards/0`,
- * without changing anything there, and returns them in RabbitMQ's definitions JSON format.
+ * without changing anything there, and returns them in RabbitMQ's definitions JSON format, with
+ * the same header as the management API's export (GET /api/definitions): the RabbitMQ version
+ * whose API Warren follows, 3.10.
  */
 export async function exportDefinitions(dataDir: string): Promise<Definitions> {
   const records = await readDurableDefinitions(dataDir);
@@ -99,7 +101,7 @@ export async function exportDefinitions(dataDir: string): Promise<Definitions> {
       product_name: string;
       product_version: string;
     } = {
-    rabbit_version: '3.13.0',
+    rabbit_version: '3.10.0',
     product_name: 'Warren',
     product_version: WARREN_VERSION,
     users: [],
@@ -150,27 +152,15 @@ export async function exportDefinitions(dataDir: string): Promise<Definitions> {
         arguments: entry['arguments'] as FieldTable,
       });
     }
-    if (kind === 'policy') {
-      (definitions.policies ??= []).push({
-        vhost: entry['vhost'] as string,
-        name: entry['name'] as string,
-        pattern: entry['pattern'] as string,
-        'apply-to': entry['applyTo'] as string,
-        definition: entry['definition'] as Record<string, unknown>,
-        priority: entry['priority'] as number,
-      });
-    }
+    // The journal keeps policies as the broker's Policy objects.
+    if (kind === 'policy') (definitions.policies ??= []).push(policyJson(value as Policy));
     if (kind === 'operator-policy') {
+      const { vhost, name, ...policy } = policyJson(value as Policy);
       (definitions.parameters ??= []).push({
-        vhost: entry['vhost'] as string,
+        vhost,
         component: 'operator_policy',
-        name: entry['name'] as string,
-        value: {
-          pattern: entry['pattern'] as string,
-          'apply-to': entry['applyTo'] as string,
-          definition: entry['definition'] as Record<string, unknown>,
-          priority: entry['priority'] as number,
-        },
+        name,
+        value: policy,
       });
     }
     if (kind === 'vhost-limits') {

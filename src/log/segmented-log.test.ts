@@ -332,6 +332,27 @@ function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
   });
 }
 
+/**
+ * Appends `count` records of `bytes` each, retained as an owner would keep live messages, and
+ * waits until they are durable; returns the segment each record went to.
+ */
+async function appendRetainedDurably(
+  log: SegmentedLog,
+  count: number,
+  bytes: number,
+): Promise<number[]> {
+  const locations: number[] = [];
+  for (let i = 0; i < count; i++) {
+    log.append(1, Buffer.alloc(bytes, i));
+    log.retain(log.lastSegment, bytes);
+    locations.push(log.lastSegment);
+  }
+  log.requestSync();
+  log.flush();
+  await waitDurable(log, log.appendSeq);
+  return locations;
+}
+
 function appendAndSync(log: SegmentedLog, texts: string[]): number {
   let seq = 0;
   for (const text of texts) seq = log.append(1, Buffer.from(text));
@@ -464,16 +485,8 @@ describe.each([memoryHarness, fileHarness])('SegmentedLog on %o, idle deletion',
       segmentBytesMax: 64 * 1024,
       deadSegmentIdleMs: 20,
     });
-    const locations: number[] = [];
     // Three full segments and an active one holding about 48 KB.
-    for (let i = 0; i < 120; i++) {
-      log.append(1, Buffer.alloc(2000, i));
-      log.retain(log.lastSegment, 2000);
-      locations.push(log.lastSegment);
-    }
-    log.requestSync();
-    log.flush();
-    await waitDurable(log, log.appendSeq);
+    const locations = await appendRetainedDurably(log, 120, 2000);
     expect(harness.segmentCount()).toBeGreaterThan(2);
     const active = log.lastSegment;
     // Settled without a record of their own (a deleted queue's copies coming back): no append.
@@ -496,15 +509,7 @@ describe.each([memoryHarness, fileHarness])('SegmentedLog on %o, idle deletion',
     log.append(1, Buffer.from('survivor'));
     log.retain(log.lastSegment, 8);
     let survivorSegment = log.lastSegment;
-    const locations: number[] = [];
-    for (let i = 0; i < 120; i++) {
-      log.append(1, Buffer.alloc(2000, i));
-      log.retain(log.lastSegment, 2000);
-      locations.push(log.lastSegment);
-    }
-    log.requestSync();
-    log.flush();
-    await waitDurable(log, log.appendSeq);
+    const locations = await appendRetainedDurably(log, 120, 2000);
     const compacted: number[] = [];
     log.onCompact = (segment) => {
       // The owner writes its survivors again at the head and frees the old copies.

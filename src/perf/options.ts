@@ -157,9 +157,9 @@ export function parsePerfOptions(argv: readonly string[]): PerfOptions {
   };
   const flag = (name: keyof typeof FLAGS): boolean => values[name] === true;
   const integer = (name: keyof typeof FLAGS, fallback: number, min: number, max: number) =>
-    parseInteger(name, text(name), fallback, min, max);
+    parseNumber('integer', name, text(name), fallback, min, max);
   const decimal = (name: keyof typeof FLAGS, fallback: number, min: number, max: number) =>
-    parseDecimal(name, text(name), fallback, min, max);
+    parseNumber('decimal', name, text(name), fallback, min, max);
 
   const uri = text('uri') ?? DEFAULT_URI;
   parseAmqpUri(uri);
@@ -289,21 +289,14 @@ function isExchangeType(value: string): value is ExchangeType {
   return value === 'direct' || value === 'fanout' || value === 'topic' || value === 'headers';
 }
 
-function parseInteger(
-  name: string,
-  value: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
-    throw new UsageError(`--${name} ${value} is not a whole number`);
-  }
-  return checkRange(name, Number(value), min, max);
-}
+/** How a numeric flag is spelt: digits only for whole numbers, with an optional fraction else. */
+const NUMBER_FORMATS = {
+  integer: { pattern: /^\d+$/, noun: 'a whole number', isWhole: true },
+  decimal: { pattern: /^\d+(\.\d+)?$/, noun: 'a number', isWhole: false },
+} as const;
 
-function parseDecimal(
+function parseNumber(
+  format: keyof typeof NUMBER_FORMATS,
   name: string,
   value: string | undefined,
   fallback: number,
@@ -311,7 +304,10 @@ function parseDecimal(
   max: number,
 ): number {
   if (value === undefined) return fallback;
-  if (!/^\d+(\.\d+)?$/.test(value)) throw new UsageError(`--${name} ${value} is not a number`);
+  const { pattern, noun, isWhole } = NUMBER_FORMATS[format];
+  if (!pattern.test(value) || (isWhole && !Number.isSafeInteger(Number(value)))) {
+    throw new UsageError(`--${name} ${value} is not ${noun}`);
+  }
   return checkRange(name, Number(value), min, max);
 }
 

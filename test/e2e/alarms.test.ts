@@ -86,7 +86,7 @@ describe('resource alarms', () => {
         // Raw, so nothing can miss a blocked that arrives right behind open-ok.
         const raw = await clients.raw();
         await raw.handshake({ capabilities: { 'connection.blocked': true } });
-        const blockedFrame = await raw.expectMethod(0, 10, 60);
+        const blockedFrame = await raw.expectMethodFrame(0, 10, 60);
         expect(shortString(blockedFrame.args)).toBe('low on memory');
         // A client without the capability is not sent the method.
         const deaf = await clients.raw();

@@ -21,13 +21,8 @@ import {
   useClients,
   within,
 } from '../helpers/e2e.js';
-import {
-  decodeClose,
-  Decoder,
-  Encoder,
-  FieldTableBuilder,
-  type RawConnection,
-} from '../helpers/raw-amqp.js';
+import type { RawClient } from '../helpers/raw-client.js';
+import { decodeClose, Decoder, Encoder, FieldTableBuilder } from '../helpers/wire.js';
 
 const T = TEST_TIMEOUT_MS;
 const SERVER_CONSUMER_TAG = /^amq\.ctag-[A-Za-z0-9_-]{22}$/;
@@ -92,8 +87,8 @@ function allProperties(headers: Buffer): Buffer {
     .toBuffer();
 }
 
-function basicGet(raw: RawConnection, channel: number, queue: string, noAck: boolean): void {
-  raw.sendMethod(
+function basicGet(raw: RawClient, channel: number, queue: string, noAck: boolean): void {
+  raw.sendRawMethod(
     channel,
     60,
     70,
@@ -106,13 +101,13 @@ function basicGet(raw: RawConnection, channel: number, queue: string, noAck: boo
 }
 
 function basicConsume(
-  raw: RawConnection,
+  raw: RawClient,
   channel: number,
   queue: string,
   tag: string,
   noAck: boolean,
 ): void {
-  raw.sendMethod(
+  raw.sendRawMethod(
     channel,
     60,
     20,
@@ -227,15 +222,18 @@ describe.each(SHARD_COUNTS)('basic (%i shards)', (shardCount) => {
         const properties = allProperties(everyFieldType().toBuffer());
         const body = Buffer.from('payload \u0000\u00ff');
 
-        raw.publish(1, '', queue, properties, body);
+        raw.publish(1, '', queue, body, { rawProperties: properties });
         basicGet(raw, 1, queue, true);
-        await raw.expectMethod(1, 60, 71);
+        await raw.expectMethodFrame(1, 60, 71);
         const viaGet = await raw.readContent(1);
         expect(viaGet.properties.equals(properties)).toBe(true);
         expect(viaGet.body.equals(body)).toBe(true);
 
-        raw.publish(1, '', uniqueName('nowhere'), properties, body, { mandatory: true });
-        const returned = await raw.expectMethod(1, 60, 50);
+        raw.publish(1, '', uniqueName('nowhere'), body, {
+          rawProperties: properties,
+          mandatory: true,
+        });
+        const returned = await raw.expectMethodFrame(1, 60, 50);
         const returnArgs = new Decoder(returned.args);
         expect([returnArgs.u16(), returnArgs.shortstr()]).toEqual([312, 'NO_ROUTE']);
         const viaReturn = await raw.readContent(1);
@@ -243,7 +241,7 @@ describe.each(SHARD_COUNTS)('basic (%i shards)', (shardCount) => {
         expect(viaReturn.body.equals(body)).toBe(true);
 
         // A headers exchange has to decode the table to route: every type must survive that.
-        raw.sendMethod(
+        raw.sendRawMethod(
           1,
           50,
           20,
@@ -262,11 +260,11 @@ describe.each(SHARD_COUNTS)('basic (%i shards)', (shardCount) => {
             )
             .toBuffer(),
         );
-        await raw.expectMethod(1, 50, 21);
+        await raw.expectMethodFrame(1, 50, 21);
         basicConsume(raw, 1, queue, 'raw-consumer', true);
-        await raw.expectMethod(1, 60, 21);
-        raw.publish(1, 'amq.headers', 'ignored', properties, body);
-        const deliver = await raw.expectMethod(1, 60, 60);
+        await raw.expectMethodFrame(1, 60, 21);
+        raw.publish(1, 'amq.headers', 'ignored', body, { rawProperties: properties });
+        const deliver = await raw.expectMethodFrame(1, 60, 60);
         expect(new Decoder(deliver.args).shortstr()).toBe('raw-consumer');
         const viaDeliver = await raw.readContent(1);
         expect(viaDeliver.properties.equals(properties)).toBe(true);
@@ -450,8 +448,10 @@ describe.each(SHARD_COUNTS)('basic (%i shards)', (shardCount) => {
         const raw = await clients.raw();
         await raw.handshake();
         await raw.openChannel(1);
-        raw.publish(1, missing, 'k', new Encoder().u16(0).toBuffer(), Buffer.from('x'));
-        expect(decodeClose(await raw.expectMethod(1, 20, 40))).toEqual({
+        raw.publish(1, missing, 'k', Buffer.from('x'), {
+          rawProperties: new Encoder().u16(0).toBuffer(),
+        });
+        expect(decodeClose(await raw.expectMethodFrame(1, 20, 40))).toEqual({
           replyCode: 404,
           replyText: `NOT_FOUND - no exchange '${missing}' in vhost '/'`,
           classId: 60,
@@ -468,10 +468,11 @@ describe.each(SHARD_COUNTS)('basic (%i shards)', (shardCount) => {
       const raw = await clients.raw();
       await raw.handshake();
       await raw.openChannel(1);
-      raw.publish(1, '', 'q', new Encoder().u16(0).toBuffer(), Buffer.from('x'), {
+      raw.publish(1, '', 'q', Buffer.from('x'), {
+        rawProperties: new Encoder().u16(0).toBuffer(),
         immediate: true,
       });
-      expect(decodeClose(await raw.expectMethod(0, 10, 50))).toEqual({
+      expect(decodeClose(await raw.expectMethodFrame(0, 10, 50))).toEqual({
         replyCode: 540,
         replyText: 'NOT_IMPLEMENTED - immediate=true',
         classId: 60,
@@ -666,9 +667,9 @@ describe.each(SHARD_COUNTS)('basic (%i shards)', (shardCount) => {
         await raw.openChannel(1);
         const rawQueue = await raw.declareQueue(1, '', { exclusive: true });
         basicConsume(raw, 1, rawQueue, 'dup', false);
-        await raw.expectMethod(1, 60, 21);
+        await raw.expectMethodFrame(1, 60, 21);
         basicConsume(raw, 1, rawQueue, 'dup', false);
-        expect(decodeClose(await raw.expectMethod(0, 10, 50))).toEqual({
+        expect(decodeClose(await raw.expectMethodFrame(0, 10, 50))).toEqual({
           replyCode: 530,
           replyText: "NOT_ALLOWED - attempt to reuse consumer tag 'dup'",
           classId: 60,
@@ -918,9 +919,12 @@ describe.each(SHARD_COUNTS)('basic (%i shards)', (shardCount) => {
         await raw.openChannel(1);
         const queue = await raw.declareQueue(1, '', { exclusive: true });
         const body = Buffer.alloc(20_000, 0x5a);
-        raw.publish(1, '', queue, new Encoder().u16(0).toBuffer(), body, { frameMax: 4096 });
+        raw.publish(1, '', queue, body, {
+          rawProperties: new Encoder().u16(0).toBuffer(),
+          frameMax: 4096,
+        });
         basicGet(raw, 1, queue, true);
-        await raw.expectMethod(1, 60, 71);
+        await raw.expectMethodFrame(1, 60, 71);
         const content = await raw.readContent(1);
         expect(content.body.equals(body)).toBe(true);
         for (const frame of content.frames)

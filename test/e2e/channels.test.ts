@@ -17,7 +17,7 @@ import {
   useBroker,
   useClients,
 } from '../helpers/e2e.js';
-import { decodeClose, Encoder } from '../helpers/raw-amqp.js';
+import { decodeClose, Encoder } from '../helpers/wire.js';
 
 const T = TEST_TIMEOUT_MS;
 
@@ -139,7 +139,7 @@ describe.each(SHARD_COUNTS)('channels (%i shards)', (shardCount) => {
       await raw.openChannel(1);
       await raw.openChannel(2);
       // queue.declare passive of a missing queue: 404 on channel 1.
-      raw.sendMethod(
+      raw.sendRawMethod(
         1,
         50,
         10,
@@ -150,18 +150,18 @@ describe.each(SHARD_COUNTS)('channels (%i shards)', (shardCount) => {
           .table(Buffer.alloc(0))
           .toBuffer(),
       );
-      const close = decodeClose(await raw.expectMethod(1, 20, 40));
+      const close = decodeClose(await raw.expectMethodFrame(1, 20, 40));
       expect(close.replyCode).toBe(404);
       expect(close.classId).toBe(50);
       expect(close.methodId).toBe(10);
       // Methods before close-ok are dropped silently, not answered and not an error.
-      raw.sendMethod(
+      raw.sendRawMethod(
         1,
         50,
         10,
         new Encoder().u16(0).shortstr('').u8(0).table(Buffer.alloc(0)).toBuffer(),
       );
-      raw.sendMethod(1, 20, 41);
+      raw.sendRawMethod(1, 20, 41);
       // Channel 2 still answers, and channel 1 can be opened afresh.
       const name = await raw.declareQueue(2, '', { exclusive: true });
       expect(name).toMatch(/^amq\.gen-/);
@@ -179,8 +179,8 @@ describe.each(SHARD_COUNTS)('channels (%i shards)', (shardCount) => {
       await raw.openChannel(1);
       // RabbitMQ limits how many are open, not their numbers.
       await raw.openChannel(7);
-      raw.sendMethod(3, 20, 10, new Encoder().shortstr('').toBuffer());
-      const close = decodeClose(await raw.expectMethod(0, 10, 50));
+      raw.sendRawMethod(3, 20, 10, new Encoder().shortstr('').toBuffer());
+      const close = decodeClose(await raw.expectMethodFrame(0, 10, 50));
       expect(close.replyCode).toBe(530);
       expect(close.replyText).toBe(
         'NOT_ALLOWED - number of channels opened (2) has reached the negotiated channel_max (2)',

@@ -19,7 +19,7 @@ import {
   useBroker,
   useClients,
 } from '../helpers/e2e.js';
-import { decodeClose, FRAME_HEARTBEAT } from '../helpers/raw-amqp.js';
+import { decodeClose, FRAME_HEARTBEAT } from '../helpers/wire.js';
 
 const T = TEST_TIMEOUT_MS;
 
@@ -189,7 +189,7 @@ describe.each(SHARD_COUNTS)('connection (%i shards)', (shardCount) => {
         bad.sendProtocolHeader();
         await bad.readStart();
         bad.sendStartOk({ mechanism: 'AMQPLAIN', user: 'alice', password: 'wrong' });
-        const close = decodeClose(await bad.expectMethod(0, 10, 50));
+        const close = decodeClose(await bad.expectMethodFrame(0, 10, 50));
         expect(close).toEqual({
           replyCode: 403,
           replyText:
@@ -238,7 +238,7 @@ describe.each(SHARD_COUNTS)('connection (%i shards)', (shardCount) => {
           password: 'nope',
           capabilities: { authentication_failure_close: true },
         });
-        const close = decodeClose(await raw.expectMethod(0, 10, 50));
+        const close = decodeClose(await raw.expectMethodFrame(0, 10, 50));
         expect(close).toEqual({
           replyCode: 403,
           replyText: LOGIN_REFUSED_PLAIN,
@@ -246,7 +246,7 @@ describe.each(SHARD_COUNTS)('connection (%i shards)', (shardCount) => {
           methodId: 0,
         });
         // The connection never opens: nothing but the close may follow.
-        raw.sendMethod(0, 10, 51);
+        raw.sendRawMethod(0, 10, 51);
         expect(raw.drainFrames()).toEqual([]);
       },
       T,
@@ -275,7 +275,7 @@ describe.each(SHARD_COUNTS)('connection (%i shards)', (shardCount) => {
         const heartbeating = await clients.amqplib('heartbeat=1');
         const raw = await clients.raw();
         await raw.handshake({ heartbeat: 1 });
-        const frame = await raw.nextFrame(3000);
+        const frame = await raw.readFrame(3000);
         expect(frame).toMatchObject({ type: FRAME_HEARTBEAT, channel: 0 });
         expect(frame.payload.length).toBe(0);
         // The raw client never sends anything: after two to three missed intervals the server gives up.
@@ -317,7 +317,7 @@ describe.each(SHARD_COUNTS)('connection (%i shards)', (shardCount) => {
         const tune = await raw.readTune();
         raw.sendTuneOk({ ...tune, heartbeat: 0 });
         raw.sendOpen('no-such-vhost');
-        expect(decodeClose(await raw.expectMethod(0, 10, 50))).toEqual({
+        expect(decodeClose(await raw.expectMethodFrame(0, 10, 50))).toEqual({
           replyCode: 530,
           replyText: 'NOT_ALLOWED - vhost no-such-vhost not found',
           classId: 10,
@@ -358,7 +358,7 @@ describe.each(SHARD_COUNTS)('connection (%i shards)', (shardCount) => {
         const tune = await raw.readTune();
         raw.sendTuneOk({ ...tune, heartbeat: 0 });
         raw.sendOpen('other');
-        const close = decodeClose(await raw.expectMethod(0, 10, 50));
+        const close = decodeClose(await raw.expectMethodFrame(0, 10, 50));
         expect(close).toEqual({
           replyCode: 530,
           replyText: "NOT_ALLOWED - access to vhost 'other' refused for user 'alice'",
@@ -418,11 +418,11 @@ describe.each(SHARD_COUNTS)('connection (%i shards)', (shardCount) => {
         await raw.handshake();
         await raw.openChannel(1);
         // A second channel.open on an open channel is a hard error (504).
-        raw.sendMethod(1, 20, 10, Buffer.from([0]));
-        const close = decodeClose(await raw.expectMethod(0, 10, 50));
+        raw.sendRawMethod(1, 20, 10, Buffer.from([0]));
+        const close = decodeClose(await raw.expectMethodFrame(0, 10, 50));
         expect(close.replyCode).toBe(504);
         const sentAt = Date.now();
-        raw.sendMethod(0, 10, 51);
+        raw.sendRawMethod(0, 10, 51);
         expect(await raw.waitClosed(1000)).toBe(true);
         expect(Date.now() - sentAt).toBeLessThan(1000);
       },
@@ -435,10 +435,10 @@ describe.each(SHARD_COUNTS)('connection (%i shards)', (shardCount) => {
         const raw = await clients.raw();
         await raw.handshake();
         await raw.openChannel(1);
-        raw.sendMethod(1, 20, 10, Buffer.from([0]));
-        expect(decodeClose(await raw.expectMethod(0, 10, 50)).replyCode).toBe(504);
-        raw.sendMethod(0, 10, 50, Buffer.from([0, 200, 0, 0, 0, 0, 0]));
-        await raw.expectMethod(0, 10, 51, 1000);
+        raw.sendRawMethod(1, 20, 10, Buffer.from([0]));
+        expect(decodeClose(await raw.expectMethodFrame(0, 10, 50)).replyCode).toBe(504);
+        raw.sendRawMethod(0, 10, 50, Buffer.from([0, 200, 0, 0, 0, 0, 0]));
+        await raw.expectMethodFrame(0, 10, 51, 1000);
       },
       T,
     );

@@ -12,6 +12,7 @@ import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type BrokerProcess, spawnBroker, stopBroker } from '../helpers/process-broker.js';
 import { amqplibTx, nextEvent } from '../helpers/e2e.js';
+import { eventually } from '../helpers/poll.js';
 
 const QUEUE = 'disk-full.q';
 const BODY_BYTES = 64 * 1024;
@@ -50,14 +51,6 @@ async function alarmStatus(broker: BrokerProcess): Promise<number> {
     headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
   });
   return response.status;
-}
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 type Outcome = 'ack' | 'nack';
@@ -148,8 +141,8 @@ describe('a data directory on a file system that fills up', () => {
       // Nacks arrive (nothing hangs for what the broker read before the alarm stopped reading).
       const settled = new Map<number, Outcome>();
       for (const [id, outcome] of outcomes) void outcome.then((value) => settled.set(id, value));
-      await until(() => [...settled.values()].includes('nack'), 10_000);
-      await until(async () => (await alarmStatus(broker!)) === 503, 5000);
+      await eventually(() => [...settled.values()].includes('nack'), 'a publish nacked', 10_000);
+      await eventually(async () => (await alarmStatus(broker!)) === 503, 'the disk alarm', 5000);
       // Confirms stay in order: every ack comes before the first nack.
       const firstNack = Math.min(...[...settled].filter(([, v]) => v === 'nack').map(([id]) => id));
       for (const [id, value] of settled) if (id < firstNack) expect(value).toBe('ack');
@@ -175,7 +168,11 @@ describe('a data directory on a file system that fills up', () => {
         ),
       );
       expect(await transientAck).toBe('ack');
-      await until(async () => (await reader.checkQueue(transient.queue)).messageCount === 1, 5000);
+      await eventually(
+        async () => (await reader.checkQueue(transient.queue)).messageCount === 1,
+        'the transient message queued',
+        5000,
+      );
       const got = await reader.get(transient.queue, { noAck: true });
       expect(got !== false && got.content.toString()).toBe('transient');
       expect((await reader.checkQueue(QUEUE)).messageCount).toBeGreaterThanOrEqual(
@@ -186,7 +183,11 @@ describe('a data directory on a file system that fills up', () => {
       const unblocked = nextEvent(publisherConnection, 'unblocked', 10_000);
       unlinkSync(filler);
       await unblocked;
-      await until(async () => (await alarmStatus(broker!)) === 200, 5000);
+      await eventually(
+        async () => (await alarmStatus(broker!)) === 200,
+        'the disk alarm cleared',
+        5000,
+      );
       await Promise.all(burst);
       for (let i = 0; i < 10; i++) void publish();
       await publisher.waitForConfirms();

@@ -6,7 +6,8 @@
 import { rmSync } from 'node:fs';
 import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { temporaryDataDir, waitFor } from '../helpers/broker.js';
+import { temporaryDataDir } from '../helpers/broker.js';
+import { pollUntil } from '../helpers/poll.js';
 import { type BrokerProcess, spawnBroker, stopBroker } from '../helpers/process-broker.js';
 
 const SECRET = 'Pa55-word-that-must-never-be-logged';
@@ -93,10 +94,10 @@ describe('logs', () => {
       );
       const opened =
         /info {2}connection opened connection="(127\.0\.0\.1:\d+) -> [^"]+" user=logger vhost=\/ client=/;
-      expect(await waitFor(() => opened.test(logged.output()))).toBe(true);
+      expect(await pollUntil(() => opened.test(logged.output()))).toBe(true);
       await connection.close();
       expect(
-        await waitFor(() =>
+        await pollUntil(() =>
           /info {2}connection closed connection="127\.0\.0\.1:\d+ -> [^"]+" user=logger vhost=\/ reason="client closed" replyCode=200/.test(
             logged.output(),
           ),
@@ -112,7 +113,7 @@ describe('logs', () => {
       await api(logged, 'DELETE', `/connections/${encodeURIComponent(names[0]!.name)}`);
       await closed;
       expect(
-        await waitFor(() =>
+        await pollUntil(() =>
           /connection closed .* user=guest vhost=\/ reason="server closed" replyCode=320 replyText="CONNECTION_FORCED - /.test(
             logged.output(),
           ),
@@ -122,7 +123,7 @@ describe('logs', () => {
       // A wrong password: refused and logged with the user and reason, never the password.
       await refusedLogin(logged.process.port, 'logger', `${SECRET}-wrong`);
       expect(
-        await waitFor(() =>
+        await pollUntil(() =>
           /warn {2}login refused connection="[^"]+" mechanism=PLAIN reason="user 'logger' - invalid credentials"/.test(
             logged.output(),
           ),
@@ -153,12 +154,12 @@ describe('logs', () => {
       const connection = await amqp.connect(logged.process.url);
       await connection.close();
       await refusedLogin(logged.process.port, 'guest', SECRET);
-      expect(await waitFor(() => logged.output().includes('login refused'))).toBe(true);
+      expect(await pollUntil(() => logged.output().includes('login refused'))).toBe(true);
       // At warn, connections opening and closing are not logged.
       await api(logged, 'PUT', '/warren/log-level', { level: 'info' });
       const second = await amqp.connect(logged.process.url);
       await second.close();
-      expect(await waitFor(() => logged.output().includes('"connection closed"'))).toBe(true);
+      expect(await pollUntil(() => logged.output().includes('"connection closed"'))).toBe(true);
       const entries = logged
         .output()
         .trim()

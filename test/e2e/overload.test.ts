@@ -90,7 +90,7 @@ describe('overload against a low memory watermark', () => {
         [persistentConnection, transientConnection].map(
           (connection) =>
             new Promise<string>((resolve) =>
-              connection.once('blocked', (reason) => resolve(reason)),
+              connection.once('blocked', (reason: string) => resolve(reason)),
             ),
         ),
       );

@@ -7,7 +7,7 @@ import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestBroker, temporaryDataDir, type TestBroker } from '../helpers/broker.js';
 import { type BrokerProcess, spawnBroker, stopBroker } from '../helpers/process-broker.js';
-import { eventually } from '../helpers/e2e.js';
+import { eventually } from '../helpers/poll.js';
 
 const SMALL = {
   queueMemoryBytes: 64 * 1024,

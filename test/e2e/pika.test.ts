@@ -43,7 +43,7 @@ describe.skipIf(!isPikaInstalled).each(SHARD_COUNTS)('pika with %i shard(s)', (s
     { timeout: 20_000 },
     async () => {
       const { stdout } = await run(PYTHON, [SCRIPT, broker.url], { timeout: 15_000 });
-      const seen = JSON.parse(stdout.trim().split('\n').pop()!);
+      const seen = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
       expect(seen.server_named).toBe(true);
       expect(seen.declare_count).toBe(5);
       expect(seen.get).toEqual(['body-0', false, 4, { i: 0, s: 'x', l: [1, 'a'] }, 'text/plain']);
@@ -77,7 +77,7 @@ describe.skipIf(!isPikaInstalled)('pika and queue features', () => {
     async () => {
       const script = join(dirname(fileURLToPath(import.meta.url)), 'python/pika_queue_features.py');
       const { stdout } = await run(PYTHON, [script, broker.url, 'warren'], { timeout: 15_000 });
-      const seen = JSON.parse(stdout.trim().split('\n').pop()!);
+      const seen = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
       expect(seen.dead).toEqual([
         'rejected',
         'pyf.dead',

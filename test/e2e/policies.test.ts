@@ -9,18 +9,9 @@ import { join } from 'node:path';
 import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sleep, startTestBroker, temporaryDataDir, type TestBroker } from '../helpers/broker.js';
-import { EXTERNAL_PORT } from '../helpers/e2e.js';
+import { EXTERNAL_PORT, getEventually } from '../helpers/e2e.js';
 
 type Headers = Record<string, unknown>;
-
-async function waitForMessage(channel: amqp.Channel, queue: string): Promise<amqp.GetMessage> {
-  for (let i = 0; i < 300; i++) {
-    const message = await channel.get(queue, { noAck: true });
-    if (message !== false) return message;
-    await sleep(10);
-  }
-  throw new Error(`no message in ${queue}`);
-}
 
 async function drain(channel: amqp.Channel, queue: string): Promise<string[]> {
   const bodies: string[] = [];
@@ -94,7 +85,7 @@ describe.skipIf(EXTERNAL_PORT !== null)('policies', () => {
       await channel.assertQueue('pol.ttl.q', { durable: false });
       channel.sendToQueue('pol.ttl.q', Buffer.from('expires'));
       await channel.waitForConfirms();
-      const dead = await waitForMessage(channel, 'pol.dead');
+      const dead = await getEventually(channel, 'pol.dead', { noAck: true });
       expect(dead.content.toString()).toBe('expires');
       expect(((dead.properties.headers as Headers)['x-death'] as Headers[])[0]).toMatchObject({
         reason: 'expired',

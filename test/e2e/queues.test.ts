@@ -10,7 +10,6 @@ import {
   type AmqplibConnection,
   amqplibChannel,
   amqplibConfirmChannel,
-  eventually,
   Inbox,
   rejectionOf,
   replyCodeOf,
@@ -19,6 +18,7 @@ import {
   useBroker,
   useClients,
 } from '../helpers/e2e.js';
+import { eventually } from '../helpers/poll.js';
 
 const T = TEST_TIMEOUT_MS;
 const SERVER_NAMED = /^amq\.gen-[A-Za-z0-9_-]{22}$/;

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/poll.js';
 import { type BrokerProcess, spawnBroker, stopBroker } from '../helpers/process-broker.js';
 
 const MESSAGES = 1500;
@@ -22,14 +23,6 @@ function logBytes(dataDir: string): number {
     }
   }
   return total;
-}
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe('segments of settled messages are deleted while the broker is idle', () => {
@@ -64,13 +57,13 @@ describe('segments of settled messages are deleted while the broker is idle', ()
   it('after a purge', { timeout: 30_000 }, async () => {
     await fill('shrink.purged');
     await channel.purgeQueue('shrink.purged');
-    await until(() => logBytes(dataDir) < SMALL_BYTES, 10_000);
+    await eventually(() => logBytes(dataDir) < SMALL_BYTES, 'the log shrunk', 10_000);
   });
 
   it('after a delete', { timeout: 30_000 }, async () => {
     await fill('shrink.deleted');
     await channel.deleteQueue('shrink.deleted');
-    await until(() => logBytes(dataDir) < SMALL_BYTES, 10_000);
+    await eventually(() => logBytes(dataDir) < SMALL_BYTES, 'the log shrunk', 10_000);
   });
 
   it('after consuming with acks', { timeout: 30_000 }, async () => {
@@ -82,8 +75,8 @@ describe('segments of settled messages are deleted while the broker is idle', ()
       consumer.ack(message!);
       consumed++;
     });
-    await until(() => consumed === MESSAGES, 10_000);
-    await until(() => logBytes(dataDir) < SMALL_BYTES, 10_000);
+    await eventually(() => consumed === MESSAGES, 'every message consumed', 10_000);
+    await eventually(() => logBytes(dataDir) < SMALL_BYTES, 'the log shrunk', 10_000);
     await consumer.close();
   });
 });

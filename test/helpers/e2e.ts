@@ -1,13 +1,15 @@
 // Shared plumbing for the end-to-end suites: one broker per suite, client connections of both
 // libraries that are always closed after each test, reply-code extraction for either client's
-// errors, and awaitable inboxes and events so tests wait on conditions instead of sleeping.
+// errors, and awaitable inboxes and events so tests wait on conditions instead of sleeping
+// (polling, where nothing announces the condition, is in poll.ts).
 
 import type { EventEmitter } from 'node:events';
 import { AMQPClient } from '@cloudamqp/amqp-client';
 import amqp from 'amqplib';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { startTestBroker, type TestBroker } from './broker.js';
-import { RawConnection } from './raw-amqp.js';
+import { pollUntil } from './poll.js';
+import { RawClient } from './raw-client.js';
 
 export type AmqplibConnection = amqp.ChannelModel;
 export type AmqplibChannel = amqp.Channel;
@@ -91,7 +93,7 @@ export async function within<T>(promise: Promise<T>, timeoutMs: number, what: st
 export class Clients {
   private readonly amqplibConnections: AmqplibConnection[] = [];
   private readonly cloudConnections: AMQPClient[] = [];
-  private readonly rawConnections: RawConnection[] = [];
+  private readonly rawConnections: RawClient[] = [];
   /** Errors amqplib connections emitted, by connection. */
   readonly connectionErrors = new Map<AmqplibConnection, Error[]>();
 
@@ -129,8 +131,9 @@ export class Clients {
     return client;
   }
 
-  async raw(): Promise<RawConnection> {
-    const connection = await RawConnection.open(this.broker().port);
+  /** A raw client with the TCP connection open and nothing sent yet. */
+  async raw(): Promise<RawClient> {
+    const connection = await RawClient.connect(this.broker().port);
     this.rawConnections.push(connection);
     return connection;
   }
@@ -213,13 +216,13 @@ export async function getEventually(
   queue: string,
   { noAck = false, timeoutMs = 3000 }: { noAck?: boolean; timeoutMs?: number } = {},
 ): Promise<amqp.GetMessage> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const message = await channel.get(queue, { noAck });
-    if (message !== false) return message;
-    if (Date.now() > deadline) throw new Error(`no message in ${queue}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  const message = await pollUntil(
+    () => channel.get(queue, { noAck }),
+    (got) => got !== false,
+    { timeoutMs },
+  );
+  if (message === false) throw new Error(`no message in ${queue} within ${timeoutMs} ms`);
+  return message;
 }
 
 /** Every message waiting in `queue`, taken with basic.get (no-ack), in order. */
@@ -293,20 +296,6 @@ export class Inbox<T> {
       });
     }
     return this.items;
-  }
-}
-
-/** Polls an async condition until it holds; throws with `what` when it never does. */
-export async function eventually(
-  condition: () => Promise<boolean> | boolean,
-  what: string,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`condition never held: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 

@@ -62,19 +62,10 @@ export function vhostPath(vhost: string): string {
   return encodeURIComponent(vhost);
 }
 
-/** Polls `read` until `accept` holds (stats are sampled about once a second). */
-export async function eventually<T>(
-  read: () => Promise<T>,
-  accept: (value: T) => boolean,
-  timeoutMs = 8000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!accept(value) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    value = await read();
-  }
-  return value;
-}
+/**
+ * How tests poll the API for statistics with pollUntil: the broker samples them about once a
+ * second, so a few seconds' patience and a request every 200 ms.
+ */
+export const STATS_POLL = { timeoutMs: 8000, intervalMs: 200 } as const;
 
 export { startTestBroker, type TestBroker };

@@ -1,8 +1,10 @@
-// A raw AMQP 0-9-1 client for protocol tests: one plain TCP socket, frames built by hand with
-// Warren's codec, and exact reads with timeouts. It sends what no real client would (bad frame-end
+// The raw AMQP 0-9-1 client for protocol and end-to-end tests: one plain TCP socket, frames built
+// by hand, and exact reads with timeouts. It sends what no real client would (bad frame-end
 // octets, unknown frame types, truncated methods) and reads the server's answer byte for byte.
-// Incoming frames are split here by hand, not by the codec's FrameReader, so a reader bug in
-// Warren cannot hide the very bytes a test is checking. Test process only.
+// Methods go out through Warren's codec or, where a test checks the codec itself, as raw ids and
+// argument bytes built with the independent wire codec in wire.ts. Incoming frames are split here
+// by hand, not by the codec's FrameReader, so a reader bug in Warren cannot hide the very bytes a
+// test is checking. Test process only.
 
 import { connect, type Socket } from 'node:net';
 import {
@@ -23,15 +25,20 @@ import {
   FRAME_METHOD,
   PROTOCOL_HEADER,
 } from '../../src/codec/index.js';
+import {
+  asMethod,
+  Decoder,
+  FieldTableBuilder,
+  type MethodFrame,
+  type RawFrame,
+  type TypedValue,
+  decodeClose,
+} from './wire.js';
+
+export type { MethodFrame, RawFrame };
 
 /** How long a read waits by default before failing the test. */
 export const READ_TIMEOUT_MS = 2000;
-
-export interface RawFrame {
-  type: number;
-  channel: number;
-  payload: Buffer;
-}
 
 export interface ReceivedMethod<M extends AmqpMethod = AmqpMethod> {
   channel: number;
@@ -39,11 +46,15 @@ export interface ReceivedMethod<M extends AmqpMethod = AmqpMethod> {
 }
 
 export interface HandshakeOptions {
+  mechanism?: 'PLAIN' | 'AMQPLAIN';
   user?: string;
   password?: string;
   vhost?: string;
-  /** The capabilities table sent in client-properties; defaults to what amqplib sends. */
-  capabilities?: FieldTable;
+  /**
+   * The capabilities table sent in client-properties; defaults to what amqplib sends; null
+   * sends no capabilities table at all.
+   */
+  capabilities?: FieldTable | null;
   /** Values for tune-ok; each defaults to the server's value from connection.tune. */
   channelMax?: number;
   frameMax?: number;
@@ -54,6 +65,25 @@ export interface TuneValues {
   channelMax: number;
   frameMax: number;
   heartbeat: number;
+}
+
+/** connection.start as the wire codec reads it: server properties keep their type tags. */
+export interface ConnectionStart {
+  versionMajor: number;
+  versionMinor: number;
+  serverProperties: Record<string, TypedValue>;
+  mechanisms: string;
+  locales: string;
+}
+
+/** A content header and its body, as they arrived. */
+export interface Content {
+  bodySize: number;
+  body: Buffer;
+  /** The property flags and values, byte for byte. */
+  properties: Buffer;
+  /** The header frame and the body frames. */
+  frames: RawFrame[];
 }
 
 const DEFAULT_CAPABILITIES: FieldTable = {
@@ -153,6 +183,16 @@ export class RawClient {
     this.write(methodFrame(channel, method));
   }
 
+  /** A method frame from class and method ids and argument bytes, bypassing Warren's codec. */
+  sendRawMethod(
+    channel: number,
+    classId: number,
+    methodId: number,
+    args: Buffer = Buffer.alloc(0),
+  ): void {
+    this.sendFrame(FRAME_METHOD, channel, rawMethodPayload(classId, methodId, args));
+  }
+
   /** Sends a method frame whose payload is cut to `payloadBytes` (class and method ids included). */
   sendTruncatedMethod(channel: number, method: AmqpMethod, payloadBytes: number): void {
     const payload = methodPayload(method);
@@ -175,23 +215,42 @@ export class RawClient {
     this.sendFrame(FRAME_BODY, channel, body);
   }
 
-  /** basic.publish, the content header and the body in one frame (or none when empty). */
+  /**
+   * basic.publish, the content header and the body: in one frame (or none when empty), or split
+   * at `frameMax`. `rawProperties` are property flags and values sent byte for byte.
+   */
   publish(
     channel: number,
     exchange: string,
     routingKey: string,
     body: Buffer,
-    flags: { mandatory?: boolean; immediate?: boolean } = {},
+    options: {
+      mandatory?: boolean;
+      immediate?: boolean;
+      rawProperties?: Buffer;
+      frameMax?: number;
+    } = {},
   ): void {
     this.sendMethod(channel, {
       method: 'basic.publish',
       exchange,
       routingKey,
-      mandatory: flags.mandatory ?? false,
-      immediate: flags.immediate ?? false,
+      mandatory: options.mandatory ?? false,
+      immediate: options.immediate ?? false,
     });
-    this.sendContentHeader(channel, body.length);
-    if (body.length > 0) this.sendBody(channel, body);
+    if (options.rawProperties === undefined) {
+      this.sendContentHeader(channel, body.length);
+    } else {
+      const header = Buffer.alloc(12 + options.rawProperties.length);
+      header.writeUInt16BE(60, 0);
+      header.writeBigUInt64BE(BigInt(body.length), 4);
+      options.rawProperties.copy(header, 12);
+      this.sendFrame(FRAME_HEADER, channel, header);
+    }
+    const chunkBytes = options.frameMax === undefined ? body.length : options.frameMax - 8;
+    for (let at = 0; at < body.length; at += chunkBytes) {
+      this.sendBody(channel, body.subarray(at, Math.min(body.length, at + chunkBytes)));
+    }
   }
 
   sendHeartbeat(channel = 0): void {
@@ -262,18 +321,8 @@ export class RawClient {
 
   /** Reads frames until a method frame, skipping heartbeats; content frames are an error. */
   async readMethod(timeoutMs = READ_TIMEOUT_MS): Promise<ReceivedMethod> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const frame = await this.readFrame(Math.max(0, deadline - Date.now()));
-      if (frame.type === FRAME_HEARTBEAT) continue;
-      if (frame.type !== FRAME_METHOD) {
-        throw new Error(`expected a method frame, got type ${frame.type} on ${frame.channel}`);
-      }
-      return {
-        channel: frame.channel,
-        method: decodeMethod(frame.payload, 0, frame.payload.length),
-      };
-    }
+    const frame = await this.readMethodFrame(timeoutMs);
+    return { channel: frame.channel, method: decodeMethod(frame.payload, 0, frame.payload.length) };
   }
 
   /** Reads the next method and checks its name. */
@@ -290,24 +339,72 @@ export class RawClient {
     return received as ReceivedMethod<AmqpMethodOf<N>>;
   }
 
-  /** Reads the content header and body frames that follow basic.deliver, get-ok or return. */
-  async readContent(timeoutMs = READ_TIMEOUT_MS): Promise<{ bodySize: number; body: Buffer }> {
+  /**
+   * Reads the content header and body frames that follow basic.deliver, get-ok or return, on
+   * `channel` when given.
+   */
+  async readContent(channel?: number, timeoutMs = READ_TIMEOUT_MS): Promise<Content> {
     const deadline = Date.now() + timeoutMs;
+    const onChannel = channel === undefined ? '' : ` on channel ${channel}`;
     const header = await this.readFrame(timeoutMs);
-    if (header.type !== FRAME_HEADER) {
-      throw new Error(`expected a content header, got frame type ${header.type}`);
+    if (header.type !== FRAME_HEADER || (channel !== undefined && header.channel !== channel)) {
+      throw new Error(
+        `expected a content header${onChannel}, got type ${header.type} on ${header.channel}`,
+      );
     }
     const bodySize = Number(header.payload.readBigUInt64BE(4));
+    const frames = [header];
     const parts: Buffer[] = [];
     let received = 0;
     while (received < bodySize) {
       const frame = await this.readFrame(Math.max(0, deadline - Date.now()));
-      if (frame.type !== FRAME_BODY)
-        throw new Error(`expected a body frame, got type ${frame.type}`);
+      if (frame.type !== FRAME_BODY || (channel !== undefined && frame.channel !== channel)) {
+        throw new Error(
+          `expected a body frame${onChannel}, got type ${frame.type} on ${frame.channel}`,
+        );
+      }
+      frames.push(frame);
       parts.push(frame.payload);
       received += frame.payload.length;
     }
-    return { bodySize, body: Buffer.concat(parts) };
+    return {
+      bodySize,
+      body: Buffer.concat(parts),
+      properties: header.payload.subarray(12),
+      frames,
+    };
+  }
+
+  /** Reads frames until a method frame, skipping heartbeats, and splits it into ids and args. */
+  async readMethodFrame(timeoutMs = READ_TIMEOUT_MS): Promise<MethodFrame> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const frame = await this.readFrame(Math.max(0, deadline - Date.now()));
+      if (frame.type === FRAME_HEARTBEAT) continue;
+      if (frame.type !== FRAME_METHOD) {
+        throw new Error(`expected a method frame, got type ${frame.type} on ${frame.channel}`);
+      }
+      return asMethod(frame);
+    }
+  }
+
+  /** The next method frame, which must be classId/methodId on `channel`; not decoded. */
+  async expectMethodFrame(
+    channel: number,
+    classId: number,
+    methodId: number,
+    timeoutMs = READ_TIMEOUT_MS,
+  ): Promise<MethodFrame> {
+    const frame = await this.readMethodFrame(timeoutMs);
+    if (frame.channel !== channel || frame.classId !== classId || frame.methodId !== methodId) {
+      const isClose =
+        (frame.classId === 10 && frame.methodId === 50) ||
+        (frame.classId === 20 && frame.methodId === 40);
+      throw new Error(
+        `expected ${classId}/${methodId} on channel ${channel}, got ${frame.classId}/${frame.methodId} on channel ${frame.channel}${isClose ? ` ${JSON.stringify(decodeClose(frame))}` : ''}`,
+      );
+    }
+    return frame;
   }
 
   /**
@@ -360,6 +457,34 @@ export class RawClient {
     return Math.max(0, this.closedAtMs! - startedMs);
   }
 
+  /** Resolves true once the server has closed the socket, false on timeout; keeps what arrived. */
+  async waitClosed(timeoutMs: number): Promise<boolean> {
+    try {
+      await this.waitFor(() => false, timeoutMs, 'the server to close the socket');
+    } catch (error) {
+      if (error instanceof SocketClosedError) return true;
+      if (error instanceof Error && error.message.startsWith('timed out')) return false;
+      throw error;
+    }
+    return false;
+  }
+
+  /** Every whole frame received and not yet read, in order. */
+  drainFrames(): RawFrame[] {
+    const frames: RawFrame[] = [];
+    for (;;) {
+      if (this.pending.length < 7) return frames;
+      const size = this.pending.readUInt32BE(3);
+      if (this.pending.length < size + 8) return frames;
+      frames.push({
+        type: this.pending[0]!,
+        channel: this.pending.readUInt16BE(1),
+        payload: Buffer.from(this.pending.subarray(7, 7 + size)),
+      });
+      this.pending = this.pending.subarray(size + 8);
+    }
+  }
+
   /** Every byte the server sends until it closes the socket (throws on timeout). */
   async readUntilClose(timeoutMs: number): Promise<Buffer> {
     const deadline = Date.now() + timeoutMs;
@@ -393,30 +518,54 @@ export class RawClient {
 
   // ---------------------------------------------------------------- handshake
 
+  /** Sends the protocol header (or any other bytes in its place). */
+  sendProtocolHeader(header: Buffer = PROTOCOL_HEADER): void {
+    this.write(header);
+  }
+
   /** Sends the protocol header and reads connection.start. */
   async start(): Promise<AmqpMethodOf<'connection.start'>> {
-    this.write(PROTOCOL_HEADER);
+    this.sendProtocolHeader();
     return (await this.expectMethod('connection.start')).method;
   }
 
-  /** Sends connection.start-ok with PLAIN credentials. */
+  /** Reads connection.start with the wire codec (after sendProtocolHeader), type tags kept. */
+  async readStart(): Promise<ConnectionStart> {
+    const decoder = new Decoder((await this.expectMethodFrame(0, 10, 10)).args);
+    return {
+      versionMajor: decoder.u8(),
+      versionMinor: decoder.u8(),
+      serverProperties: decoder.table(),
+      mechanisms: decoder.longstr(),
+      locales: decoder.longstr(),
+    };
+  }
+
+  /** Sends connection.start-ok with PLAIN (default) or AMQPLAIN credentials. */
   sendStartOk(options: HandshakeOptions = {}): void {
     const user = options.user ?? 'guest';
     const password = options.password ?? 'guest';
+    const capabilities =
+      options.capabilities === undefined ? DEFAULT_CAPABILITIES : options.capabilities;
+    const mechanism = options.mechanism ?? 'PLAIN';
     this.sendMethod(0, {
       method: 'connection.start-ok',
       clientProperties: {
         product: 'warren raw test client',
-        capabilities: options.capabilities ?? DEFAULT_CAPABILITIES,
+        ...(capabilities === null ? {} : { capabilities }),
       },
-      mechanism: 'PLAIN',
-      response: Buffer.from(`\u0000${user}\u0000${password}`, 'utf8'),
+      mechanism,
+      response:
+        mechanism === 'PLAIN'
+          ? Buffer.from(`\u0000${user}\u0000${password}`, 'utf8')
+          : // AMQPLAIN: a field table without its 4-byte length prefix.
+            new FieldTableBuilder().longstr('LOGIN', user).longstr('PASSWORD', password).toBuffer(),
       locale: 'en_US',
     });
   }
 
   /** Answers connection.tune with tune-ok; returns the values sent. */
-  sendTuneOk(tune: AmqpMethodOf<'connection.tune'>, options: HandshakeOptions = {}): TuneValues {
+  sendTuneOk(tune: TuneValues, options: HandshakeOptions = {}): TuneValues {
     const values: TuneValues = {
       channelMax: options.channelMax ?? tune.channelMax,
       frameMax: options.frameMax ?? tune.frameMax,
@@ -427,15 +576,30 @@ export class RawClient {
     return values;
   }
 
-  /** The whole handshake: header, start-ok, tune-ok, open; resolves on connection.open-ok. */
-  async handshake(options: HandshakeOptions = {}): Promise<TuneValues> {
+  /**
+   * The whole handshake: header, start-ok, tune-ok, open; resolves on connection.open-ok with the
+   * server's connection.tune values and the values sent back in tune-ok.
+   */
+  async handshake(
+    options: HandshakeOptions = {},
+  ): Promise<{ tune: TuneValues; tuned: TuneValues }> {
     await this.start();
     this.sendStartOk(options);
-    const tune = (await this.expectMethod('connection.tune')).method;
-    const values = this.sendTuneOk(tune, options);
-    this.sendMethod(0, { method: 'connection.open', virtualHost: options.vhost ?? '/' });
+    const tune = await this.readTune();
+    const tuned = this.sendTuneOk(tune, options);
+    this.sendOpen(options.vhost ?? '/');
     await this.expectMethod('connection.open-ok');
-    return values;
+    return { tune, tuned };
+  }
+
+  /** Reads connection.tune: the server's proposal. */
+  async readTune(): Promise<TuneValues> {
+    const { channelMax, frameMax, heartbeat } = (await this.expectMethod('connection.tune')).method;
+    return { channelMax, frameMax, heartbeat };
+  }
+
+  sendOpen(vhost: string): void {
+    this.sendMethod(0, { method: 'connection.open', virtualHost: vhost });
   }
 
   async openChannel(channel: number): Promise<void> {
@@ -444,6 +608,38 @@ export class RawClient {
     if (reply.channel !== channel) {
       throw new Error(`channel.open-ok came on channel ${reply.channel}, not ${channel}`);
     }
+  }
+
+  /** queue.declare; returns the queue name from declare-ok. */
+  async declareQueue(
+    channel: number,
+    name: string,
+    flags: { exclusive?: boolean; autoDelete?: boolean } = {},
+  ): Promise<string> {
+    this.sendMethod(channel, {
+      method: 'queue.declare',
+      queue: name,
+      passive: false,
+      durable: false,
+      exclusive: flags.exclusive ?? false,
+      autoDelete: flags.autoDelete ?? false,
+      noWait: false,
+      arguments: {},
+    });
+    return (await this.expectMethod('queue.declare-ok')).method.queue;
+  }
+
+  /** connection.close, then waits for close-ok and drops the socket. */
+  async close(): Promise<void> {
+    this.sendMethod(0, {
+      method: 'connection.close',
+      replyCode: 200,
+      replyText: 'bye',
+      classId: 0,
+      methodId: 0,
+    });
+    await this.expectMethod('connection.close-ok');
+    this.destroy();
   }
 
   /** Drops the socket at once. */

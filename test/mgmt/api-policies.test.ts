@@ -17,7 +17,8 @@ import {
   useBroker,
   useClients,
 } from '../helpers/e2e.js';
-import { api, eventually, type TestBroker } from '../helpers/mgmt.js';
+import { api, STATS_POLL, type TestBroker } from '../helpers/mgmt.js';
+import { pollUntil } from '../helpers/poll.js';
 
 const T = TEST_TIMEOUT_MS * 2;
 
@@ -67,9 +68,10 @@ describe('policies over the management API', () => {
       const channel = await amqplibChannel(connection);
       await channel.assertQueue('short.q');
       for (let i = 0; i < 5; i++) channel.sendToQueue('short.q', Buffer.from(`m${i}`));
-      const depth = await eventually(
+      const depth = await pollUntil(
         () => queueDepth(broker(), '/', 'short.q'),
         (messages) => messages === 2,
+        STATS_POLL,
       );
       expect(depth).toBe(2);
       expect(await takeAllBodies(channel, 'short.q')).toEqual(['m3', 'm4']);
@@ -89,9 +91,10 @@ describe('policies over the management API', () => {
       expect(update.status).toBe(204);
       for (let i = 0; i < 3; i++) channel.sendToQueue('short.q', Buffer.from(`n${i}`));
       expect(
-        await eventually(
+        await pollUntil(
           () => queueDepth(broker(), '/', 'short.q'),
           (messages) => messages === 1,
+          STATS_POLL,
         ),
       ).toBe(1);
 
@@ -201,9 +204,10 @@ describe('operator policies over the management API', () => {
       await channel.assertQueue('capped.q', { arguments: { 'x-max-length': 20 } });
       for (let i = 0; i < 6; i++) channel.sendToQueue('capped.q', Buffer.from(`m${i}`));
       expect(
-        await eventually(
+        await pollUntil(
           () => queueDepth(broker(), '/', 'capped.q'),
           (messages) => messages === 3,
+          STATS_POLL,
         ),
       ).toBe(3);
       expect((await api(broker(), 'GET', '/api/queues/%2F/capped.q')).body).toMatchObject({
@@ -240,9 +244,10 @@ describe('operator policies over the management API', () => {
       expect((await api(broker(), 'DELETE', '/api/operator-policies/%2F/cap')).status).toBe(204);
       for (let i = 0; i < 10; i++) channel.sendToQueue('capped.q', Buffer.from(`n${i}`));
       expect(
-        await eventually(
+        await pollUntil(
           () => queueDepth(broker(), '/', 'capped.q'),
           (messages) => messages === 10,
+          STATS_POLL,
         ),
       ).toBe(10);
       await api(broker(), 'DELETE', '/api/policies/%2F/loose');

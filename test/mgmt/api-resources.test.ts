@@ -5,7 +5,8 @@
 
 import amqp from 'amqplib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { api, eventually, startTestBroker, type TestBroker, vhostPath } from '../helpers/mgmt.js';
+import { api, STATS_POLL, startTestBroker, type TestBroker, vhostPath } from '../helpers/mgmt.js';
+import { pollUntil } from '../helpers/poll.js';
 
 const T = 20_000;
 const ROOT = vhostPath('/');
@@ -64,9 +65,10 @@ describe.each([1, 3])('management API resources (%i shards)', (shardCount) => {
       expect((listed.body as QueueJson[]).map((entry) => entry.name)).toContain('orders');
       for (let i = 0; i < 5; i++) channel.sendToQueue('orders', Buffer.from(`order ${i}`));
       await channel.waitForConfirms();
-      const filled = await eventually(
+      const filled = await pollUntil(
         () => queue('orders'),
         (entry) => entry.messages === 5,
+        STATS_POLL,
       );
       expect(filled).toMatchObject({
         name: 'orders',
@@ -81,9 +83,10 @@ describe.each([1, 3])('management API resources (%i shards)', (shardCount) => {
 
       const purged = await api(broker, 'DELETE', `/api/queues/${ROOT}/orders/contents`);
       expect(purged.status).toBe(204);
-      const empty = await eventually(
+      const empty = await pollUntil(
         () => queue('orders'),
         (entry) => entry.messages === 0,
+        STATS_POLL,
       );
       expect(empty.messages).toBe(0);
       expect((await channel.checkQueue('orders')).messageCount).toBe(0);
@@ -108,9 +111,10 @@ describe.each([1, 3])('management API resources (%i shards)', (shardCount) => {
       await channel.consume('work', (message) => {
         if (message !== null) received.push(message);
       });
-      const entry = await eventually(
+      const entry = await pollUntil(
         () => queue('work'),
         (value) => value.messages_unacknowledged === 2 && value.messages_ready === 2,
+        STATS_POLL,
       );
       expect(entry.consumers).toBe(1);
       expect(entry.messages).toBe(4);
@@ -286,9 +290,14 @@ describe.each([1, 3])('management API resources (%i shards)', (shardCount) => {
       const deadLettered = await api(broker, 'POST', `/api/queues/${ROOT}/audit-dead/get`, {
         body: { count: 1, ackmode: 'ack_requeue_false', encoding: 'auto' },
       });
-      const dead = (deadLettered.body as { payload: string; properties: Record<string, any> }[])[0];
+      const dead = (
+        deadLettered.body as {
+          payload: string;
+          properties: { headers: Record<string, unknown> };
+        }[]
+      )[0];
       expect(dead?.payload).toBe('doomed');
-      expect(dead?.properties['headers']['x-first-death-reason']).toBe('rejected');
+      expect(dead?.properties.headers['x-first-death-reason']).toBe('rejected');
 
       const toExchange = await api(broker, 'POST', `/api/bindings/${ROOT}/e/events/e/amq.fanout`, {
         body: { routing_key: 'audit.#' },
@@ -534,9 +543,13 @@ describe.each([1, 3])('management API resources (%i shards)', (shardCount) => {
       await api(broker, 'POST', `/api/exchanges/${ROOT}/amq.default/publish`, {
         body: { routing_key: 'metered', payload: 'm', properties: {} },
       });
-      const overview = await eventually(
-        async () => (await api(broker, 'GET', '/api/overview')).body as Record<string, any>,
-        (value) => value['queue_totals']['messages'] >= 1,
+      const overview = await pollUntil(
+        async () =>
+          (await api(broker, 'GET', '/api/overview')).body as Record<string, unknown> & {
+            queue_totals: { messages: number };
+          },
+        (value) => value.queue_totals.messages >= 1,
+        STATS_POLL,
       );
       expect(overview).toMatchObject({
         product_name: 'Warren',
@@ -583,9 +596,10 @@ describe.each([1, 3])('management API resources (%i shards)', (shardCount) => {
       expect(metrics.status).toBe(200);
       expect(metrics.headers.get('content-type')).toContain('text/plain');
       // Counts are sampled about once a second.
-      const text = await eventually(
+      const text = await pollUntil(
         async () => (await fetch(`http://127.0.0.1:${broker.mgmtPort}/metrics`)).text(),
         (value) => value.includes('queue="metered"} 1'),
+        STATS_POLL,
       );
       expect(text).toContain('# TYPE rabbitmq_detailed_queue_messages_ready gauge');
       expect(text).toMatch(

@@ -11,7 +11,8 @@ import {
   useBroker,
   useClients,
 } from '../helpers/e2e.js';
-import { api, eventually } from '../helpers/mgmt.js';
+import { api, STATS_POLL } from '../helpers/mgmt.js';
+import { pollUntil } from '../helpers/poll.js';
 
 const T = TEST_TIMEOUT_MS * 2;
 
@@ -62,11 +63,12 @@ describe.each([1, 3])('sampled statistics (%i shards)', (shardCount) => {
             publish_out_details: Details;
           };
         }
-        const exchange = await eventually(
+        const exchange = await pollUntil(
           () => getJson<ExchangeJson>(broker(), '/api/exchanges/%2F/stats.fan'),
           (each) =>
             each.message_stats.publish_in_details.rate > 0 &&
             each.message_stats.publish_out_details.rate > 0,
+          STATS_POLL,
         );
         expect(exchange.message_stats.publish_in).toBeGreaterThanOrEqual(50);
         expect(exchange.message_stats.publish_out).toBe(2 * exchange.message_stats.publish_in);
@@ -76,9 +78,10 @@ describe.each([1, 3])('sampled statistics (%i shards)', (shardCount) => {
           confirm: boolean;
           message_stats: Record<string, number | Details>;
         }
-        const channels = await eventually(
+        const channels = await pollUntil(
           () => getJson<ChannelJson[]>(broker(), '/api/channels'),
           (list) => ((list[0]?.message_stats['confirm_details'] as Details)?.rate ?? 0) > 0,
+          STATS_POLL,
         );
         expect(channels).toHaveLength(1);
         const stats = channels[0]!.message_stats;
@@ -94,10 +97,11 @@ describe.each([1, 3])('sampled statistics (%i shards)', (shardCount) => {
           recv_oct_details: Details;
           send_oct_details: Details;
         }
-        const connections = await eventually(
+        const connections = await pollUntil(
           () => getJson<ConnectionJson[]>(broker(), '/api/connections'),
           (list) =>
             (list[0]?.recv_oct_details.rate ?? 0) > 0 && (list[0]?.send_oct_details.rate ?? 0) > 0,
+          STATS_POLL,
         );
         expect(connections[0]!.recv_oct).toBeGreaterThan(50 * 100);
         expect(connections[0]!.recv_oct_details.rate).toBeGreaterThan(0);
@@ -116,17 +120,19 @@ describe.each([1, 3])('sampled statistics (%i shards)', (shardCount) => {
         consumer.ack(message);
         acked++;
       });
-      await eventually(
+      await pollUntil(
         async () => acked,
         (count) => count >= 50,
+        STATS_POLL,
       );
-      const consuming = await eventually(
+      const consuming = await pollUntil(
         () =>
           getJson<{ number: number; message_stats: Record<string, number> }[]>(
             broker(),
             '/api/channels',
           ),
         (list) => list.some((each) => (each.message_stats['ack'] ?? 0) >= 50),
+        STATS_POLL,
       );
       const consumerStats = consuming.find((each) => each.message_stats['ack']! >= 50)!;
       expect(consumerStats.message_stats['deliver']).toBeGreaterThanOrEqual(50);
@@ -149,18 +155,20 @@ describe.each([1, 3])('sampled statistics (%i shards)', (shardCount) => {
       await channel.assertQueue('stats.memory', { durable: false });
       for (let i = 0; i < 20; i++) channel.sendToQueue('stats.memory', Buffer.alloc(10_000));
       await channel.waitForConfirms();
-      const full = await eventually(
+      const full = await pollUntil(
         () =>
           getJson<{ messages: number; memory: number }>(broker(), '/api/queues/%2F/stats.memory'),
         (queue) => queue.messages === 20,
+        STATS_POLL,
       );
       expect(full.memory).toBeGreaterThanOrEqual(20 * 10_000);
       expect(full.memory).toBeLessThan(20 * 12_000);
       await channel.purgeQueue('stats.memory');
-      const empty = await eventually(
+      const empty = await pollUntil(
         () =>
           getJson<{ messages: number; memory: number }>(broker(), '/api/queues/%2F/stats.memory'),
         (queue) => queue.messages === 0,
+        STATS_POLL,
       );
       expect(empty.memory).toBe(0);
       const metrics = await (await fetch(`http://127.0.0.1:${broker().mgmtPort}/metrics`)).text();
@@ -188,10 +196,10 @@ describe.each([1, 3])('sampled statistics (%i shards)', (shardCount) => {
       const path =
         '/api/queues/%2F/stats.history?lengths_age=60&lengths_incr=5&msg_rates_age=60&msg_rates_incr=5';
       // The background sampler keeps a sample every 5 s: wait for two.
-      const queue = await eventually(
+      const queue = await pollUntil(
         () => getJson<QueueJson>(broker(), path),
         (each) => (each.messages_details.samples?.length ?? 0) >= 2 && each.messages === 1,
-        15_000,
+        { ...STATS_POLL, timeoutMs: 15_000 },
       );
       const samples = queue.messages_details.samples!;
       expect(samples[0]).toEqual({ sample: 1, timestamp: expect.any(Number) as number });

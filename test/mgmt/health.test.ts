@@ -3,7 +3,8 @@
 // and /api/health/checks/shards with 503 and a reason, and both pass again once it answers.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, eventually, startTestBroker, type TestBroker } from '../helpers/mgmt.js';
+import { api, STATS_POLL, startTestBroker, type TestBroker } from '../helpers/mgmt.js';
+import { pollUntil } from '../helpers/poll.js';
 
 describe('health checks: shard liveness', () => {
   let broker: TestBroker;
@@ -40,10 +41,10 @@ describe('health checks: shard liveness', () => {
     async () => {
       expect.hasAssertions();
       broker.broker.blockShardForTest(1, 3000);
-      const shards = await eventually(
+      const shards = await pollUntil(
         () => api(broker, 'GET', '/api/health/checks/shards'),
         (response) => response.status === 503,
-        2500,
+        { ...STATS_POLL, timeoutMs: 2500 },
       );
       expect(shards.status).toBe(503);
       expect(shards.body).toMatchObject({
@@ -65,10 +66,10 @@ describe('health checks: shard liveness', () => {
       });
       // The other checks do not depend on the shards.
       expect((await api(broker, 'GET', '/api/health/checks/alarms')).status).toBe(200);
-      const recovered = await eventually(
+      const recovered = await pollUntil(
         () => api(broker, 'GET', '/api/health/checks/shards'),
         (response) => response.status === 200,
-        8000,
+        { ...STATS_POLL, timeoutMs: 8000 },
       );
       expect(recovered.body).toMatchObject({ status: 'ok' });
       expect((await api(broker, 'GET', '/api/health/checks/virtual-hosts')).status).toBe(200);

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, eventually, startTestBroker, type TestBroker } from '../helpers/mgmt.js';
+import { api, STATS_POLL, startTestBroker, type TestBroker } from '../helpers/mgmt.js';
+import { pollUntil } from '../helpers/poll.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '../../test-artifacts');
@@ -95,9 +96,10 @@ describe.skipIf(isChromiumMissing)('management UI in headless Chromium', () => {
         await expect
           .poll(() => page.textContent('#queue-messages .value'), { timeout: 15_000 })
           .toBe('0');
-        const queue = await eventually(
+        const queue = await pollUntil(
           async () => (await api(broker, 'GET', '/api/queues/%2F/ui-queue')).body,
           (value) => (value as { messages: number }).messages === 0,
+          STATS_POLL,
         );
         expect((queue as { messages: number }).messages).toBe(0);
         expect((await channel.checkQueue('ui-queue')).messageCount).toBe(0);

@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PerfSummary } from '../../src/perf/report.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/perf/cli.js');
@@ -78,7 +79,7 @@ describe('warren-perf against Warren', () => {
     ]);
     expect(result.stderr).not.toMatch(/error/i);
     expect(result.code).toBe(0);
-    const summary = JSON.parse(result.stdout);
+    const summary = JSON.parse(result.stdout) as PerfSummary;
     expect(summary.tool).toBe('warren-perf');
     expect(summary.error).toBeNull();
     expect(summary.broker.product).toBe('Warren');
@@ -96,7 +97,7 @@ describe('warren-perf against Warren', () => {
     expect(rates.receivedPerSecond).toBeGreaterThan(0);
     expectOrderedPercentiles(summary.latency.confirm);
     expectOrderedPercentiles(summary.latency.endToEnd);
-    expect(summary.latency.endToEnd.count).toBe(totals.received);
+    expect(summary.latency.endToEnd?.count).toBe(totals.received);
     expect(summary.cpu.percentOfOneCore).toBeGreaterThan(0);
     expect(summary.cpu.cores).toBeGreaterThanOrEqual(1);
     expect(summary.cpu.clientThreadBusyPercent).toHaveLength(2);
@@ -118,7 +119,7 @@ describe('warren-perf against Warren', () => {
     for (const variant of variants) {
       const result = await runCli([...common, ...variant, '--json']);
       expect(result.code, `${variant.join(' ')}: ${result.stderr}`).toBe(0);
-      const summary = JSON.parse(result.stdout);
+      const summary = JSON.parse(result.stdout) as PerfSummary;
       expect(summary.totals.sent).toBe(2000);
       expect(summary.totals.received).toBe(2000);
       expect(summary.isDrained).toBe(true);
@@ -214,6 +215,8 @@ describe('warren-perf against Warren', () => {
     const result = await runCli(['--uri', `amqp://guest:guest@127.0.0.1:${port}`, '--json']);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/ECONNREFUSED/);
-    expect(JSON.parse(result.stdout).error.code).toBe('connect-failed');
+    expect((JSON.parse(result.stdout) as { error: { code: string } }).error.code).toBe(
+      'connect-failed',
+    );
   });
 });

@@ -33,12 +33,8 @@ import {
   PROTOCOL_HEADER,
   replyCodeName,
 } from '../../src/codec/index.js';
-import {
-  startTestBroker,
-  useCheapPasswordHash,
-  waitFor,
-  type TestBroker,
-} from '../helpers/broker.js';
+import { startTestBroker, useCheapPasswordHash, type TestBroker } from '../helpers/broker.js';
+import { pollUntil } from '../helpers/poll.js';
 import { buildFrame, methodFrame } from '../helpers/raw-client.js';
 
 const RUNS = Number(process.env['WARREN_FUZZ_RUNS'] ?? 10);
@@ -831,13 +827,21 @@ describe('raw: frame fuzzer', () => {
             });
             // The broker forgets every fuzzed connection once its socket is gone.
             if (
-              !(await waitFor(() => broker.broker.connections.size === baselineConnections, 5000))
+              !(await pollUntil(
+                () => broker.broker.connections.size === baselineConnections,
+                Boolean,
+                { timeoutMs: 5000 },
+              ))
             )
               violations.push(
                 `${broker.broker.connections.size - baselineConnections} connections left`,
               );
             // The good client kept being served during the run.
-            if (!(await waitFor(() => good.confirmed > confirmedBefore, 5000)))
+            if (
+              !(await pollUntil(() => good.confirmed > confirmedBefore, Boolean, {
+                timeoutMs: 5000,
+              }))
+            )
               violations.push('the good client had nothing confirmed during the run');
             if (violations.length > 0) throw new Error(violations.join('\n'));
           },
@@ -849,7 +853,9 @@ describe('raw: frame fuzzer', () => {
       expect(good.failure).toBe(null);
       expect(good.nacked).toBe(0);
       expect(good.confirmed).toBe(sent);
-      expect(await waitFor(() => good.received.length === sent, 10_000)).toBe(true);
+      expect(
+        await pollUntil(() => good.received.length === sent, Boolean, { timeoutMs: 10_000 }),
+      ).toBe(true);
       expect(good.received).toEqual(Array.from({ length: sent }, (_, n) => n));
     },
   );

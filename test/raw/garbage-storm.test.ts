@@ -7,12 +7,8 @@
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FRAME_BODY, FRAME_METHOD, PROTOCOL_HEADER } from '../../src/codec/index.js';
-import {
-  startTestBroker,
-  useCheapPasswordHash,
-  waitFor,
-  type TestBroker,
-} from '../helpers/broker.js';
+import { startTestBroker, useCheapPasswordHash, type TestBroker } from '../helpers/broker.js';
+import { pollUntil } from '../helpers/poll.js';
 import { methodPayload, RawClient, SocketClosedError } from '../helpers/raw-client.js';
 import { WellBehavedClient } from './probe.js';
 
@@ -179,7 +175,9 @@ describe('raw: a storm of bad connections', () => {
       })();
       const [outcomes] = await Promise.all([Promise.all(storm), goodWork]);
 
-      expect(await waitFor(() => received.length === GOOD_MESSAGES, 10_000)).toBe(true);
+      expect(
+        await pollUntil(() => received.length === GOOD_MESSAGES, Boolean, { timeoutMs: 10_000 }),
+      ).toBe(true);
       expect(received).toEqual(Array.from({ length: GOOD_MESSAGES }, (_, n) => n));
       const wrongHeaders = outcomes.filter((_, index) => index % 8 === 0);
       expect(new Set(wrongHeaders)).toEqual(new Set(['header-returned']));
@@ -189,7 +187,9 @@ describe('raw: a storm of bad connections', () => {
       );
       expect(stillOpen).toEqual([]);
       // The broker forgets them all: only the probe and the good connection remain.
-      expect(await waitFor(() => broker.broker.connections.size === 2, 8000)).toBe(true);
+      expect(
+        await pollUntil(() => broker.broker.connections.size === 2, Boolean, { timeoutMs: 8000 }),
+      ).toBe(true);
       await probe.check();
       await connection.close();
     },
