@@ -5,8 +5,15 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FieldTable } from './codec/index.js';
-import { hashNewPasswordSync, policyJson, WARREN_VERSION } from './net/index.js';
-import type { Definitions, Policy } from './net/index.js';
+import {
+  hashNewPasswordSync,
+  operatorPolicyParameter,
+  policyJson,
+  RABBITMQ_VERSION,
+  vhostLimitsParameter,
+  WARREN_VERSION,
+} from './net/index.js';
+import type { Definitions, Policy, VhostLimits } from './net/index.js';
 import { readDurableDefinitions } from './shard/api.js';
 
 export function readDefinitionsFile(path: string): Definitions {
@@ -101,7 +108,7 @@ export async function exportDefinitions(dataDir: string): Promise<Definitions> {
       product_name: string;
       product_version: string;
     } = {
-    rabbit_version: '3.10.0',
+    rabbit_version: RABBITMQ_VERSION,
     product_name: 'Warren',
     product_version: WARREN_VERSION,
     users: [],
@@ -155,21 +162,11 @@ export async function exportDefinitions(dataDir: string): Promise<Definitions> {
     // The journal keeps policies as the broker's Policy objects.
     if (kind === 'policy') (definitions.policies ??= []).push(policyJson(value as Policy));
     if (kind === 'operator-policy') {
-      const { vhost, name, ...policy } = policyJson(value as Policy);
-      (definitions.parameters ??= []).push({
-        vhost,
-        component: 'operator_policy',
-        name,
-        value: policy,
-      });
+      (definitions.parameters ??= []).push(operatorPolicyParameter(value as Policy));
     }
     if (kind === 'vhost-limits') {
-      (definitions.parameters ??= []).push({
-        vhost: entry['vhost'] as string,
-        component: 'vhost-limits',
-        name: 'limits',
-        value: entry['limits'],
-      });
+      const { vhost, limits } = value as { vhost: string; limits: VhostLimits };
+      (definitions.parameters ??= []).push(vhostLimitsParameter(vhost, limits));
     }
     if (kind === 'binding') {
       definitions.bindings.push({

@@ -51,6 +51,8 @@ import { VhostRegistry } from './vhost-registry.js';
 import type { VirtualHost } from './vhost.js';
 
 export const WARREN_VERSION = '0.1.0';
+/** The RabbitMQ version whose API and definitions format Warren follows. */
+export const RABBITMQ_VERSION = '3.10.0';
 
 /** Bucket bounds of the confirm latency histogram, ms (0.1 ms to 10 s). */
 export const CONFIRM_LATENCY_BOUNDS_MS = [

@@ -1,6 +1,6 @@
 // The network thread's public surface.
 
-export { Broker, WARREN_VERSION } from './broker.js';
+export { Broker, RABBITMQ_VERSION, WARREN_VERSION } from './broker.js';
 export { ListenError, type ListenerSetting } from './listeners.js';
 export { type BrokerOptions, defaultOptions, resolveOptions } from './options.js';
 export {
@@ -37,5 +37,5 @@ export {
   policyForQueue,
   effectiveQueueArguments,
 } from './policies.js';
-export { policyJson } from './definitions.js';
+export { operatorPolicyParameter, policyJson, vhostLimitsParameter } from './definitions.js';
 export { isVhostLimitName, type VhostLimitName, type VhostLimits } from './vhost-limits.js';

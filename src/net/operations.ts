@@ -12,7 +12,7 @@ import {
   type FieldTable,
 } from '../codec/index.js';
 import { MessageBlockView, PUBLISH_FLAG_PERSISTENT, SETTLE_DISCARD } from '../shard/api.js';
-import type { Broker } from './broker.js';
+import { type Broker, RABBITMQ_VERSION } from './broker.js';
 import {
   loadDefinitions,
   type Definitions,
@@ -515,7 +515,7 @@ export function exportDefinitions(
   product_version: string;
 } {
   const definitions = {
-    rabbit_version: '3.10.0',
+    rabbit_version: RABBITMQ_VERSION,
     product_name: 'Warren',
     product_version: version,
     users: broker.access.listUsers().map((user) => ({

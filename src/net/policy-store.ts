@@ -103,6 +103,6 @@ export class PolicyStore {
 
 function put(byVhost: Map<string, Map<string, Policy>>, policy: Policy): void {
   let policies = byVhost.get(policy.vhost);
-  if (policies === undefined) byVhost.set(policy.vhost, (policies = new Map()));
+  if (policies === undefined) byVhost.set(policy.vhost, (policies = new Map<string, Policy>()));
   policies.set(policy.name, policy);
 }

@@ -98,7 +98,10 @@ export function validateQueueArguments(args: FieldTable, queueName: string, vhos
   const backoff = args['x-warren-retry-backoff'];
   if (backoff !== undefined) {
     if (typeof backoff !== 'number')
-      throw invalid('x-warren-retry-backoff', `"expected number, got ${typeOf(args, 'x-warren-retry-backoff')}"`);
+      throw invalid(
+        'x-warren-retry-backoff',
+        `"expected number, got ${typeOf(args, 'x-warren-retry-backoff')}"`,
+      );
     if (backoff < 1 || backoff > 1000)
       throw invalid('x-warren-retry-backoff', `{value_out_of_range,${backoff}}`);
   }
@@ -146,7 +149,10 @@ export function validateQueueArguments(args: FieldTable, queueName: string, vhos
   }
   const singleActive = args['x-single-active-consumer'];
   if (singleActive !== undefined && typeof singleActive !== 'boolean') {
-    throw invalid('x-single-active-consumer', `{unacceptable_type,${typeOf(args, 'x-single-active-consumer')}}`);
+    throw invalid(
+      'x-single-active-consumer',
+      `{unacceptable_type,${typeOf(args, 'x-single-active-consumer')}}`,
+    );
   }
   for (const key of OTHER_QUEUE_TYPE_ARGUMENTS) {
     if (args[key] !== undefined) {

@@ -3,7 +3,7 @@
 // occupancy, fsync counts and rates) under `warren_shards`, which RabbitMQ tools ignore.
 
 import { availableParallelism } from 'node:os';
-import { memoryLimitBytes, WARREN_VERSION } from '../../net/index.js';
+import { memoryLimitBytes, RABBITMQ_VERSION, WARREN_VERSION } from '../../net/index.js';
 import { type ApiContext, ok, type Route, sampledStats } from '../api-types.js';
 import { HttpError, notFound } from '../http-errors.js';
 import { NODE_NAME } from '../views.js';
@@ -60,7 +60,7 @@ async function overview(context: ApiContext): Promise<Record<string, unknown>> {
     exchange_types: EXCHANGE_TYPES,
     product_version: WARREN_VERSION,
     product_name: 'Warren',
-    rabbitmq_version: '3.10.0',
+    rabbitmq_version: RABBITMQ_VERSION,
     cluster_name: 'warren',
     erlang_version: `Node.js ${process.version}`,
     erlang_full_version: `Node.js ${process.version}`,
