@@ -99,6 +99,8 @@ describe('consumer dispatch', () => {
     parts.dispatch.setChannelCreditLimited(CONNECTION_ID, CHANNEL_ID, true);
     parts.enqueue(queue, 'a', 'b', 'c');
     parts.afterBatch();
+    // Still without credit: a second turn does not ask again.
+    parts.active.activate(queue);
     parts.afterBatch();
     const asked = { type: 'credit', connectionId: CONNECTION_ID, channelId: CHANNEL_ID, amount: 0 };
     expect(parts.take()).toEqual([asked]);
