@@ -23,10 +23,10 @@ function ask(parts: ShardParts, requestId: number, request: ControlRequest) {
   return parts.take();
 }
 
-function consumeRequest(consumerId: number, channelId = 1): ControlRequest {
+function consumeRequest(consumerId: number, channelId = 1, queueId = SPEC.queueId): ControlRequest {
   return {
     op: 'consume',
-    queueId: SPEC.queueId,
+    queueId,
     consumerId,
     connectionId: 1,
     channelId,
@@ -110,9 +110,7 @@ describe('control requests', () => {
     expect(ask(parts, 4, { op: 'queue.stats', queueId: 99 })).toEqual([
       { ...notFound, requestId: 4 },
     ]);
-    expect(ask(parts, 5, { ...consumeRequest(1), queueId: 99 })).toEqual([
-      { ...notFound, requestId: 5 },
-    ]);
+    expect(ask(parts, 5, consumeRequest(1, 1, 99))).toEqual([{ ...notFound, requestId: 5 }]);
     const get = { op: 'get', queueId: 99, connectionId: 1, channelId: 1, isNoAck: true } as const;
     expect(ask(parts, 6, get)).toEqual([{ ...notFound, requestId: 6 }]);
   });
@@ -170,7 +168,13 @@ describe('control requests', () => {
     });
     expect(queue.readyCount).toBe(1);
     expect(
-      ask(parts, 3, { op: 'get', ...{ queueId: 5, connectionId: 1, channelId: 1 }, isNoAck: true }),
+      ask(parts, 3, {
+        op: 'get',
+        queueId: SPEC.queueId,
+        connectionId: 1,
+        channelId: 1,
+        isNoAck: true,
+      }),
     ).toMatchObject([{ body: 'c' }]);
   });
 });

@@ -150,12 +150,17 @@ export function writePublishRecord(
   let at = start + PUBLISH_HEADER_BYTES;
   for (let i = 0; i < queueCount; i++, at += PUBLISH_QUEUE_ID_BYTES)
     target.writeUInt32LE(queueIds[i]!, at);
-  at += copyBytes(head, target, at, 0, headBytes);
-  target.writeUInt32LE(propertiesBytes, at);
-  at += 4;
-  at += copyBytes(properties, target, at, 0, propertiesBytes);
-  at += copyBytes(body, target, at, bodyStart, bodyEnd);
-  return at;
+  return writeMessageBlock(
+    target,
+    at,
+    head,
+    headBytes,
+    properties,
+    propertiesBytes,
+    body,
+    bodyStart,
+    bodyEnd,
+  );
 }
 
 /** PUBLISH_FLAG_* of a CMD_PUBLISH payload. */
@@ -604,7 +609,29 @@ export function messageBlockBytes(
   return 1 + exchangeBytes + 1 + routingKeyBytes + 4 + propertiesBytes + bodyBytes;
 }
 
-/** Offsets of a message block's parts; filled in place by readMessageBlock to avoid allocation. */
+/**
+ * Writes a message block at `at`; returns where it ends. `head` holds the exchange and routing
+ * key as two shortstrs (headBytes of them); the body is `body[bodyStart..bodyEnd)`.
+ */
+export function writeMessageBlock(
+  target: Buffer,
+  at: number,
+  head: Buffer,
+  headBytes: number,
+  properties: Buffer,
+  propertiesBytes: number,
+  body: Buffer,
+  bodyStart: number,
+  bodyEnd: number,
+): number {
+  at += copyBytes(head, target, at, 0, headBytes);
+  target.writeUInt32LE(propertiesBytes, at);
+  at += 4;
+  at += copyBytes(properties, target, at, 0, propertiesBytes);
+  return at + copyBytes(body, target, at, bodyStart, bodyEnd);
+}
+
+/** Offsets of a message block's parts; filled in place by MessageBlockView.read, no allocation. */
 export class MessageBlockView {
   exchangeStart = 0;
   exchangeEnd = 0;
