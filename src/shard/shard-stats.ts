@@ -12,7 +12,7 @@ export const QUEUE_ENTRY_OVERHEAD_BYTES = 64;
 
 export function shardStats(
   shardIndex: number,
-  queues: Iterable<Queue>,
+  queues: ReadonlyMap<number, Queue>,
   bodyBytesInMemory: number,
   pendingConfirms: number,
   log: SegmentedLog | null,
@@ -20,9 +20,9 @@ export function shardStats(
   const stats: QueueStats[] = [];
   // Blocks shared by several queues, or paged out, are shared out so queues sum to the shard.
   let heldBytes = 0;
-  for (const queue of queues) heldBytes += queue.heldBytes;
+  for (const queue of queues.values()) heldBytes += queue.heldBytes;
   const share = heldBytes > bodyBytesInMemory ? bodyBytesInMemory / heldBytes : 1;
-  for (const queue of queues) {
+  for (const queue of queues.values()) {
     const copies = queue.readyCount + queue.unackedCount;
     stats.push({
       memoryBytes: Math.round(queue.heldBytes * share) + copies * QUEUE_ENTRY_OVERHEAD_BYTES,

@@ -248,7 +248,7 @@ export class Shard implements RingSink, TransactionParts {
   stats(): ShardStats {
     return shardStats(
       this.shardIndex,
-      this.queues.values(),
+      this.queues,
       this.memory.bodyBytesInMemory,
       this.pendingConfirms.length,
       this.store?.log ?? null,
