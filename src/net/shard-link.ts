@@ -5,31 +5,55 @@
 // queue.declare without reordering anything.
 
 import { pack } from 'msgpackr';
-import { copyBytes } from '../codec/index.js';
 import {
   CMD_CONNECTION_FLOW,
   CMD_CONTROL,
   CMD_CREDIT,
-  CMD_TRANSACTION,
-  CREDIT_BYTES,
-  EVT_CREDIT,
   CMD_PUBLISH,
   CMD_SETTLE,
+  CMD_TRANSACTION,
+  CONNECTION_FLOW_BYTES,
+  CONTROL_HEADER_BYTES,
   type ControlRequest,
+  CREDIT_BYTES,
   EVT_CONFIRM,
+  EVT_CREDIT,
   EVT_DEAD_LETTER,
   EVT_DELIVER,
-  EVT_REJECT,
   EVT_GET_OK,
+  EVT_REJECT,
   EVT_REPLY,
-  PUBLISH_HEADER_BYTES,
-  REPLY_HEADER_BYTES,
-  SETTLE_HEADER_BYTES,
+  getOkBlockStart,
+  publishRecordBytes,
+  readChannelId,
+  readConfirmSeq,
+  readConnectionId,
+  readCreditAmount,
+  readGetOkDeliveryId,
+  readGetOkIsRedelivered,
+  readGetOkMessageCount,
+  readGetOkRequestId,
+  readReplyCode,
+  readReplyRequestId,
+  readReplyText,
+  readReplyValue,
+  settleRecordBytes,
   type ShardThread,
+  TRANSACTION_HEADER_BYTES,
+  writeConnectionFlowRecord,
+  writeControlHeader,
+  writeCreditRecord,
+  writePublishRecord,
+  writeSettleRecord,
+  writeTransactionHeader,
 } from '../shard/api.js';
 import { assert } from '../util/index.js';
 import { RingOutbox } from '../util/index.js';
 import { RingReader, type RingSink, RingWriter } from '../util/index.js';
+
+// The record writers live with the layouts in shard/api.ts; channel.ts still imports them from
+// here while the network layer is being split (TODO(#15): import them from shard/api.js there).
+export { publishRecordBytes, writePublishRecord, writeSettleRecord };
 
 /** What a control request's answer is handed to. */
 export interface ReplyHandler {
@@ -56,67 +80,6 @@ export interface ShardEventSink {
   onDeadLetter(link: ShardLink, bytes: Buffer, start: number, end: number): void;
   /** A queue refused a confirmed publish (x-overflow reject-publish): it gets a basic.nack. */
   onReject(link: ShardLink, connectionId: number, channelId: number, confirmSeq: number): void;
-}
-
-export function publishRecordBytes(
-  queueCount: number,
-  headBytes: number,
-  propertiesBytes: number,
-  bodyBytes: number,
-): number {
-  return PUBLISH_HEADER_BYTES + queueCount * 4 + headBytes + 4 + propertiesBytes + bodyBytes;
-}
-
-/** Writes a CMD_PUBLISH payload at `start`; returns where it ends. */
-export function writePublishRecord(
-  target: Buffer,
-  start: number,
-  connectionId: number,
-  channelId: number,
-  flags: number,
-  confirmSeq: number,
-  queueIds: Uint32Array,
-  queueCount: number,
-  head: Buffer,
-  headBytes: number,
-  properties: Buffer,
-  propertiesBytes: number,
-  body: Buffer,
-  bodyStart: number,
-  bodyEnd: number,
-): number {
-  target.writeUInt32LE(connectionId, start);
-  target.writeUInt16LE(channelId, start + 4);
-  target[start + 6] = flags;
-  target.writeDoubleLE(confirmSeq, start + 7);
-  target.writeUInt16LE(queueCount, start + 15);
-  let at = start + PUBLISH_HEADER_BYTES;
-  for (let i = 0; i < queueCount; i++, at += 4) target.writeUInt32LE(queueIds[i]!, at);
-  at += copyBytes(head, target, at, 0, headBytes);
-  target.writeUInt32LE(propertiesBytes, at);
-  at += 4;
-  at += copyBytes(properties, target, at, 0, propertiesBytes);
-  at += copyBytes(body, target, at, bodyStart, bodyEnd);
-  return at;
-}
-
-/** Writes a CMD_SETTLE payload at `start`; returns where it ends. */
-export function writeSettleRecord(
-  target: Buffer,
-  start: number,
-  connectionId: number,
-  channelId: number,
-  action: number,
-  deliveryIds: Float64Array,
-  count: number,
-): number {
-  target.writeUInt32LE(connectionId, start);
-  target.writeUInt16LE(channelId, start + 4);
-  target[start + 6] = action;
-  target.writeUInt32LE(count, start + 7);
-  let at = start + SETTLE_HEADER_BYTES;
-  for (let i = 0; i < count; i++, at += 8) target.writeDoubleLE(deliveryIds[i]!, at);
-  return at;
 }
 
 /** Events taken per turn before the network thread returns to its sockets. */
@@ -218,14 +181,12 @@ export class ShardLink implements RingSink {
     const requestId = this.nextRequestId++;
     if (this.nextRequestId > 0xffff_ffff) this.nextRequestId = 1;
     this.pending.set(requestId, handler);
-    let size = 8;
+    let size = TRANSACTION_HEADER_BYTES;
     for (const record of records) size += record.length;
     const outbox = this.outbox;
     const start = outbox.begin(size);
     const target = outbox.target;
-    target.writeUInt32LE(requestId, start);
-    target.writeUInt32LE(records.length, start + 4);
-    let at = start + 8;
+    let at = writeTransactionHeader(target, start, requestId, records.length);
     for (const record of records) at += record.copy(target, at);
     outbox.end(CMD_TRANSACTION, start, at);
   }
@@ -239,7 +200,7 @@ export class ShardLink implements RingSink {
     count: number,
   ): void {
     const outbox = this.outbox;
-    const start = outbox.begin(SETTLE_HEADER_BYTES + count * 8);
+    const start = outbox.begin(settleRecordBytes(count));
     const end = writeSettleRecord(
       outbox.target,
       start,
@@ -262,11 +223,10 @@ export class ShardLink implements RingSink {
     }
     const payload = pack(request);
     const outbox = this.outbox;
-    const start = outbox.begin(4 + payload.length);
+    const start = outbox.begin(CONTROL_HEADER_BYTES + payload.length);
     const target = outbox.target;
-    target.writeUInt32LE(requestId, start);
-    payload.copy(target, start + 4);
-    outbox.end(CMD_CONTROL, start, start + 4 + payload.length);
+    const payloadStart = writeControlHeader(target, start, requestId);
+    outbox.end(CMD_CONTROL, start, payloadStart + payload.copy(target, payloadStart));
   }
 
   /** Sends a control request and resolves with its reply (control path only). */
@@ -284,19 +244,15 @@ export class ShardLink implements RingSink {
   credit(connectionId: number, channelId: number, amount: number): void {
     const outbox = this.outbox;
     const start = outbox.begin(CREDIT_BYTES);
-    const target = outbox.target;
-    target.writeUInt32LE(connectionId, start);
-    target.writeUInt16LE(channelId, start + 4);
-    target.writeUInt32LE(amount, start + 6);
-    outbox.end(CMD_CREDIT, start, start + CREDIT_BYTES);
+    const end = writeCreditRecord(outbox.target, start, connectionId, channelId, amount);
+    outbox.end(CMD_CREDIT, start, end);
   }
 
   connectionFlow(connectionId: number, isPaused: boolean): void {
     const outbox = this.outbox;
-    const start = outbox.begin(5);
-    outbox.target.writeUInt32LE(connectionId, start);
-    outbox.target[start + 4] = isPaused ? 1 : 0;
-    outbox.end(CMD_CONNECTION_FLOW, start, start + 5);
+    const start = outbox.begin(CONNECTION_FLOW_BYTES);
+    const end = writeConnectionFlowRecord(outbox.target, start, connectionId, isPaused);
+    outbox.end(CMD_CONNECTION_FLOW, start, end);
   }
 
   /** Wakes the shard if commands were written since the last wake. */
@@ -312,9 +268,9 @@ export class ShardLink implements RingSink {
       case EVT_CONFIRM:
         this.sink.onConfirm(
           this,
-          bytes.readUInt32LE(start),
-          bytes.readUInt16LE(start + 4),
-          bytes.readDoubleLE(start + 6),
+          readConnectionId(bytes, start),
+          readChannelId(bytes, start),
+          readConfirmSeq(bytes, start),
         );
         return;
       case EVT_DEAD_LETTER:
@@ -323,37 +279,37 @@ export class ShardLink implements RingSink {
       case EVT_REJECT:
         this.sink.onReject(
           this,
-          bytes.readUInt32LE(start),
-          bytes.readUInt16LE(start + 4),
-          bytes.readDoubleLE(start + 6),
+          readConnectionId(bytes, start),
+          readChannelId(bytes, start),
+          readConfirmSeq(bytes, start),
         );
         return;
       case EVT_CREDIT:
         this.sink.onCredit(
           this,
-          bytes.readUInt32LE(start),
-          bytes.readUInt16LE(start + 4),
-          bytes.readUInt32LE(start + 6),
+          readConnectionId(bytes, start),
+          readChannelId(bytes, start),
+          readCreditAmount(bytes, start),
         );
         return;
       case EVT_REPLY: {
-        const handler = this.takeHandler(bytes.readUInt32LE(start));
-        const text =
-          end > start + REPLY_HEADER_BYTES
-            ? bytes.toString('utf8', start + REPLY_HEADER_BYTES, end)
-            : '';
-        handler.onReply(bytes.readUInt16LE(start + 4), bytes.readDoubleLE(start + 6), text);
+        const handler = this.takeHandler(readReplyRequestId(bytes, start));
+        handler.onReply(
+          readReplyCode(bytes, start),
+          readReplyValue(bytes, start),
+          readReplyText(bytes, start, end),
+        );
         return;
       }
       case EVT_GET_OK: {
-        const handler = this.takeHandler(bytes.readUInt32LE(start));
+        const handler = this.takeHandler(readGetOkRequestId(bytes, start));
         assert(handler.onGetOk !== undefined, 'get-ok for a request that is not a get');
         handler.onGetOk(
-          bytes.readDoubleLE(start + 4),
-          bytes[start + 12] === 1,
-          bytes.readUInt32LE(start + 13),
+          readGetOkDeliveryId(bytes, start),
+          readGetOkIsRedelivered(bytes, start),
+          readGetOkMessageCount(bytes, start),
           bytes,
-          start + 17,
+          getOkBlockStart(start),
           end,
         );
         return;

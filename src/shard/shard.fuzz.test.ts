@@ -17,19 +17,29 @@ import {
   CMD_CONTROL,
   CMD_PUBLISH,
   CMD_SETTLE,
+  CONTROL_HEADER_BYTES,
   DEAD_LETTER_REASONS,
+  deadLetterBlockStart,
   EVT_DEAD_LETTER,
   EVT_GET_OK,
   EVT_REPLY,
-  GET_OK_HEADER_BYTES,
+  getOkBlockStart,
   MessageBlockView,
   PUBLISH_FLAG_EXPIRATION,
   PUBLISH_FLAG_PERSISTENT,
-  PUBLISH_HEADER_BYTES,
+  publishRecordBytes,
+  readDeadLetterReason,
+  readGetOkDeliveryId,
+  readGetOkIsRedelivered,
+  readGetOkMessageCount,
+  readReplyValue,
   SETTLE_ACK,
   SETTLE_DISCARD,
   SETTLE_REQUEUE,
-  SETTLE_HEADER_BYTES,
+  settleRecordBytes,
+  writeControlHeader,
+  writePublishRecord,
+  writeSettleRecord,
   type ControlRequest,
   type QueueSpec,
 } from './records.js';
@@ -225,9 +235,8 @@ class Harness implements RingSink {
 
   control(request: ControlRequest): void {
     const packed = pack(request);
-    const payload = Buffer.allocUnsafe(4 + packed.length);
-    payload.writeUInt32LE(this.nextRequestId++, 0);
-    packed.copy(payload, 4);
+    const payload = Buffer.allocUnsafe(CONTROL_HEADER_BYTES + packed.length);
+    packed.copy(payload, writeControlHeader(payload, 0, this.nextRequestId++));
     this.run(CMD_CONTROL, payload);
   }
 
@@ -239,33 +248,42 @@ class Harness implements RingSink {
     });
     const properties = this.writer.take();
     const body = Buffer.from(String(id));
+    const head = Buffer.from([0, 0]); // exchange '' and routing key ''
     const payload = Buffer.alloc(
-      PUBLISH_HEADER_BYTES + 4 + 1 + 1 + 4 + properties.length + body.length,
+      publishRecordBytes(1, head.length, properties.length, body.length),
     );
-    payload.writeUInt32LE(CONNECTION_ID, 0);
-    payload.writeUInt16LE(CHANNEL_ID, 4);
-    payload[6] =
+    writePublishRecord(
+      payload,
+      0,
+      CONNECTION_ID,
+      CHANNEL_ID,
       (expirationMs === null ? 0 : PUBLISH_FLAG_EXPIRATION) |
-      (this.isDurable ? PUBLISH_FLAG_PERSISTENT : 0);
-    payload.writeUInt16LE(1, 15);
-    payload.writeUInt32LE(QUEUE_ID, PUBLISH_HEADER_BYTES);
-    let at = PUBLISH_HEADER_BYTES + 4;
-    payload[at++] = 0; // exchange ''
-    payload[at++] = 0; // routing key ''
-    payload.writeUInt32LE(properties.length, at);
-    at += 4;
-    at += properties.copy(payload, at);
-    body.copy(payload, at);
+        (this.isDurable ? PUBLISH_FLAG_PERSISTENT : 0),
+      0,
+      Uint32Array.of(QUEUE_ID),
+      1,
+      head,
+      head.length,
+      properties,
+      properties.length,
+      body,
+      0,
+      body.length,
+    );
     this.run(CMD_PUBLISH, payload);
   }
 
   settle(action: number, deliveryId: number): void {
-    const payload = Buffer.alloc(SETTLE_HEADER_BYTES + 8);
-    payload.writeUInt32LE(CONNECTION_ID, 0);
-    payload.writeUInt16LE(CHANNEL_ID, 4);
-    payload[6] = action;
-    payload.writeUInt32LE(1, 7);
-    payload.writeDoubleLE(deliveryId, SETTLE_HEADER_BYTES);
+    const payload = Buffer.alloc(settleRecordBytes(1));
+    writeSettleRecord(
+      payload,
+      0,
+      CONNECTION_ID,
+      CHANNEL_ID,
+      action,
+      Float64Array.of(deliveryId),
+      1,
+    );
     this.run(CMD_SETTLE, payload);
   }
 
@@ -277,21 +295,20 @@ class Harness implements RingSink {
 
   onRecord(type: number, bytes: Buffer, start: number, end: number): void {
     if (type === EVT_GET_OK) {
-      const view = this.view.read(bytes, start + GET_OK_HEADER_BYTES, end);
+      const view = this.view.read(bytes, getOkBlockStart(start), end);
       this.gets.push({
-        deliveryId: bytes.readDoubleLE(start + 4),
-        isRedelivered: bytes[start + 12] === 1,
-        messageCount: bytes.readUInt32LE(start + 13),
+        deliveryId: readGetOkDeliveryId(bytes, start),
+        isRedelivered: readGetOkIsRedelivered(bytes, start),
+        messageCount: readGetOkMessageCount(bytes, start),
         id: Number(bytes.toString('utf8', view.bodyStart, view.bodyEnd)),
       });
     } else if (type === EVT_REPLY) {
-      this.replies.push(bytes.readDoubleLE(start + 6));
+      this.replies.push(readReplyValue(bytes, start));
     } else if (type === EVT_DEAD_LETTER) {
-      const vhostBytes = bytes[start + 2]!;
-      const view = this.view.read(bytes, start + 3 + vhostBytes, end);
+      const view = this.view.read(bytes, deadLetterBlockStart(bytes, start), end);
       this.deadLetters.push([
         Number(bytes.toString('utf8', view.bodyStart, view.bodyEnd)),
-        DEAD_LETTER_REASONS[bytes[start]!]!,
+        DEAD_LETTER_REASONS[readDeadLetterReason(bytes, start)]!,
       ]);
     }
   }

@@ -7,20 +7,30 @@ import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { FaultyStorage, MemoryStorage, SegmentedLog } from '../log/index.js';
 import { allocateRing, RingOutbox, RingReader, type RingSink, RingWriter } from '../util/index.js';
-import { NESTED_HEADER_BYTES } from './log-records.js';
 import { type DefinitionRecord, MessageStore } from './message-store.js';
 import {
   CMD_CONTROL,
   CMD_PUBLISH,
   CMD_TRANSACTION,
+  CONTROL_HEADER_BYTES,
   type ControlRequest,
   EVT_CONFIRM,
   EVT_REJECT,
   EVT_REPLY,
+  MessageBlockView,
   PUBLISH_FLAG_CONFIRM,
   PUBLISH_FLAG_PERSISTENT,
-  PUBLISH_HEADER_BYTES,
-  REPLY_HEADER_BYTES,
+  publishRecordBytes,
+  readConfirmSeq,
+  readReplyCode,
+  readReplyRequestId,
+  readReplyText,
+  TRANSACTION_HEADER_BYTES,
+  TRANSACTION_NESTED_HEADER_BYTES,
+  writeControlHeader,
+  writeNestedHeader,
+  writePublishRecord,
+  writeTransactionHeader,
 } from './records.js';
 import { Shard } from './shard.js';
 
@@ -31,17 +41,27 @@ const CHANNEL_ID = 1;
 /** A publish record's payload: one queue, an empty exchange and routing key, `body`. */
 function publishPayload(flags: number, confirmSeq: number, body: string): Buffer {
   const bytes = Buffer.from(body);
-  const payload = Buffer.alloc(PUBLISH_HEADER_BYTES + 4 + 1 + 1 + 4 + 1 + bytes.length);
-  payload.writeUInt32LE(CONNECTION_ID, 0);
-  payload.writeUInt16LE(CHANNEL_ID, 4);
-  payload[6] = flags;
-  payload.writeDoubleLE(confirmSeq, 7);
-  payload.writeUInt16LE(1, 15);
-  payload.writeUInt32LE(QUEUE_ID, PUBLISH_HEADER_BYTES);
-  const at = PUBLISH_HEADER_BYTES + 4 + 2;
-  payload.writeUInt32LE(1, at);
-  payload[at + 4] = 0; // no properties set
-  bytes.copy(payload, at + 5);
+  const head = Buffer.from([0, 0]); // exchange '' and routing key ''
+  const properties = Buffer.from([0]); // no properties set
+  const payload = Buffer.alloc(publishRecordBytes(1, head.length, 1, bytes.length));
+  const queueIds = Uint32Array.of(QUEUE_ID);
+  writePublishRecord(
+    payload,
+    0,
+    CONNECTION_ID,
+    CHANNEL_ID,
+    flags,
+    confirmSeq,
+    queueIds,
+    1,
+    head,
+    head.length,
+    properties,
+    properties.length,
+    bytes,
+    0,
+    bytes.length,
+  );
   return payload;
 }
 
@@ -79,9 +99,8 @@ class Harness implements RingSink {
   control(request: ControlRequest): number {
     const requestId = this.nextRequestId++;
     const packed = pack(request);
-    const payload = Buffer.allocUnsafe(4 + packed.length);
-    payload.writeUInt32LE(requestId, 0);
-    packed.copy(payload, 4);
+    const payload = Buffer.allocUnsafe(CONTROL_HEADER_BYTES + packed.length);
+    packed.copy(payload, writeControlHeader(payload, 0, requestId));
     this.run(CMD_CONTROL, payload);
     return requestId;
   }
@@ -90,30 +109,27 @@ class Harness implements RingSink {
     const requestId = this.nextRequestId++;
     const nested = bodies.map((body) => {
       const publish = publishPayload(PUBLISH_FLAG_PERSISTENT, 0, body);
-      const record = Buffer.alloc(NESTED_HEADER_BYTES + publish.length);
-      record[0] = CMD_PUBLISH;
-      record.writeUInt32LE(publish.length, 1);
-      publish.copy(record, NESTED_HEADER_BYTES);
+      const record = Buffer.alloc(TRANSACTION_NESTED_HEADER_BYTES + publish.length);
+      publish.copy(record, writeNestedHeader(record, 0, CMD_PUBLISH, publish.length));
       return record;
     });
-    const header = Buffer.alloc(8);
-    header.writeUInt32LE(requestId, 0);
-    header.writeUInt32LE(nested.length, 4);
+    const header = Buffer.alloc(TRANSACTION_HEADER_BYTES);
+    writeTransactionHeader(header, 0, requestId, nested.length);
     this.run(CMD_TRANSACTION, Buffer.concat([header, ...nested]));
     return requestId;
   }
 
   onRecord(type: number, bytes: Buffer, start: number, end: number): void {
     if (type === EVT_CONFIRM)
-      this.events.push({ kind: 'confirm', seq: bytes.readDoubleLE(start + 6) });
+      this.events.push({ kind: 'confirm', seq: readConfirmSeq(bytes, start) });
     else if (type === EVT_REJECT)
-      this.events.push({ kind: 'reject', seq: bytes.readDoubleLE(start + 6) });
+      this.events.push({ kind: 'reject', seq: readConfirmSeq(bytes, start) });
     else if (type === EVT_REPLY)
       this.events.push({
         kind: 'reply',
-        requestId: bytes.readUInt32LE(start),
-        code: bytes.readUInt16LE(start + 4),
-        text: bytes.toString('utf8', start + REPLY_HEADER_BYTES, end),
+        requestId: readReplyRequestId(bytes, start),
+        code: readReplyCode(bytes, start),
+        text: readReplyText(bytes, start, end),
       });
   }
 
@@ -213,10 +229,12 @@ describe('a shard whose log fails', () => {
       return recovered;
     });
     const store = recovered! as MessageStore;
-    // A block here: empty exchange and routing key, a 1-byte property list, then the body.
-    const bodies = store
-      .claimRecovered(QUEUE_ID)
-      .map((copy) => copy.message.block!.toString('utf8', 7));
+    const view = new MessageBlockView();
+    const bodies = store.claimRecovered(QUEUE_ID).map((copy) => {
+      const block = copy.message.block!;
+      view.read(block, 0, block.length);
+      return block.toString('utf8', view.bodyStart, view.bodyEnd);
+    });
     expect(bodies).toEqual(['kept-1', 'kept-2', 'kept-3', 'after-7']);
     expect([...store.definitions.values()].map((entry) => entry.record)).toEqual([definition]);
   });
