@@ -20,10 +20,6 @@ export default tseslint.config(
       'bench/results/**',
     ],
   },
-  {
-    // Temporary: src/shard is being split on a branch; this goes when that branch is merged.
-    ignores: ['src/shard/**'],
-  },
   js.configs.recommended,
   {
     files: ['**/*.ts', '**/*.mts'],

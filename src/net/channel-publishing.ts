@@ -20,7 +20,9 @@ import {
 import {
   PUBLISH_FLAG_CONFIRM,
   PUBLISH_FLAG_EXPIRATION,
+  OutgoingPublish,
   PUBLISH_FLAG_PERSISTENT,
+  writeMessageBlock,
 } from '../shard/api.js';
 import type { ChannelContext } from './channel-context.js';
 import type { ChannelTransaction } from './channel-transaction.js';
@@ -84,6 +86,8 @@ export class ChannelPublishing {
   private bodyBytesReceived = 0;
   private body: Buffer = Buffer.alloc(0);
   private confirms: ConfirmTracker | null = null;
+  /** The publish being sent to shards, refilled per message. */
+  private readonly outgoing = new OutgoingPublish();
   private permissionVersion = -1;
   private readonly writableExchanges = new Set<string>();
 
@@ -403,11 +407,17 @@ export class ChannelPublishing {
     const block = Buffer.allocUnsafe(
       this.headBytes + 4 + this.propertiesBytes + bodyEnd - bodyStart,
     );
-    let at = this.head.copy(block, 0, 0, this.headBytes);
-    block.writeUInt32LE(this.propertiesBytes, at);
-    at += 4;
-    at += this.properties.copy(block, at, 0, this.propertiesBytes);
-    body.copy(block, at, bodyStart, bodyEnd);
+    writeMessageBlock(
+      block,
+      0,
+      this.head,
+      this.headBytes,
+      this.properties,
+      this.propertiesBytes,
+      body,
+      bodyStart,
+      bodyEnd,
+    );
     return block;
   }
 
@@ -422,26 +432,24 @@ export class ChannelPublishing {
   ): void {
     const channel = this.channel;
     const links = channel.services.links;
-    const connectionId = channel.connection.connectionId;
+    const outgoing = this.outgoing.setMessage(
+      this.head,
+      this.headBytes,
+      this.properties,
+      this.propertiesBytes,
+      body,
+      bodyStart,
+      bodyEnd,
+    );
+    outgoing.connectionId = channel.connection.connectionId;
+    outgoing.channelId = channel.channelId;
+    outgoing.flags = flags;
+    outgoing.confirmSeq = confirmSeq;
     const ids = queueIdScratchFor(queues.length);
     if (queues.length === 1) {
       const queue = queues[0]!;
       ids[0] = queue.queueId;
-      links[queue.shardIndex]!.publish(
-        connectionId,
-        channel.channelId,
-        flags,
-        confirmSeq,
-        ids,
-        1,
-        this.head,
-        this.headBytes,
-        this.properties,
-        this.propertiesBytes,
-        body,
-        bodyStart,
-        bodyEnd,
-      );
+      links[queue.shardIndex]!.publish(outgoing, ids, 1);
       return;
     }
     let remaining = shardMaskOf(queues);
@@ -453,21 +461,7 @@ export class ChannelPublishing {
         const queue = queues[i]!;
         if (queue.shardIndex === shardIndex) ids[count++] = queue.queueId;
       }
-      links[shardIndex]!.publish(
-        connectionId,
-        channel.channelId,
-        flags,
-        confirmSeq,
-        ids,
-        count,
-        this.head,
-        this.headBytes,
-        this.properties,
-        this.propertiesBytes,
-        body,
-        bodyStart,
-        bodyEnd,
-      );
+      links[shardIndex]!.publish(outgoing, ids, count);
     }
   }
 

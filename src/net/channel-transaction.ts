@@ -3,24 +3,28 @@
 // atomically; commit-ok follows once every involved shard made its part durable. Atomic per
 // shard, not across shards (docs/durability.md). Network thread only.
 
-import { CMD_PUBLISH, CMD_SETTLE, SETTLE_HEADER_BYTES } from '../shard/api.js';
+import {
+  CMD_PUBLISH,
+  CMD_SETTLE,
+  OutgoingPublish,
+  publishRecordBytes,
+  settleRecordBytes,
+  TRANSACTION_NESTED_HEADER_BYTES,
+  writeNestedHeader,
+  writePublishRecord,
+  writeSettleRecord,
+} from '../shard/api.js';
 import type { ChannelContext } from './channel-context.js';
 import { writeReturnedMessage } from './content-frames.js';
 import type { SettledDeliverySink } from './delivery-tags.js';
 import { type QueueRecord, shardMaskOf } from './exchange.js';
 import type { ReplyTarget } from './net-services.js';
 import { channelError } from './protocol-errors.js';
-import {
-  publishRecordBytes,
-  type ReplyHandler,
-  writePublishRecord,
-  writeSettleRecord,
-} from './shard-link.js';
+import type { ReplyHandler } from './shard-link.js';
 
 const PRECONDITION_FAILED = 406;
 const CLASS_BASIC = 60;
 const METHOD_BASIC_PUBLISH = 40;
-const NESTED_HEADER_BYTES = 5;
 
 /** A publish held by an open transaction until tx.commit. */
 interface HeldPublish {
@@ -190,6 +194,18 @@ export class ChannelTransaction implements SettledDeliverySink {
         }
         continue;
       }
+      const outgoing = new OutgoingPublish().setMessage(
+        held.head,
+        held.head.length,
+        held.properties,
+        held.properties.length,
+        held.body,
+        0,
+        held.body.length,
+      );
+      outgoing.connectionId = connectionId;
+      outgoing.channelId = channel.channelId;
+      outgoing.flags = held.flags;
       const ids = new Uint32Array(queues.length);
       for (let remaining = shardMaskOf(queues); remaining !== 0;) {
         const shardIndex = 31 - Math.clz32(remaining);
@@ -197,38 +213,17 @@ export class ChannelTransaction implements SettledDeliverySink {
         let count = 0;
         for (const queue of queues)
           if (queue.shardIndex === shardIndex) ids[count++] = queue.queueId;
-        const bytes = publishRecordBytes(
-          count,
-          held.head.length,
-          held.properties.length,
-          held.body.length,
-        );
+        const bytes = publishRecordBytes(outgoing, count);
         const record = nestedRecord(CMD_PUBLISH, bytes);
-        writePublishRecord(
-          record,
-          NESTED_HEADER_BYTES,
-          connectionId,
-          channel.channelId,
-          held.flags,
-          0,
-          ids,
-          count,
-          held.head,
-          held.head.length,
-          held.properties,
-          held.properties.length,
-          held.body,
-          0,
-          held.body.length,
-        );
+        writePublishRecord(record, TRANSACTION_NESTED_HEADER_BYTES, outgoing, ids, count);
         records[shardIndex]!.push(record);
       }
     }
     for (const settle of settles) {
-      const record = nestedRecord(CMD_SETTLE, SETTLE_HEADER_BYTES + 8);
+      const record = nestedRecord(CMD_SETTLE, settleRecordBytes(1));
       writeSettleRecord(
         record,
-        NESTED_HEADER_BYTES,
+        TRANSACTION_NESTED_HEADER_BYTES,
         connectionId,
         channel.channelId,
         settle.action,
@@ -263,10 +258,9 @@ export class ChannelTransaction implements SettledDeliverySink {
   }
 }
 
-/** A record to nest in a transaction: u8 type, u32 bytes, then `bytes` to fill from offset 5. */
+/** A record to nest in a transaction: its header, then `bytes` to fill after it. */
 function nestedRecord(type: number, bytes: number): Buffer {
-  const record = Buffer.allocUnsafe(NESTED_HEADER_BYTES + bytes);
-  record[0] = type;
-  record.writeUInt32LE(bytes, 1);
+  const record = Buffer.allocUnsafe(TRANSACTION_NESTED_HEADER_BYTES + bytes);
+  writeNestedHeader(record, 0, type, bytes);
   return record;
 }

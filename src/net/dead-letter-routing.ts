@@ -5,7 +5,15 @@
 // rejection broke (rabbit_dead_letter:detect_cycles).
 
 import { decodeProperties } from '../codec/index.js';
-import { DEAD_LETTER_HEADER_BYTES, DEAD_LETTER_REJECTED, MessageBlockView } from '../shard/api.js';
+import {
+  DEAD_LETTER_REJECTED,
+  deadLetterBlockStart,
+  deadLetterVhostStart,
+  MessageBlockView,
+  OutgoingPublish,
+  readDeadLetterFlags,
+  readDeadLetterReason,
+} from '../shard/api.js';
 import type { QueueRecord } from './exchange.js';
 import type { Router } from './router.js';
 import { senderSelectedRoutes } from './sender-selected.js';
@@ -18,6 +26,7 @@ export class DeadLetterRouting {
   private readonly links: readonly ShardLink[];
   private readonly view = new MessageBlockView();
   private readonly queueIds = new Uint32Array(1024);
+  private readonly outgoing = new OutgoingPublish();
 
   constructor(
     vhosts: ReadonlyMap<string, VirtualHost>,
@@ -31,13 +40,10 @@ export class DeadLetterRouting {
 
   /** Routes the EVT_DEAD_LETTER record at bytes[start, end). */
   route(bytes: Buffer, start: number, end: number): void {
-    const reason = bytes[start]!;
-    const flags = bytes[start + 1]!;
-    const vhostBytes = bytes[start + 2]!;
-    const blockStart = start + DEAD_LETTER_HEADER_BYTES + vhostBytes;
-    const vhost = this.vhosts.get(
-      bytes.toString('utf8', start + DEAD_LETTER_HEADER_BYTES, blockStart),
-    );
+    const reason = readDeadLetterReason(bytes, start);
+    const flags = readDeadLetterFlags(bytes, start);
+    const blockStart = deadLetterBlockStart(bytes, start);
+    const vhost = this.vhosts.get(bytes.toString('utf8', deadLetterVhostStart(start), blockStart));
     if (vhost === undefined) return;
     const view = this.view.read(bytes, blockStart, end);
     const exchange = vhost.exchanges.get(
@@ -66,30 +72,24 @@ export class DeadLetterRouting {
       if (Array.isArray(deaths))
         queues = routed.filter((queue) => !isDeathCycle(queue.name, deaths));
     }
-    const head = bytes.subarray(blockStart, view.routingKeyEnd);
-    const properties = bytes.subarray(view.propertiesStart, view.propertiesEnd);
+    // Connection 0 is nobody: no confirm or credit event can come back to it.
+    const outgoing = this.outgoing.setMessage(
+      bytes.subarray(blockStart, view.routingKeyEnd),
+      view.routingKeyEnd - blockStart,
+      bytes.subarray(view.propertiesStart, view.propertiesEnd),
+      view.propertiesEnd - view.propertiesStart,
+      bytes,
+      view.bodyStart,
+      view.bodyEnd,
+    );
+    outgoing.flags = flags;
     const ids = this.queueIds;
     for (let shardIndex = 0; shardIndex < this.links.length; shardIndex++) {
       let count = 0;
       for (let i = 0; i < queues.length && count < ids.length; i++) {
         if (queues[i]!.shardIndex === shardIndex) ids[count++] = queues[i]!.queueId;
       }
-      if (count === 0) continue;
-      this.links[shardIndex]!.publish(
-        0,
-        0,
-        flags,
-        0,
-        ids,
-        count,
-        head,
-        head.length,
-        properties,
-        properties.length,
-        bytes,
-        view.bodyStart,
-        view.bodyEnd,
-      );
+      if (count > 0) this.links[shardIndex]!.publish(outgoing, ids, count);
     }
   }
 }

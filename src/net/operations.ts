@@ -11,7 +11,12 @@ import {
   encodeProperties,
   type FieldTable,
 } from '../codec/index.js';
-import { MessageBlockView, PUBLISH_FLAG_PERSISTENT, SETTLE_DISCARD } from '../shard/api.js';
+import {
+  MessageBlockView,
+  OutgoingPublish,
+  PUBLISH_FLAG_PERSISTENT,
+  SETTLE_DISCARD,
+} from '../shard/api.js';
 import { type Broker, RABBITMQ_VERSION } from './broker.js';
 import {
   loadDefinitions,
@@ -378,28 +383,23 @@ export function publish(
   ];
   if (selected?.hasBcc === true)
     propertiesBytes = withoutBcc(propertiesBytes, 0, propertiesBytes.length);
-  const flags = properties.deliveryMode === 2 ? PUBLISH_FLAG_PERSISTENT : 0;
+  // Connection 0 is nobody: no confirm or credit event can come back to it.
+  const outgoing = new OutgoingPublish().setMessage(
+    head,
+    head.length,
+    propertiesBytes,
+    propertiesBytes.length,
+    body,
+    0,
+    body.length,
+  );
+  outgoing.flags = properties.deliveryMode === 2 ? PUBLISH_FLAG_PERSISTENT : 0;
   const ids = new Uint32Array(queues.length);
   const shardIndexes = new Set(queues.map((queue) => queue.shardIndex));
   for (const shardIndex of shardIndexes) {
     let count = 0;
     for (const queue of queues) if (queue.shardIndex === shardIndex) ids[count++] = queue.queueId;
-    // Connection 0 is nobody: no confirm or credit event can come back to it.
-    broker.links[shardIndex]!.publish(
-      0,
-      0,
-      flags,
-      0,
-      ids,
-      count,
-      head,
-      head.length,
-      propertiesBytes,
-      propertiesBytes.length,
-      body,
-      0,
-      body.length,
-    );
+    broker.links[shardIndex]!.publish(outgoing, ids, count);
   }
   broker.wakeShards();
   return queues.length > 0;

@@ -3,7 +3,13 @@
 // their exchange. Network thread only; the delivery path is hot. A consumer or channel gone
 // since the shard wrote the event is skipped: the shard requeues what it delivered there.
 
-import { DELIVER_HEADER_BYTES, MessageBlockView } from '../shard/api.js';
+import {
+  deliverBlockStart,
+  MessageBlockView,
+  readDeliverConsumerId,
+  readDeliverDeliveryId,
+  readDeliverFlags,
+} from '../shard/api.js';
 import type { Connection } from './connection.js';
 import type { ConsumerRegistry } from './consumer.js';
 import type { DeadLetterRouting } from './dead-letter-routing.js';
@@ -34,17 +40,17 @@ export class ShardEventDispatcher implements ShardEventSink {
   }
 
   onDeliver(link: ShardLink, bytes: Buffer, start: number, end: number): void {
-    const consumer = this.consumers.byId.get(bytes.readUInt32LE(start + 6));
+    const consumer = this.consumers.byId.get(readDeliverConsumerId(bytes, start));
     // A consumer already gone: its channel closed, and the shard requeues the message itself.
     if (consumer === undefined) return;
     const channel = consumer.channel;
     if (channel.isClosing) return;
-    const view = this.view.read(bytes, start + DELIVER_HEADER_BYTES, end);
+    const view = this.view.read(bytes, deliverBlockStart(start), end);
     channel.deliver(
       consumer,
       link.shardIndex,
-      bytes.readDoubleLE(start + 10),
-      bytes[start + 18]!,
+      readDeliverDeliveryId(bytes, start),
+      readDeliverFlags(bytes, start),
       bytes,
       view,
     );

@@ -15,6 +15,7 @@ import {
   CONNECTION_FLOW_BYTES,
   CONTROL_HEADER_BYTES,
   type ControlRequest,
+  type OutgoingPublish,
   CREDIT_BYTES,
   EVT_CONFIRM,
   EVT_CREDIT,
@@ -50,10 +51,6 @@ import {
 import { assert } from '../util/index.js';
 import { RingOutbox } from '../util/index.js';
 import { RingReader, type RingSink, RingWriter } from '../util/index.js';
-
-// The record writers live with the layouts in shard/api.ts; channel.ts still imports them from
-// here while the network layer is being split (TODO(#15): import them from shard/api.js there).
-export { publishRecordBytes, writePublishRecord, writeSettleRecord };
 
 /** What a control request's answer is handed to. */
 export interface ReplyHandler {
@@ -129,45 +126,12 @@ export class ShardLink implements RingSink {
     this.isStopped = true;
   }
 
-  /**
-   * Writes a publish. `head` holds the exchange and routing key as two shortstrs; the queue ids
-   * are `queueIds[0..queueCount)`.
-   */
-  publish(
-    connectionId: number,
-    channelId: number,
-    flags: number,
-    confirmSeq: number,
-    queueIds: Uint32Array,
-    queueCount: number,
-    head: Buffer,
-    headBytes: number,
-    properties: Buffer,
-    propertiesBytes: number,
-    body: Buffer,
-    bodyStart: number,
-    bodyEnd: number,
-  ): void {
+  /** Writes `publish` for the queues `queueIds[0..queueCount)` of this shard. */
+  publish(publish: OutgoingPublish, queueIds: Uint32Array, queueCount: number): void {
     const outbox = this.outbox;
-    const size = publishRecordBytes(queueCount, headBytes, propertiesBytes, bodyEnd - bodyStart);
+    const size = publishRecordBytes(publish, queueCount);
     const start = outbox.begin(size);
-    const end = writePublishRecord(
-      outbox.target,
-      start,
-      connectionId,
-      channelId,
-      flags,
-      confirmSeq,
-      queueIds,
-      queueCount,
-      head,
-      headBytes,
-      properties,
-      propertiesBytes,
-      body,
-      bodyStart,
-      bodyEnd,
-    );
+    const end = writePublishRecord(outbox.target, start, publish, queueIds, queueCount);
     assert(end === start + size, 'publish record size');
     outbox.end(CMD_PUBLISH, start, end);
   }

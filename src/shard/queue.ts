@@ -488,7 +488,7 @@ export class Queue {
       let end = start + 1;
       while (end < consumers.length && consumers[end]!.priority === priority) end++;
       const count = end - start;
-      const positions = (this.priorityPositions ??= new Map());
+      const positions = (this.priorityPositions ??= new Map<number, number>());
       const position = positions.get(priority) ?? 0;
       for (let tried = 0; tried < count; tried++) {
         const offset = (position + tried) % count;

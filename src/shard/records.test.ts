@@ -26,6 +26,7 @@ import {
   PUBLISH_FLAG_CONFIRM,
   PUBLISH_FLAG_PERSISTENT,
   publishBlockStart,
+  OutgoingPublish,
   publishRecordBytes,
   readChannelId,
   readConfirmSeq,
@@ -120,15 +121,7 @@ function writePublish(target: Buffer, start: number, queueIds: number[], seq: nu
   const view = new MessageBlockView().read(message, 0, message.length);
   const head = message.subarray(0, view.propertiesStart - 4);
   const properties = message.subarray(view.propertiesStart, view.propertiesEnd);
-  return writePublishRecord(
-    target,
-    start,
-    CONNECTION_ID,
-    CHANNEL_ID,
-    PUBLISH_FLAG_CONFIRM | PUBLISH_FLAG_PERSISTENT,
-    seq,
-    Uint32Array.from(queueIds),
-    queueIds.length,
+  const publish = new OutgoingPublish().setMessage(
     head,
     head.length,
     properties,
@@ -137,17 +130,26 @@ function writePublish(target: Buffer, start: number, queueIds: number[], seq: nu
     view.bodyStart,
     view.bodyEnd,
   );
+  publish.connectionId = CONNECTION_ID;
+  publish.channelId = CHANNEL_ID;
+  publish.flags = PUBLISH_FLAG_CONFIRM | PUBLISH_FLAG_PERSISTENT;
+  publish.confirmSeq = seq;
+  return writePublishRecord(target, start, publish, Uint32Array.from(queueIds), queueIds.length);
 }
 
 function publishBytes(queueCount: number): number {
   const message = block();
   const view = new MessageBlockView().read(message, 0, message.length);
-  return publishRecordBytes(
-    queueCount,
+  const publish = new OutgoingPublish().setMessage(
+    message,
     view.propertiesStart - 4,
+    message,
     view.propertiesEnd - view.propertiesStart,
-    view.bodyEnd - view.bodyStart,
+    message,
+    view.bodyStart,
+    view.bodyEnd,
   );
+  return publishRecordBytes(publish, queueCount);
 }
 
 describe('ring records', () => {

@@ -103,49 +103,76 @@ export const PUBLISH_QUEUE_COUNT_OFFSET = 15;
 export const PUBLISH_HEADER_BYTES = 17;
 export const PUBLISH_QUEUE_ID_BYTES = 4;
 
-/** Bytes of a CMD_PUBLISH payload; `headBytes` holds the exchange and routing key shortstrs. */
-export function publishRecordBytes(
-  queueCount: number,
-  headBytes: number,
-  propertiesBytes: number,
-  bodyBytes: number,
-): number {
+/**
+ * A publish as its writer takes it: the record's fields and the message block's parts (`head`
+ * holds the exchange and routing key as two shortstrs; the body is body[bodyStart..bodyEnd)).
+ * Writers keep one and refill it per message, so nothing is allocated per publish.
+ */
+export class OutgoingPublish {
+  connectionId = 0;
+  channelId = 0;
+  /** PUBLISH_FLAG_* bits. */
+  flags = 0;
+  confirmSeq = 0;
+  head: Buffer = EMPTY_BUFFER;
+  headBytes = 0;
+  properties: Buffer = EMPTY_BUFFER;
+  propertiesBytes = 0;
+  body: Buffer = EMPTY_BUFFER;
+  bodyStart = 0;
+  bodyEnd = 0;
+
+  /** The message block's parts (the record fields are set directly). */
+  setMessage(
+    head: Buffer,
+    headBytes: number,
+    properties: Buffer,
+    propertiesBytes: number,
+    body: Buffer,
+    bodyStart: number,
+    bodyEnd: number,
+  ): this {
+    this.head = head;
+    this.headBytes = headBytes;
+    this.properties = properties;
+    this.propertiesBytes = propertiesBytes;
+    this.body = body;
+    this.bodyStart = bodyStart;
+    this.bodyEnd = bodyEnd;
+    return this;
+  }
+}
+
+const EMPTY_BUFFER = Buffer.alloc(0);
+
+/** Bytes of the CMD_PUBLISH payload of `publish` to `queueCount` queues. */
+export function publishRecordBytes(publish: OutgoingPublish, queueCount: number): number {
   return (
     PUBLISH_HEADER_BYTES +
     queueCount * PUBLISH_QUEUE_ID_BYTES +
-    headBytes +
+    publish.headBytes +
     4 +
-    propertiesBytes +
-    bodyBytes
+    publish.propertiesBytes +
+    publish.bodyEnd -
+    publish.bodyStart
   );
 }
 
 /**
- * Writes a CMD_PUBLISH payload at `start`; returns where it ends. `head` holds the exchange and
- * routing key as two shortstrs (the start of the message block); the queue ids are
- * `queueIds[0..queueCount)`.
+ * Writes the CMD_PUBLISH payload of `publish` at `start`, for the queues
+ * `queueIds[0..queueCount)`; returns where it ends.
  */
 export function writePublishRecord(
   target: Buffer,
   start: number,
-  connectionId: number,
-  channelId: number,
-  flags: number,
-  confirmSeq: number,
+  publish: OutgoingPublish,
   queueIds: Uint32Array,
   queueCount: number,
-  head: Buffer,
-  headBytes: number,
-  properties: Buffer,
-  propertiesBytes: number,
-  body: Buffer,
-  bodyStart: number,
-  bodyEnd: number,
 ): number {
-  target.writeUInt32LE(connectionId, start + CONNECTION_ID_OFFSET);
-  target.writeUInt16LE(channelId, start + CHANNEL_ID_OFFSET);
-  target[start + PUBLISH_FLAGS_OFFSET] = flags;
-  target.writeDoubleLE(confirmSeq, start + PUBLISH_CONFIRM_SEQ_OFFSET);
+  target.writeUInt32LE(publish.connectionId, start + CONNECTION_ID_OFFSET);
+  target.writeUInt16LE(publish.channelId, start + CHANNEL_ID_OFFSET);
+  target[start + PUBLISH_FLAGS_OFFSET] = publish.flags;
+  target.writeDoubleLE(publish.confirmSeq, start + PUBLISH_CONFIRM_SEQ_OFFSET);
   target.writeUInt16LE(queueCount, start + PUBLISH_QUEUE_COUNT_OFFSET);
   let at = start + PUBLISH_HEADER_BYTES;
   for (let i = 0; i < queueCount; i++, at += PUBLISH_QUEUE_ID_BYTES)
@@ -153,13 +180,13 @@ export function writePublishRecord(
   return writeMessageBlock(
     target,
     at,
-    head,
-    headBytes,
-    properties,
-    propertiesBytes,
-    body,
-    bodyStart,
-    bodyEnd,
+    publish.head,
+    publish.headBytes,
+    publish.properties,
+    publish.propertiesBytes,
+    publish.body,
+    publish.bodyStart,
+    publish.bodyEnd,
   );
 }
 

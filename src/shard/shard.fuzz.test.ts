@@ -27,6 +27,7 @@ import {
   MessageBlockView,
   PUBLISH_FLAG_EXPIRATION,
   PUBLISH_FLAG_PERSISTENT,
+  OutgoingPublish,
   publishRecordBytes,
   readDeadLetterReason,
   readGetOkDeliveryId,
@@ -249,19 +250,7 @@ class Harness implements RingSink {
     const properties = this.writer.take();
     const body = Buffer.from(String(id));
     const head = Buffer.from([0, 0]); // exchange '' and routing key ''
-    const payload = Buffer.alloc(
-      publishRecordBytes(1, head.length, properties.length, body.length),
-    );
-    writePublishRecord(
-      payload,
-      0,
-      CONNECTION_ID,
-      CHANNEL_ID,
-      (expirationMs === null ? 0 : PUBLISH_FLAG_EXPIRATION) |
-        (this.isDurable ? PUBLISH_FLAG_PERSISTENT : 0),
-      0,
-      Uint32Array.of(QUEUE_ID),
-      1,
+    const publish = new OutgoingPublish().setMessage(
       head,
       head.length,
       properties,
@@ -270,6 +259,13 @@ class Harness implements RingSink {
       0,
       body.length,
     );
+    publish.connectionId = CONNECTION_ID;
+    publish.channelId = CHANNEL_ID;
+    publish.flags =
+      (expirationMs === null ? 0 : PUBLISH_FLAG_EXPIRATION) |
+      (this.isDurable ? PUBLISH_FLAG_PERSISTENT : 0);
+    const payload = Buffer.alloc(publishRecordBytes(publish, 1));
+    writePublishRecord(payload, 0, publish, Uint32Array.of(QUEUE_ID), 1);
     this.run(CMD_PUBLISH, payload);
   }
 

@@ -20,6 +20,7 @@ import {
   MessageBlockView,
   PUBLISH_FLAG_CONFIRM,
   PUBLISH_FLAG_PERSISTENT,
+  OutgoingPublish,
   publishRecordBytes,
   readConfirmSeq,
   readReplyCode,
@@ -43,17 +44,7 @@ function publishPayload(flags: number, confirmSeq: number, body: string): Buffer
   const bytes = Buffer.from(body);
   const head = Buffer.from([0, 0]); // exchange '' and routing key ''
   const properties = Buffer.from([0]); // no properties set
-  const payload = Buffer.alloc(publishRecordBytes(1, head.length, 1, bytes.length));
-  const queueIds = Uint32Array.of(QUEUE_ID);
-  writePublishRecord(
-    payload,
-    0,
-    CONNECTION_ID,
-    CHANNEL_ID,
-    flags,
-    confirmSeq,
-    queueIds,
-    1,
+  const publish = new OutgoingPublish().setMessage(
     head,
     head.length,
     properties,
@@ -62,6 +53,12 @@ function publishPayload(flags: number, confirmSeq: number, body: string): Buffer
     0,
     bytes.length,
   );
+  publish.connectionId = CONNECTION_ID;
+  publish.channelId = CHANNEL_ID;
+  publish.flags = flags;
+  publish.confirmSeq = confirmSeq;
+  const payload = Buffer.alloc(publishRecordBytes(publish, 1));
+  writePublishRecord(payload, 0, publish, Uint32Array.of(QUEUE_ID), 1);
   return payload;
 }
 
