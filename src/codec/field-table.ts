@@ -2,6 +2,8 @@
 // check used on redeclare. Pure functions, any thread; off the per-message path (headers stay raw
 // bytes until a feature needs a key). Invariants: decoding never recurses past
 // FIELD_TABLE_DEPTH_MAX, never reads past a table's own length, and never aliases the input.
+// Over 600 lines because decoding, skipping, encoding and comparing each value type are one
+// grammar: a type's cases stay beside each other so none is forgotten when one changes.
 
 import { isUtf8 } from 'node:buffer';
 import type { ByteReader } from './byte-reader.js';

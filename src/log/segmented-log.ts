@@ -11,6 +11,9 @@
 // before its old copy goes. A failed cycle loses every record not yet durable: the log cuts its
 // files back to the last durable byte before it writes again (never leaving a partial record
 // where later ones follow), tells its owner, and probes once a second until writes succeed.
+//
+// Over 600 lines because append, the sync cycle, rotation, cut-back after a failure and deletion
+// share the invariants above; split, no one file could show they hold.
 
 import { assert } from '../util/index.js';
 import {

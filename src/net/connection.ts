@@ -4,6 +4,8 @@
 // errors are caught in exactly two places: the channel dispatcher (connection-channels.ts,
 // closes one channel) and the reader here (closes the connection). Output is gathered in one
 // writer and flushed once per turn.
+// Over 600 lines because the connection's state machine (header, handshake, open, both close
+// handshakes, heartbeats) is read and changed as one: each method checks the state the others set.
 
 import type { Socket } from 'node:net';
 import {

@@ -4,6 +4,8 @@
 // shard however many of its queues it reaches; a record is retained in the log while any of its
 // queue copies is unsettled; settlements are appended after the message they settle (log order),
 // so recovery never sees an ack for a message it has not seen.
+// Over 600 lines because every record type's write and its replay at recovery sit side by side:
+// the invariants above hold only if both change together.
 
 import { pack, unpack } from 'msgpackr';
 import { assert } from '../util/index.js';
