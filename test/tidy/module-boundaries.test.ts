@@ -134,7 +134,10 @@ describe('file size', () => {
       const text = readFileSync(file, 'utf8');
       const lines = text.split('\n');
       if (lines.length <= 600) continue;
-      const header = lines.slice(0, 20).filter((line) => line.startsWith('//')).join('\n');
+      const header = lines
+        .slice(0, 20)
+        .filter((line) => line.startsWith('//'))
+        .join('\n');
       if (header.includes('generated, do not edit')) continue;
       if (!/Over 600 lines because/.test(header)) {
         unexplained.push(`${relative(SRC, file)} (${lines.length} lines)`);
