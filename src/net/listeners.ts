@@ -37,8 +37,31 @@ function listenProblem(code: string): string {
   return `cannot listen (${code})`;
 }
 
-/** Binds `server` to port/host; a failure becomes a ListenError naming the setting. */
-export function listenOn(
+/** Every address, both families: an IPv6 socket that also takes IPv4 (dual-stack). */
+export const ALL_ADDRESSES = '::';
+
+/**
+ * Binds `server` to port/host; a failure becomes a ListenError naming the setting. On a host
+ * without IPv6, `::` (every address) falls back to IPv4's `0.0.0.0`.
+ */
+export async function listenOn(
+  server: Server,
+  port: number,
+  host: string,
+  setting: ListenerSetting,
+): Promise<number> {
+  try {
+    return await listenOnce(server, port, host, setting);
+  } catch (error) {
+    const code = (error as ListenError).code;
+    if (host !== ALL_ADDRESSES || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) {
+      throw error;
+    }
+    return listenOnce(server, port, '0.0.0.0', setting);
+  }
+}
+
+function listenOnce(
   server: Server,
   port: number,
   host: string,
@@ -48,7 +71,7 @@ export function listenOn(
     const onError = (error: NodeJS.ErrnoException) =>
       reject(new ListenError(error.code ?? 'EUNKNOWN', setting, port, host));
     server.once('error', onError);
-    server.listen(port, host, () => {
+    server.listen({ port, host, ipv6Only: false }, () => {
       server.off('error', onError);
       const address = server.address();
       resolve(typeof address === 'object' && address !== null ? address.port : port);

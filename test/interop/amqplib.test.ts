@@ -88,3 +88,22 @@ describe('amqplib', () => {
     },
   );
 });
+
+describe('amqplib over IPv6', () => {
+  // Regression test. The bug was: Warren listened on 0.0.0.0 only, so amqp://[::1] (amqplib's own
+  // "ipv6" test) and hosts whose localhost resolves to ::1 first were refused. Listening on every
+  // address means both families, as RabbitMQ does.
+  const broker = useBroker(1, { bind: '::' });
+  const clients = useClients(broker);
+
+  it('connects over ::1 and 127.0.0.1 to a broker listening on every address', async () => {
+    for (const host of ['[::1]', '127.0.0.1']) {
+      const connection = await amqp.connect(`amqp://guest:guest@${host}:${broker().port}`);
+      const channel = await connection.createChannel();
+      const { queue } = await channel.assertQueue('', { exclusive: true });
+      expect(queue).toMatch(/^amq\.gen-/);
+      await connection.close();
+    }
+    expect(clients).toBeDefined();
+  }, 15_000);
+});
