@@ -1,7 +1,18 @@
 // The network thread's public surface.
 
 export { Broker, startBroker, WARREN_VERSION, type RunningBroker } from './broker.js';
-export { type BrokerOptions, defaultOptions, resolveOptions } from './options.js';
+export {
+  type BrokerOptions,
+  defaultOptions,
+  LIBRARY_LOG_LEVEL,
+  readSettingValue,
+  resolveOptions,
+  type Setting,
+  SettingError,
+  type SettingNamer,
+  SETTINGS,
+  settingOf,
+} from './options.js';
 export {
   hashNewPassword,
   hashNewPasswordSync,
