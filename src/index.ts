@@ -1,4 +1,4 @@
 // Warren's public entry: `import { startBroker } from 'warren'` runs the broker in-process.
 
-export { startBroker, type RunningBroker } from './start-broker.js';
-export type { BrokerOptions } from './net/index.js';
+export { BrokerStartError, startBroker, type RunningBroker } from './start-broker.js';
+export { type BrokerOptions, SettingError } from './net/index.js';

@@ -1,13 +1,19 @@
 // Starts the whole broker in this process: the AMQP side (src/net) and, unless turned off, the
 // management HTTP server (src/mgmt) on the same bind address. The library API and main.ts
-// both start the broker here.
+// both start the broker here, after checking what the settings point at (the data directory,
+// certificate and definitions files), so such a mistake fails before any shard recovers.
 
+import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { startManagement } from './mgmt/index.js';
 import {
-  type BrokerOptions,
+  type BrokerOptions as ResolvedBrokerOptions,
   type RunningBroker as AmqpBroker,
+  resolveOptions,
   startBroker as startAmqpBroker,
 } from './net/index.js';
+
+export type { ResolvedBrokerOptions };
 
 /** What startBroker() returns. */
 export interface RunningBroker extends AmqpBroker {
@@ -16,11 +22,51 @@ export interface RunningBroker extends AmqpBroker {
 }
 
 /**
+ * What a setting points at cannot be used: a data directory that is a file or not writable, a
+ * certificate that is missing. `setting` is the option key, `problem` says what is wrong.
+ */
+export class BrokerStartError extends Error {
+  readonly setting: keyof ResolvedBrokerOptions;
+  readonly value: unknown;
+  readonly problem: string;
+  /** The errno name behind it (ENOTDIR, EACCES, ENOENT...), or ERR_WARREN_START. */
+  readonly code: string;
+
+  constructor(setting: keyof ResolvedBrokerOptions, value: unknown, problem: string, code: string) {
+    super(`${setting} ${String(value)}: ${problem}`);
+    this.name = 'BrokerStartError';
+    this.setting = setting;
+    this.value = value;
+    this.problem = problem;
+    this.code = code;
+  }
+}
+
+/**
  * Starts a broker with the given options (the rest default as for `npm start`). Port 0 (and
  * mgmtPort 0) picks a free port. close() stops the management server, then the broker.
  */
-export async function startBroker(options: Partial<BrokerOptions> = {}): Promise<RunningBroker> {
-  const running = await startAmqpBroker(options);
+export function startBroker(options: Partial<ResolvedBrokerOptions> = {}): Promise<RunningBroker> {
+  return startResolved(resolveOptions(options));
+}
+
+/** main.ts: the options from the command line, already checked there. */
+export function startCommandLineBroker(
+  options: Partial<ResolvedBrokerOptions>,
+): Promise<RunningBroker> {
+  return startResolved(resolveOptions(options));
+}
+
+async function startResolved(options: ResolvedBrokerOptions): Promise<RunningBroker> {
+  checkDataDir(options.dataDir);
+  for (const key of FILE_SETTINGS) checkReadableFile(key, options[key]);
+  checkDefinitionsFile(options.definitionsFile);
+  let running;
+  try {
+    running = await startAmqpBroker(options);
+  } catch (error) {
+    throw withListenSetting(error, options);
+  }
   if (!running.broker.options.isMgmtEnabled) return { ...running, mgmtPort: null };
   let management;
   try {
@@ -37,4 +83,111 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
       await running.close();
     },
   };
+}
+
+/**
+ * Names the setting behind a failed listen (EADDRINUSE, EACCES, EADDRNOTAVAIL) as the listener
+ * errors of the network layer will: `setting`, `port` and `address` beside node's `code`.
+ * The AMQP listeners bind after shard recovery today, so this runs late; it is a no-op for an
+ * error that already names its setting.
+ */
+function withListenSetting(error: unknown, options: ResolvedBrokerOptions): unknown {
+  const failure = error as { syscall?: unknown; setting?: unknown; port?: unknown };
+  if (failure === null || typeof failure !== 'object' || failure.syscall !== 'listen') return error;
+  if (failure.setting !== undefined) return error;
+  const isTls = failure.port === options.tlsPort && options.tlsPort !== options.port;
+  failure.setting = isTls ? 'tlsPort' : 'port';
+  return error;
+}
+
+const FILE_SETTINGS = [
+  'tlsCertFile',
+  'tlsKeyFile',
+  'tlsCaFile',
+  'mgmtTlsCertFile',
+  'mgmtTlsKeyFile',
+] as const satisfies readonly (keyof ResolvedBrokerOptions)[];
+
+function errnoOf(error: unknown): string {
+  return String((error as { code?: unknown }).code ?? 'ERR_WARREN_START');
+}
+
+/** Creates the data directory if needed and checks that the broker can write there. */
+function checkDataDir(dataDir: string): void {
+  const fail = (problem: string, code: string) => {
+    throw new BrokerStartError('dataDir', dataDir, problem, code);
+  };
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (error) {
+    const code = errnoOf(error);
+    if (code === 'EEXIST') fail('is a file, not a directory', 'ENOTDIR');
+    if (code === 'ENOTDIR') fail(`${fileAncestor(dataDir)} is a file, not a directory`, code);
+    if (code === 'EACCES' || code === 'EPERM') fail('cannot be created: permission denied', code);
+    fail(`cannot be created: ${(error as Error).message}`, code);
+  }
+  for (const directory of [dataDir, join(dataDir, 'shards')]) {
+    let stats;
+    try {
+      stats = statSync(directory);
+    } catch {
+      continue;
+    }
+    if (!stats.isDirectory()) {
+      fail(`${directory === dataDir ? 'it' : directory} is a file, not a directory`, 'ENOTDIR');
+    }
+  }
+  try {
+    accessSync(dataDir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    fail('is not writable: permission denied', errnoOf(error));
+  }
+}
+
+/** The nearest ancestor of `path` that exists and is not a directory (for ENOTDIR). */
+function fileAncestor(path: string): string {
+  for (let current = dirname(path); current !== dirname(current); current = dirname(current)) {
+    try {
+      if (!statSync(current).isDirectory()) return current;
+    } catch {
+      // Not there: look further up.
+    }
+  }
+  return path;
+}
+
+function checkReadableFile(key: keyof ResolvedBrokerOptions, path: string | null): void {
+  if (path === null) return;
+  let stats;
+  try {
+    stats = statSync(path);
+    accessSync(path, constants.R_OK);
+  } catch (error) {
+    const code = errnoOf(error);
+    const problem =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'cannot be read: permission denied'
+          : `cannot be read: ${(error as Error).message}`;
+    throw new BrokerStartError(key, path, problem, code);
+  }
+  if (stats.isDirectory()) {
+    throw new BrokerStartError(key, path, 'is a directory, not a file', 'EISDIR');
+  }
+}
+
+function checkDefinitionsFile(path: string | null): void {
+  if (path === null) return;
+  checkReadableFile('definitionsFile', path);
+  try {
+    JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new BrokerStartError(
+      'definitionsFile',
+      path,
+      `not valid JSON (${(error as Error).message})`,
+      'ERR_WARREN_START',
+    );
+  }
 }
