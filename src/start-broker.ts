@@ -3,17 +3,34 @@
 // both start the broker here, after checking what the settings point at (the data directory,
 // certificate and definitions files), so such a mistake fails before any shard recovers.
 
-import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startManagement } from './mgmt/index.js';
 import {
   type BrokerOptions as ResolvedBrokerOptions,
+  LIBRARY_LOG_LEVEL,
   type RunningBroker as AmqpBroker,
   resolveOptions,
   startBroker as startAmqpBroker,
 } from './net/index.js';
 
 export type { ResolvedBrokerOptions };
+
+/**
+ * Settings for startBroker(), each optional (the option keys of the settings table in
+ * docs/operations.md). Two defaults differ from the command line's: without `dataDir` the
+ * broker gets a new temporary directory that close() removes, and it logs at `warn`.
+ */
+export type BrokerOptions = Partial<ResolvedBrokerOptions>;
 
 /** What startBroker() returns. */
 export interface RunningBroker extends AmqpBroker {
@@ -43,17 +60,33 @@ export class BrokerStartError extends Error {
 }
 
 /**
- * Starts a broker with the given options (the rest default as for `npm start`). Port 0 (and
- * mgmtPort 0) picks a free port. close() stops the management server, then the broker.
+ * Starts a broker with the given options; the rest take their defaults (see BrokerOptions).
+ * Port 0 (and mgmtPort 0) picks a free port. close() stops the management server, then the
+ * broker, then removes the temporary data directory if it made one.
  */
-export function startBroker(options: Partial<ResolvedBrokerOptions> = {}): Promise<RunningBroker> {
-  return startResolved(resolveOptions(options));
+export async function startBroker(options: BrokerOptions = {}): Promise<RunningBroker> {
+  const resolved = resolveOptions({ logLevel: LIBRARY_LOG_LEVEL, ...options });
+  if (options.dataDir !== undefined) return startResolved(resolved);
+  const dataDir = mkdtempSync(join(tmpdir(), 'warren-'));
+  const removeDataDir = () => rmSync(dataDir, { recursive: true, force: true });
+  let running;
+  try {
+    running = await startResolved({ ...resolved, dataDir });
+  } catch (error) {
+    removeDataDir();
+    throw error;
+  }
+  return {
+    ...running,
+    close: async () => {
+      await running.close();
+      removeDataDir();
+    },
+  };
 }
 
-/** main.ts: the options from the command line, already checked there. */
-export function startCommandLineBroker(
-  options: Partial<ResolvedBrokerOptions>,
-): Promise<RunningBroker> {
+/** main.ts: the command line's defaults (./data, info) for what `options` leaves out. */
+export function startCommandLineBroker(options: BrokerOptions): Promise<RunningBroker> {
   return startResolved(resolveOptions(options));
 }
 
