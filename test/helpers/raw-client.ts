@@ -24,8 +24,12 @@ import {
   PROTOCOL_HEADER,
 } from '../../src/codec/index.js';
 
-/** How long a read waits by default before failing the test. */
-export const READ_TIMEOUT_MS = 2000;
+/**
+ * How long a read waits by default before failing the test (see RawClient.readTimeoutMs): a
+ * guard against a hung test, not a speed target, so it leaves room for a busy machine (a read
+ * returns as soon as its bytes arrive). A test that expects silence passes its own timeout.
+ */
+export const READ_TIMEOUT_MS = 10_000;
 
 export interface RawFrame {
   type: number;
@@ -80,6 +84,12 @@ export class RawClient {
   socketError: Error | null = null;
   /** What the last handshake negotiated (the values sent in tune-ok). */
   tuned: TuneValues = { channelMax: 0, frameMax: 4096, heartbeat: 0 };
+  /**
+   * How long this client's reads wait when not told otherwise (the handshake's among them). A
+   * test that loads the machine on purpose raises it to its own budget, so that only the
+   * server's answer, not the speed of a busy machine, decides what the test sees.
+   */
+  readTimeoutMs = READ_TIMEOUT_MS;
 
   private constructor(socket: Socket) {
     this.socket = socket;
@@ -232,7 +242,7 @@ export class RawClient {
   }
 
   /** Reads exactly `bytes` bytes. */
-  async readBytes(bytes: number, timeoutMs = READ_TIMEOUT_MS): Promise<Buffer> {
+  async readBytes(bytes: number, timeoutMs = this.readTimeoutMs): Promise<Buffer> {
     await this.waitFor(() => this.pending.length >= bytes, timeoutMs, `${bytes} bytes`);
     const taken = this.pending.subarray(0, bytes);
     this.pending = this.pending.subarray(bytes);
@@ -240,7 +250,7 @@ export class RawClient {
   }
 
   /** Reads one frame; throws if its frame-end octet is wrong. */
-  async readFrame(timeoutMs = READ_TIMEOUT_MS): Promise<RawFrame> {
+  async readFrame(timeoutMs = this.readTimeoutMs): Promise<RawFrame> {
     const deadline = Date.now() + timeoutMs;
     await this.waitFor(() => this.pending.length >= 7, timeoutMs, 'a frame header');
     const size = this.pending.readUInt32BE(3);
@@ -261,7 +271,7 @@ export class RawClient {
   }
 
   /** Reads frames until a method frame, skipping heartbeats; content frames are an error. */
-  async readMethod(timeoutMs = READ_TIMEOUT_MS): Promise<ReceivedMethod> {
+  async readMethod(timeoutMs = this.readTimeoutMs): Promise<ReceivedMethod> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const frame = await this.readFrame(Math.max(0, deadline - Date.now()));
@@ -279,7 +289,7 @@ export class RawClient {
   /** Reads the next method and checks its name. */
   async expectMethod<N extends AmqpMethodName>(
     name: N,
-    timeoutMs = READ_TIMEOUT_MS,
+    timeoutMs = this.readTimeoutMs,
   ): Promise<ReceivedMethod<AmqpMethodOf<N>>> {
     const received = await this.readMethod(timeoutMs);
     if (received.method.method !== name) {
@@ -291,7 +301,7 @@ export class RawClient {
   }
 
   /** Reads the content header and body frames that follow basic.deliver, get-ok or return. */
-  async readContent(timeoutMs = READ_TIMEOUT_MS): Promise<{ bodySize: number; body: Buffer }> {
+  async readContent(timeoutMs = this.readTimeoutMs): Promise<{ bodySize: number; body: Buffer }> {
     const deadline = Date.now() + timeoutMs;
     const header = await this.readFrame(timeoutMs);
     if (header.type !== FRAME_HEADER) {
@@ -315,7 +325,7 @@ export class RawClient {
    * content frames, other methods). Throws if the socket closes without one.
    */
   async expectConnectionClose(
-    timeoutMs = READ_TIMEOUT_MS,
+    timeoutMs = this.readTimeoutMs,
   ): Promise<AmqpMethodOf<'connection.close'>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -329,7 +339,7 @@ export class RawClient {
   /** Reads methods until a channel.close for `channel`, which it returns. */
   async expectChannelClose(
     channel: number,
-    timeoutMs = READ_TIMEOUT_MS,
+    timeoutMs = this.readTimeoutMs,
   ): Promise<AmqpMethodOf<'channel.close'>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
