@@ -216,7 +216,16 @@ export class PerfRun {
       THREAD_ANSWER_TIMEOUT_MS,
       'connect',
     );
+    // Every thread takes its start baseline before any producer publishes: a consumer thread
+    // that saw this run's first deliveries before its 'start' would otherwise count them in its
+    // baseline, and a --messages run would wait for them forever ("nothing moved").
     this.broadcast({ kind: 'start' });
+    await this.until(
+      () => this.threads.every((thread) => thread.startBaseline !== null),
+      THREAD_ANSWER_TIMEOUT_MS,
+      'start',
+    );
+    this.broadcast({ kind: 'publish' });
     const startMs = performance.now();
     let measureMs = startMs;
     let measureSharedMs = sharedClockMs();
