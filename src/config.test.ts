@@ -1,13 +1,17 @@
 // Unit tests for settings parsing: flags beat WARREN_* environment variables, which beat the JSON
 // config file, which beats the defaults; bad values are refused with a message that names where
-// they came from. Range checks happen in resolveOptions, also covered here. No network.
+// they came from, as the user wrote it; ranges and settings that go together are checked at
+// parse time too (resolveOptions with the user's names). No network.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseCommandLine, SETTINGS, usage } from './config.js';
-import { resolveOptions } from './net/index.js';
+import { parseCommandLine, settingWithValue, usage } from './config.js';
+import { resolveOptions, SETTINGS } from './net/index.js';
+
+/** The settings the command line takes (startBroker() takes a few more). */
+const FLAGGED = SETTINGS.filter((setting) => setting.flag !== null && setting.env !== null);
 
 const directory = mkdtempSync(join(tmpdir(), 'warren-config-test-'));
 let fileCount = 0;
@@ -24,7 +28,7 @@ afterAll(() => {
 
 describe('parseCommandLine sources', () => {
   it('gives nothing without flags, environment or file', () => {
-    expect(parseCommandLine([], {})).toEqual({ options: {}, isHelp: false });
+    expect(parseCommandLine([], {})).toEqual({ options: {}, isHelp: false, sources: {} });
   });
 
   it('reads --help', () => {
@@ -83,24 +87,19 @@ describe('parseCommandLine sources', () => {
 
   it('reads every setting from its environment variable', () => {
     const env: Record<string, string> = {};
-    const sample = (kind: string): [string, unknown] =>
-      kind === 'integer'
-        ? ['42', 42]
-        : kind === 'level'
-          ? ['error', 'error']
-          : kind === 'logFormat'
-            ? ['json', 'json']
-            : kind === 'fsync'
-              ? ['interval', 'interval']
-              : kind === 'switch'
-                ? ['off', false]
-                : kind === 'decimal'
-                  ? ['0.25', 0.25]
-                  : ['text', 'text'];
-    for (const setting of SETTINGS) env[setting.env] = sample(setting.kind)[0];
-    const { options } = parseCommandLine([], env);
-    for (const setting of SETTINGS) {
-      expect(options[setting.key], setting.env).toBe(sample(setting.kind)[1]);
+    const sample = (setting: (typeof FLAGGED)[number]): [string, unknown] => {
+      const integer = Math.max(setting.min, Math.min(42, setting.max));
+      if (setting.kind === 'integer') return [String(integer), integer];
+      if (setting.kind === 'choice') return [setting.choices[1]!, setting.choices[1]];
+      if (setting.kind === 'switch') return ['off', false];
+      if (setting.kind === 'decimal') return ['0.25', 0.25];
+      return ['text', 'text'];
+    };
+    for (const setting of FLAGGED) env[setting.env!] = sample(setting)[0];
+    const { options, sources } = parseCommandLine([], env);
+    for (const setting of FLAGGED) {
+      expect(options[setting.key], setting.env!).toBe(sample(setting)[1]);
+      expect(sources[setting.key]).toBe(setting.env);
     }
   });
 
@@ -178,13 +177,14 @@ describe('parseCommandLine refuses bad values with a clear message', () => {
     [
       ['--log-level', 'loud'],
       {},
-      "--log-level: expected one of debug, info, warn, error, silent, got 'loud'",
+      "--log-level: expected debug, info, warn, error or silent, got 'loud'",
     ],
     [
       [],
       { WARREN_LOG_LEVEL: 'INFO' },
-      "WARREN_LOG_LEVEL: expected one of debug, info, warn, error, silent, got 'INFO'",
+      "WARREN_LOG_LEVEL: expected debug, info, warn, error or silent, got 'INFO'",
     ],
+    [['--fsync', 'sometimes'], {}, "--fsync: expected batch, interval or off, got 'sometimes'"],
     [['--log-format', 'pretty'], {}, "--log-format: expected human or json, got 'pretty'"],
   ] as const)('%j %j', (argv, env, message) => {
     expect(() => parseCommandLine([...argv], env)).toThrow(message);
@@ -209,9 +209,12 @@ describe('parseCommandLine refuses bad values with a clear message', () => {
     expect(() => parseCommandLine(['--config', path], {})).toThrow(path);
   });
 
-  it('refuses unknown flags and positional arguments', () => {
-    expect(() => parseCommandLine(['--prot', '1'], {})).toThrow(/--prot/);
-    expect(() => parseCommandLine(['serve'], {})).toThrow(/serve/);
+  it('refuses unknown flags and positional arguments in one short sentence', () => {
+    expect(() => parseCommandLine(['--prot', '1'], {})).toThrow(
+      'unknown option --prot (warren --help lists the options)',
+    );
+    expect(() => parseCommandLine(['serve'], {})).toThrow("unexpected argument 'serve'");
+    expect(() => parseCommandLine(['--port'], {})).toThrow('--port needs a value');
   });
 
   // Regression test. The bug was: JSON.parse's SyntaxError escapes as it is ("Unexpected token ..."), without the file name,
@@ -244,16 +247,49 @@ describe('parseCommandLine refuses bad values with a clear message', () => {
   });
 });
 
-describe('resolveOptions range checks', () => {
+describe('range checks name the setting as the user gave it', () => {
   it.each([
-    [['--port', '70000'], 'port must be an integer from 0 to 65535, got 70000'],
-    [['--shards', '0'], 'shardCount must be an integer from 1 to 30, got 0'],
-    [['--frame-max', '4095'], 'frameMaxBytes must be an integer from 4096 to 1073741824, got 4095'],
-    [['--channel-max', '0'], 'channelMax must be an integer from 1 to 65535, got 0'],
-    [['--ring-bytes', '100000'], 'ringBytes must be a power of two, got 100000'],
-  ])('%j', (argv, message) => {
-    const { options } = parseCommandLine(argv, {});
-    expect(() => resolveOptions(options)).toThrow(message);
+    [['--port', '70000'], {}, '--port: expected an integer from 0 to 65535, got 70000'],
+    [['--shards', '0'], {}, '--shards: expected an integer from 1 to 30, got 0'],
+    [[], { WARREN_SHARDS: '31' }, 'WARREN_SHARDS: expected an integer from 1 to 30, got 31'],
+    [
+      ['--frame-max', '4095'],
+      {},
+      '--frame-max: expected an integer from 4096 to 1073741824, got 4095',
+    ],
+    [['--channel-max', '0'], {}, '--channel-max: expected an integer from 1 to 65535, got 0'],
+    [['--ring-bytes', '100000'], {}, '--ring-bytes: expected a power of two, got 100000'],
+    [['--tls-cert', 'c.pem'], {}, '--tls-cert: needs --tls-key too (give both or neither)'],
+    [
+      ['--tls-verify-peer', 'on'],
+      {},
+      '--tls-verify-peer: needs --tls-ca, the CA that signs client certificates',
+    ],
+  ] as const)('%j %j', (argv, env, message) => {
+    expect(() => parseCommandLine([...argv], env)).toThrow(message);
+  });
+
+  it('names the config file and its key', () => {
+    const path = configFile({ shards: 0 });
+    expect(() => parseCommandLine(['--config', path], {})).toThrow(
+      `${path}: shards: expected an integer from 1 to 30, got 0`,
+    );
+  });
+
+  it('refuses a bad value in a lower source even when a flag overrides it', () => {
+    expect(() => parseCommandLine(['--shards', '2'], { WARREN_SHARDS: '99' })).toThrow(
+      'WARREN_SHARDS: expected an integer from 1 to 30, got 99',
+    );
+  });
+
+  it('startBroker() callers see option keys', () => {
+    expect(() => resolveOptions({ shardCount: 0 })).toThrow(
+      'shardCount: expected an integer from 1 to 30, got 0',
+    );
+    expect(() => resolveOptions({ tlsKeyFile: 'k.pem' })).toThrow(
+      'tlsKeyFile: needs tlsCertFile too (give both or neither)',
+    );
+    expect(() => resolveOptions({ prot: 1 } as never)).toThrow('prot: no such setting');
   });
 
   it('fills defaults for what was not given', () => {
@@ -263,17 +299,41 @@ describe('resolveOptions range checks', () => {
       frameMaxBytes: 131072,
       channelMax: 2047,
       heartbeatSeconds: 60,
+      dataDir: './data',
+      logLevel: 'info',
+      compactionMinBytes: 256 * 1024 * 1024,
     });
+  });
+
+  it('writes a setting with its value as the user gave it', () => {
+    const path = configFile({ port: 1 });
+    const parsed = parseCommandLine(['--config', path, '--data-dir', '/d'], { WARREN_BIND: 'h' });
+    expect(settingWithValue(parsed, 'dataDir', '/d')).toBe('--data-dir /d');
+    expect(settingWithValue(parsed, 'bind', 'h')).toBe('WARREN_BIND=h');
+    expect(settingWithValue(parsed, 'port', 1)).toBe(`${path}: port 1`);
+    expect(settingWithValue(parsed, 'mgmtPort', 15672)).toBe('--mgmt-port 15672');
   });
 });
 
 describe('usage', () => {
   it('lists every flag and environment variable', () => {
     const text = usage();
-    for (const setting of SETTINGS) {
-      expect(text).toContain(`--${setting.flag}`);
+    for (const setting of FLAGGED) {
+      expect(text).toContain(`--${setting.flag} `);
       expect(text).toContain(setting.env);
     }
     expect(text).toContain('WARREN_CONFIG');
+  });
+
+  it('aligns its columns', () => {
+    const lines = usage().split('\n');
+    const envColumns = new Set<number>();
+    const helpColumns = new Set<number>();
+    for (const setting of FLAGGED) {
+      const line = lines.find((text) => text.startsWith(`  --${setting.flag} `))!;
+      envColumns.add(line.indexOf(setting.env!));
+      helpColumns.add(line.indexOf(setting.help));
+    }
+    expect([envColumns.size, helpColumns.size]).toEqual([1, 1]);
   });
 });

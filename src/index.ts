@@ -1,4 +1,10 @@
 // Warren's public entry: `import { startBroker } from 'warren'` runs the broker in-process.
 
-export { startBroker, type RunningBroker } from './start-broker.js';
-export type { BrokerOptions } from './net/index.js';
+export {
+  BrokerStartError,
+  startBroker,
+  type BrokerOptions,
+  type ResolvedBrokerOptions,
+  type RunningBroker,
+} from './start-broker.js';
+export { SettingError } from './net/index.js';

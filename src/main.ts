@@ -1,22 +1,30 @@
 // The `warren` process: parse settings, start the broker, print one ready line, and shut down
-// cleanly on SIGTERM/SIGINT (clients get 320 CONNECTION_FORCED). Wiring only.
+// cleanly on SIGTERM/SIGINT (clients get 320 CONNECTION_FORCED). Wiring only. Anything that
+// stops it before the ready line is one line on stderr (src/startup-error.ts), with a stack
+// trace only at --log-level debug.
 
-import { parseCommandLine, usage } from './config.js';
-import { startBroker } from './index.js';
+import { type ParsedCommandLine, parseCommandLine, usage } from './config.js';
+import { startCommandLineBroker } from './start-broker.js';
+import { explainStartupError } from './startup-error.js';
 
 async function main(): Promise<void> {
-  let parsed;
+  let parsed: ParsedCommandLine | null = null;
+  let running;
   try {
     parsed = parseCommandLine(process.argv.slice(2), process.env);
+    if (parsed.isHelp) {
+      process.stdout.write(`${usage()}\n`);
+      return;
+    }
+    running = await startCommandLineBroker(parsed.options);
   } catch (error) {
-    process.stderr.write(`warren: ${(error as Error).message}\n\n${usage()}\n`);
-    process.exit(2);
+    const failure = explainStartupError(error, parsed);
+    process.stderr.write(`${failure.line}\n`);
+    if (isDebug(parsed) && error instanceof Error && error.stack !== undefined) {
+      process.stderr.write(`${error.stack}\n`);
+    }
+    process.exit(failure.exitCode);
   }
-  if (parsed.isHelp) {
-    process.stdout.write(`${usage()}\n`);
-    return;
-  }
-  const running = await startBroker(parsed.options);
   const options = running.broker.options;
   const mgmtScheme = options.mgmtTlsCertFile === null ? 'http' : 'https';
   const mgmt =
@@ -34,6 +42,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** Whether --log-level debug was asked for, even when the command line did not parse. */
+function isDebug(parsed: ParsedCommandLine | null): boolean {
+  if (parsed !== null) return parsed.options.logLevel === 'debug';
+  const argv = process.argv.slice(2).join(' ');
+  return /--log-level[= ]debug\b/.test(argv) || process.env['WARREN_LOG_LEVEL'] === 'debug';
 }
 
 main().catch((error: unknown) => {

@@ -239,16 +239,21 @@ export async function runCtl(
         list.isVhostScoped && values.vhost !== undefined
           ? `${list.path}/${enc(values.vhost)}`
           : list.path;
-      print(await client.request('GET', path), list.columns);
+      print(
+        await client.request('GET', path, undefined, {}, `no vhost '${values.vhost ?? ''}'`),
+        list.columns,
+      );
       return 0;
     }
     if (verb === 'declare' && noun === 'queue') {
       const [name] = need(rest, 1, 'declare queue <name> [--durable]') as [string];
-      await client.request('PUT', `/queues/${enc(vhost)}/${enc(name)}`, {
-        durable: values.durable === true,
-        auto_delete: false,
-        arguments: {},
-      });
+      await client.request(
+        'PUT',
+        `/queues/${enc(vhost)}/${enc(name)}`,
+        { durable: values.durable === true, auto_delete: false, arguments: {} },
+        {},
+        `no vhost '${vhost}'`,
+      );
       done(`queue '${name}' declared in vhost '${vhost}'`);
       return 0;
     }
@@ -257,31 +262,55 @@ export async function runCtl(
         string,
         string,
       ];
-      await client.request('PUT', `/exchanges/${enc(vhost)}/${enc(name)}`, {
-        type,
-        durable: values.durable === true,
-        auto_delete: false,
-        internal: false,
-        arguments: {},
-      });
+      await client.request(
+        'PUT',
+        `/exchanges/${enc(vhost)}/${enc(name)}`,
+        {
+          type,
+          durable: values.durable === true,
+          auto_delete: false,
+          internal: false,
+          arguments: {},
+        },
+        {},
+        `no vhost '${vhost}'`,
+      );
       done(`exchange '${name}' declared in vhost '${vhost}'`);
       return 0;
     }
     if (verb === 'purge' && noun === 'queue') {
       const [name] = need(rest, 1, 'purge queue <name>') as [string];
-      await client.request('DELETE', `/queues/${enc(vhost)}/${enc(name)}/contents`);
+      await client.request(
+        'DELETE',
+        `/queues/${enc(vhost)}/${enc(name)}/contents`,
+        undefined,
+        {},
+        `no queue '${name}' in vhost '${vhost}'`,
+      );
       done(`queue '${name}' in vhost '${vhost}' purged`);
       return 0;
     }
     if (verb === 'delete' && (noun === 'queue' || noun === 'exchange')) {
       const [name] = need(rest, 1, `delete ${noun} <name>`) as [string];
-      await client.request('DELETE', `/${noun}s/${enc(vhost)}/${enc(name)}`);
+      await client.request(
+        'DELETE',
+        `/${noun}s/${enc(vhost)}/${enc(name)}`,
+        undefined,
+        {},
+        `no ${noun} '${name}' in vhost '${vhost}'`,
+      );
       done(`${noun} '${name}' in vhost '${vhost}' deleted`);
       return 0;
     }
     if ((verb === 'add' || verb === 'delete') && noun === 'vhost') {
       const [name] = need(rest, 1, `${verb} vhost <name>`) as [string];
-      await client.request(verb === 'add' ? 'PUT' : 'DELETE', `/vhosts/${enc(name)}`);
+      await client.request(
+        verb === 'add' ? 'PUT' : 'DELETE',
+        `/vhosts/${enc(name)}`,
+        undefined,
+        {},
+        `no vhost '${name}'`,
+      );
       done(`vhost '${name}' ${verb === 'add' ? 'added' : 'deleted'}`);
       return 0;
     }
@@ -297,7 +326,7 @@ export async function runCtl(
     }
     if (verb === 'delete' && noun === 'user') {
       const [name] = need(rest, 1, 'delete user <name>') as [string];
-      await client.request('DELETE', `/users/${enc(name)}`);
+      await client.request('DELETE', `/users/${enc(name)}`, undefined, {}, `no user '${name}'`);
       done(`user '${name}' deleted`);
       return 0;
     }
@@ -307,11 +336,13 @@ export async function runCtl(
         5,
         'set permissions <vhost> <user> <configure> <write> <read>',
       ) as [string, string, string, string, string];
-      await client.request('PUT', `/permissions/${enc(permissionVhost)}/${enc(user)}`, {
-        configure,
-        write: writePattern,
-        read,
-      });
+      await client.request(
+        'PUT',
+        `/permissions/${enc(permissionVhost)}/${enc(user)}`,
+        { configure, write: writePattern, read },
+        {},
+        `no vhost '${permissionVhost}' or no user '${user}'`,
+      );
       done(`permissions of '${user}' in vhost '${permissionVhost}' set`);
       return 0;
     }
@@ -320,7 +351,13 @@ export async function runCtl(
         string,
         string,
       ];
-      await client.request('DELETE', `/permissions/${enc(permissionVhost)}/${enc(user)}`);
+      await client.request(
+        'DELETE',
+        `/permissions/${enc(permissionVhost)}/${enc(user)}`,
+        undefined,
+        {},
+        `no permissions for user '${user}' in vhost '${permissionVhost}'`,
+      );
       done(`permissions of '${user}' in vhost '${permissionVhost}' cleared`);
       return 0;
     }
@@ -388,7 +425,11 @@ async function closeConnection(
   name: string,
   reason: string | undefined,
 ): Promise<void> {
-  await client.request('DELETE', `/connections/${enc(name)}`, undefined, {
-    'X-Reason': reason ?? 'Closed via warren ctl',
-  });
+  await client.request(
+    'DELETE',
+    `/connections/${enc(name)}`,
+    undefined,
+    { 'X-Reason': reason ?? 'Closed via warren ctl' },
+    `no connection '${name}'`,
+  );
 }

@@ -27,11 +27,13 @@ export class ManagementClient {
     this.options = options;
   }
 
+  /** `notFound` is what a 404 means for this call, in words ("no queue 'q' in vhost '/'"). */
   async request(
     method: string,
     path: string,
     body?: unknown,
     extraHeaders: Record<string, string> = {},
+    notFound = `not found: ${method} ${path}`,
   ): Promise<unknown> {
     const url = `${this.options.url.replace(/\/+$/, '')}/api${path}`;
     const headers: Record<string, string> = {
@@ -70,7 +72,7 @@ export class ManagementClient {
     if (response.status === 401) {
       throw new CtlError(401, `refused for user '${this.options.user}': ${reason}`);
     }
-    if (response.status === 404) throw new CtlError(404, `not found: ${method} ${path}`);
+    if (response.status === 404) throw new CtlError(404, notFound);
     throw new CtlError(response.status, `${method} ${path} failed (${response.status}): ${reason}`);
   }
 }

@@ -54,6 +54,7 @@ export interface LogOptions {
   isReadOnly: boolean;
 }
 
+/** The one place these defaults live: the broker's settings schema takes its log defaults here. */
 export const DEFAULT_LOG_OPTIONS: LogOptions = {
   segmentBytesMax: 64 * 1024 * 1024,
   fsyncMode: 'batch',
@@ -61,7 +62,7 @@ export const DEFAULT_LOG_OPTIONS: LogOptions = {
   batchDelayMs: 0,
   batchBytesMax: 4 * 1024 * 1024,
   lazyFlushMs: 200,
-  compactionMinBytes: 128 * 1024 * 1024,
+  compactionMinBytes: 256 * 1024 * 1024,
   deadSegmentIdleMs: 1000,
   isReadOnly: false,
 };

@@ -2,7 +2,18 @@
 
 export { Broker, RABBITMQ_VERSION, WARREN_VERSION } from './broker.js';
 export { ListenError, type ListenerSetting } from './listeners.js';
-export { type BrokerOptions, defaultOptions, resolveOptions } from './options.js';
+export {
+  type BrokerOptions,
+  defaultOptions,
+  LIBRARY_LOG_LEVEL,
+  readSettingValue,
+  resolveOptions,
+  type Setting,
+  SettingError,
+  type SettingNamer,
+  SETTINGS,
+  settingOf,
+} from './options.js';
 export {
   hashNewPassword,
   hashNewPasswordSync,

@@ -297,8 +297,10 @@ class ClientThread {
         this.progressTimer = setInterval(() => this.tick(), PROGRESS_INTERVAL_MS);
         this.measure();
         this.post({ kind: 'measuring', counters: this.counters() });
-        this.pump?.start();
         this.resolveStarted();
+        return;
+      case 'publish':
+        this.pump?.start();
         return;
       case 'measure':
         this.measure();

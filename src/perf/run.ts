@@ -3,6 +3,8 @@
 // progress line each second, stops after --duration (or when every message of --messages is
 // consumed), lets confirms and deliveries in flight drain, merges the threads' counters and
 // histograms, deletes the queues it created, and returns the summary. Main thread only.
+// Over 600 lines because a run's phases (topology, threads, measuring, draining, cleanup) share
+// its state and its stop conditions; each phase is a function of its own.
 
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -216,7 +218,16 @@ export class PerfRun {
       THREAD_ANSWER_TIMEOUT_MS,
       'connect',
     );
+    // Every thread takes its start baseline before any producer publishes: a consumer thread
+    // that saw this run's first deliveries before its 'start' would otherwise count them in its
+    // baseline, and a --messages run would wait for them forever ("nothing moved").
     this.broadcast({ kind: 'start' });
+    await this.until(
+      () => this.threads.every((thread) => thread.startBaseline !== null),
+      THREAD_ANSWER_TIMEOUT_MS,
+      'start',
+    );
+    this.broadcast({ kind: 'publish' });
     const startMs = performance.now();
     let measureMs = startMs;
     let measureSharedMs = sharedClockMs();

@@ -19,8 +19,13 @@ export interface ClientThreadTask {
 }
 
 export type ThreadCommand =
-  /** Begin publishing. */
+  /** Take the counters as the start baseline and begin reporting; publish nothing yet. */
   | { kind: 'start' }
+  /**
+   * Begin publishing. Sent once every thread has its start baseline, so no thread's baseline
+   * can count a message of this run.
+   */
+  | { kind: 'publish' }
   /** Forget the warm-up: reset histograms and take counters as the baseline. */
   | { kind: 'measure' }
   /** Publish no more; consumers keep draining. */

@@ -13,3 +13,5 @@ export {
 export type { DefinitionRecord } from './message-store.js';
 export { readDurableDefinitions } from './durable-definitions.js';
 export type { LogOptions, RecoveryReport, FsyncMode } from '../log/index.js';
+// The log's defaults are the broker's defaults for its log settings (net/options.ts reads them).
+export { DEFAULT_LOG_OPTIONS } from '../log/index.js';

@@ -2,10 +2,12 @@
 // package with port 0, read the bound port, talk AMQP to it, then `close()`, which closes client
 // connections with 320 CONNECTION_FORCED and releases the port.
 
+import { existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { AMQPClient } from '@cloudamqp/amqp-client';
 import amqp from 'amqplib';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { startBroker } from '../../dist/index.js';
+import { type BrokerOptions, startBroker } from '../../dist/index.js';
 import { SHARD_COUNTS, temporaryDataDir } from '../helpers/broker.js';
 import {
   EXTERNAL_PORT,
@@ -138,7 +140,35 @@ describe.skipIf(EXTERNAL_PORT !== null).each(SHARD_COUNTS)(
           }),
         );
         expect(error).toBeInstanceOf(RangeError);
-        expect(error.message).toContain('shardCount');
+        expect(error.message).toBe('shardCount: expected an integer from 1 to 30, got 0');
+      },
+      T,
+    );
+
+    it(
+      'embeds quietly: a temporary data directory removed by close(), logging at warn',
+      async () => {
+        // Only what matters here; every other option is optional (npm run typecheck checks it).
+        const options: BrokerOptions = { port: 0, mgmtPort: 0, bind: '127.0.0.1', shardCount };
+        const running = await startBroker(options);
+        const dataDir = running.broker.options.dataDir;
+        try {
+          expect(dataDir.startsWith(tmpdir())).toBe(true);
+          expect(existsSync(dataDir)).toBe(true);
+          expect(running.broker.logLevel).toBe('warn');
+        } finally {
+          await running.close();
+        }
+        expect(existsSync(dataDir)).toBe(false);
+
+        // A data directory the caller gives is theirs: used and left in place.
+        const own = temporaryDataDir();
+        const kept = await startBroker({ ...options, dataDir: own, logLevel: 'silent' });
+        expect(kept.broker.options.dataDir).toBe(own);
+        expect(kept.broker.logLevel).toBe('silent');
+        await kept.close();
+        expect(existsSync(own)).toBe(true);
+        rmSync(own, { recursive: true, force: true });
       },
       T,
     );

@@ -37,8 +37,12 @@ import {
 
 export type { MethodFrame, RawFrame };
 
-/** How long a read waits by default before failing the test. */
-export const READ_TIMEOUT_MS = 2000;
+/**
+ * How long a read waits by default before failing the test (see RawClient.readTimeoutMs): a
+ * guard against a hung test, not a speed target, so it leaves room for a busy machine (a read
+ * returns as soon as its bytes arrive). A test that expects silence passes its own timeout.
+ */
+export const READ_TIMEOUT_MS = 10_000;
 
 export interface ReceivedMethod<M extends AmqpMethod = AmqpMethod> {
   channel: number;
@@ -110,6 +114,12 @@ export class RawClient {
   socketError: Error | null = null;
   /** What the last handshake negotiated (the values sent in tune-ok). */
   tuned: TuneValues = { channelMax: 0, frameMax: 4096, heartbeat: 0 };
+  /**
+   * How long this client's reads wait when not told otherwise (the handshake's among them). A
+   * test that loads the machine on purpose raises it to its own budget, so that only the
+   * server's answer, not the speed of a busy machine, decides what the test sees.
+   */
+  readTimeoutMs = READ_TIMEOUT_MS;
 
   private constructor(socket: Socket) {
     this.socket = socket;
@@ -291,7 +301,7 @@ export class RawClient {
   }
 
   /** Reads exactly `bytes` bytes. */
-  async readBytes(bytes: number, timeoutMs = READ_TIMEOUT_MS): Promise<Buffer> {
+  async readBytes(bytes: number, timeoutMs = this.readTimeoutMs): Promise<Buffer> {
     await this.waitFor(() => this.pending.length >= bytes, timeoutMs, `${bytes} bytes`);
     const taken = this.pending.subarray(0, bytes);
     this.pending = this.pending.subarray(bytes);
@@ -299,7 +309,7 @@ export class RawClient {
   }
 
   /** Reads one frame; throws if its frame-end octet is wrong. */
-  async readFrame(timeoutMs = READ_TIMEOUT_MS): Promise<RawFrame> {
+  async readFrame(timeoutMs = this.readTimeoutMs): Promise<RawFrame> {
     const deadline = Date.now() + timeoutMs;
     await this.waitFor(() => this.pending.length >= 7, timeoutMs, 'a frame header');
     const size = this.pending.readUInt32BE(3);
@@ -320,7 +330,7 @@ export class RawClient {
   }
 
   /** Reads frames until a method frame, skipping heartbeats; content frames are an error. */
-  async readMethod(timeoutMs = READ_TIMEOUT_MS): Promise<ReceivedMethod> {
+  async readMethod(timeoutMs = this.readTimeoutMs): Promise<ReceivedMethod> {
     const frame = await this.readMethodFrame(timeoutMs);
     return { channel: frame.channel, method: decodeMethod(frame.payload, 0, frame.payload.length) };
   }
@@ -328,7 +338,7 @@ export class RawClient {
   /** Reads the next method and checks its name. */
   async expectMethod<N extends AmqpMethodName>(
     name: N,
-    timeoutMs = READ_TIMEOUT_MS,
+    timeoutMs = this.readTimeoutMs,
   ): Promise<ReceivedMethod<AmqpMethodOf<N>>> {
     const received = await this.readMethod(timeoutMs);
     if (received.method.method !== name) {
@@ -343,7 +353,7 @@ export class RawClient {
    * Reads the content header and body frames that follow basic.deliver, get-ok or return, on
    * `channel` when given.
    */
-  async readContent(channel?: number, timeoutMs = READ_TIMEOUT_MS): Promise<Content> {
+  async readContent(channel?: number, timeoutMs = this.readTimeoutMs): Promise<Content> {
     const deadline = Date.now() + timeoutMs;
     const onChannel = channel === undefined ? '' : ` on channel ${channel}`;
     const header = await this.readFrame(timeoutMs);
@@ -376,7 +386,7 @@ export class RawClient {
   }
 
   /** Reads frames until a method frame, skipping heartbeats, and splits it into ids and args. */
-  async readMethodFrame(timeoutMs = READ_TIMEOUT_MS): Promise<MethodFrame> {
+  async readMethodFrame(timeoutMs = this.readTimeoutMs): Promise<MethodFrame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const frame = await this.readFrame(Math.max(0, deadline - Date.now()));
@@ -412,7 +422,7 @@ export class RawClient {
    * content frames, other methods). Throws if the socket closes without one.
    */
   async expectConnectionClose(
-    timeoutMs = READ_TIMEOUT_MS,
+    timeoutMs = this.readTimeoutMs,
   ): Promise<AmqpMethodOf<'connection.close'>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -426,7 +436,7 @@ export class RawClient {
   /** Reads methods until a channel.close for `channel`, which it returns. */
   async expectChannelClose(
     channel: number,
-    timeoutMs = READ_TIMEOUT_MS,
+    timeoutMs = this.readTimeoutMs,
   ): Promise<AmqpMethodOf<'channel.close'>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {

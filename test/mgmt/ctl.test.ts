@@ -146,9 +146,15 @@ describe('warren ctl', () => {
       const refused = await ctl('--password', 'wrong', 'list', 'queues');
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain("refused for user 'guest': Login failed");
-      const missing = await ctl('purge', 'queue', 'no-such-queue');
-      expect(missing.code).toBe(1);
-      expect(missing.stderr).toContain('not found');
+      const missing = await ctl('purge', 'queue', 'nosuch');
+      expect(missing).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: "warren ctl: no queue 'nosuch' in vhost '/'\n",
+      });
+      const missingExchange = await ctl('delete', 'exchange', 'nosuch', '--vhost', 'nowhere');
+      expect(missingExchange.stderr).toBe("warren ctl: no exchange 'nosuch' in vhost 'nowhere'\n");
+      expect((await ctl('delete', 'user', 'nobody')).stderr).toBe("warren ctl: no user 'nobody'\n");
       const usage = await ctl('list', 'nonsense');
       expect(usage.code).toBe(2);
       expect(usage.stderr).toContain('usage: warren ctl list queues|');

@@ -119,6 +119,39 @@ describe.skipIf(isChromiumMissing)('management UI in headless Chromium', () => {
           .poll(() => page.textContent('#queue-messages .value'), { timeout: 15_000 })
           .toBe('1');
 
+        // The exchanges list shows publish rates in and out.
+        await page.click('nav a[data-page=exchanges]');
+        const fanout = '#exchanges-table tr[data-name="amq.fanout"]';
+        await page.waitForSelector(fanout, { timeout: 10_000 });
+        expect(
+          await page.$$eval('#exchanges-table th', (cells: { textContent: string | null }[]) =>
+            cells.map((cell) => cell.textContent),
+          ),
+        ).toEqual(expect.arrayContaining(['Rate in', 'Rate out']));
+        expect(await page.textContent(`${fanout} td.rate-in`)).toMatch(/^(\d[\d.,]*\/s)?$/);
+
+        // The connections list shows the name the client gave its connection.
+        const named = await amqp.connect(broker.url, {
+          clientProperties: { connection_name: 'ui-named' },
+        });
+        try {
+          await page.click('nav a[data-page=connections]');
+          await expect
+            .poll(
+              () =>
+                page.$$eval(
+                  '#connections-table td.user-provided-name',
+                  (cells: { textContent: string | null }[]) =>
+                    cells.map((cell) => cell.textContent),
+                ),
+              { timeout: 10_000, interval: 250 },
+            )
+            .toContain('ui-named');
+          await page.screenshot({ path: join(ARTIFACTS, 'mgmt-connections.png'), fullPage: true });
+        } finally {
+          await named.close();
+        }
+
         await page.click('nav a[data-page=admin]');
         await page.waitForSelector('#users-table tr[data-name="guest"]', { timeout: 10_000 });
         await page.fill('#add-vhost input[name=vhost]', 'from-ui');

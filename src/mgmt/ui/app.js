@@ -726,6 +726,20 @@
             { title: 'Durable', value: (exchange) => exchange.durable },
             { title: 'Auto-delete', value: (exchange) => exchange.auto_delete },
             { title: 'Internal', value: (exchange) => exchange.internal },
+            {
+              title: 'Rate in',
+              value: (exchange) => exchange.message_stats.publish_in_details.rate,
+              render: (exchange) => rate(exchange.message_stats.publish_in_details),
+              isNumber: true,
+              className: 'rate-in',
+            },
+            {
+              title: 'Rate out',
+              value: (exchange) => exchange.message_stats.publish_out_details.rate,
+              render: (exchange) => rate(exchange.message_stats.publish_out_details),
+              isNumber: true,
+              className: 'rate-out',
+            },
           ],
           exchanges,
           (exchange) => ({ dataset: { name: exchange.name, vhost: exchange.vhost } }),
@@ -827,6 +841,12 @@
           'connections-table',
           [
             { title: 'Name', value: (connection) => connection.name },
+            {
+              // The client's connection_name property, as RabbitMQ's UI shows it.
+              title: 'Client-provided name',
+              value: (connection) => connection.user_provided_name || '',
+              className: 'user-provided-name',
+            },
             { title: 'Virtual host', value: (connection) => connection.vhost },
             { title: 'User', value: (connection) => connection.user },
             {
@@ -865,6 +885,7 @@
             },
           ],
           connections,
+          (connection) => ({ dataset: { name: connection.name } }),
         ),
       );
     };
