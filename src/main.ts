@@ -20,7 +20,9 @@ async function main(): Promise<void> {
   const options = running.broker.options;
   const mgmtScheme = options.mgmtTlsCertFile === null ? 'http' : 'https';
   const mgmt =
-    running.mgmtPort === null ? '' : ` mgmt=${mgmtScheme}://${options.bind}:${running.mgmtPort}`;
+    running.mgmtPort === null
+      ? ''
+      : ` mgmt=${mgmtScheme}://${options.bind}:${running.mgmtPort} mgmt-server=${running.mgmtEngine}`;
   const tls = running.tlsPort === null ? '' : ` amqps://${options.bind}:${running.tlsPort}`;
   process.stdout.write(
     `warren ready: amqp://${options.bind}:${running.port}${tls}${mgmt} shards=${options.shardCount} data=${options.dataDir}\n`,

@@ -2,7 +2,7 @@
 // management HTTP server (src/mgmt) on the same bind address. The library API and main.ts
 // both start the broker here.
 
-import { startManagement } from './mgmt/index.js';
+import { type HttpEngineName, startManagement } from './mgmt/index.js';
 import {
   type BrokerOptions,
   type RunningBroker as AmqpBroker,
@@ -13,6 +13,8 @@ import {
 export interface RunningBroker extends AmqpBroker {
   /** The management HTTP port bound, or null when management is off. */
   mgmtPort: number | null;
+  /** What serves management (uWebSockets.js, or node:http where it has no binary), or null. */
+  mgmtEngine: HttpEngineName | null;
 }
 
 /**
@@ -21,7 +23,8 @@ export interface RunningBroker extends AmqpBroker {
  */
 export async function startBroker(options: Partial<BrokerOptions> = {}): Promise<RunningBroker> {
   const running = await startAmqpBroker(options);
-  if (!running.broker.options.isMgmtEnabled) return { ...running, mgmtPort: null };
+  if (!running.broker.options.isMgmtEnabled)
+    return { ...running, mgmtPort: null, mgmtEngine: null };
   let management;
   try {
     management = await startManagement(running.broker, running.port);
@@ -32,6 +35,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   return {
     ...running,
     mgmtPort: management.port,
+    mgmtEngine: management.engine,
     close: async () => {
       management.close();
       await running.close();
