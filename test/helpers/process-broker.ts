@@ -16,6 +16,8 @@ export interface BrokerProcess {
   mgmtUrl: string | null;
   /** What serves management, from the ready line's mgmt-server= (null when off). */
   mgmtServer: string | null;
+  /** The AMQPS port from the ready line, null when TLS is off. */
+  tlsPort: number | null;
   url: string;
 }
 
@@ -60,8 +62,10 @@ export function spawnBroker(
         const mgmtPort = mgmt === null ? null : Number(mgmt[2]);
         const mgmtUrl = mgmt === null ? null : mgmt[1]!;
         const mgmtServer = /mgmt-server=(\S+)/.exec(output)?.[1] ?? null;
+        const tls = /amqps:\/\/[^:]+:(\d+)/.exec(output);
+        const tlsPort = tls === null ? null : Number(tls[1]);
         const url = `amqp://guest:guest@127.0.0.1:${port}`;
-        resolve({ child, port, mgmtPort, mgmtUrl, mgmtServer, url });
+        resolve({ child, port, mgmtPort, mgmtUrl, mgmtServer, tlsPort, url });
       }
     });
     child.once('exit', (code) =>

@@ -170,6 +170,47 @@ describe('warren process with management', () => {
   );
 
   it(
+    'a second broker on a taken AMQPS port exits',
+    async () => {
+      expect.hasAssertions();
+      const firstDir = temporaryDataDir();
+      const secondDir = temporaryDataDir();
+      const tlsArgs = [
+        '--tls-cert',
+        join(TLS_DIR, 'server.pem'),
+        '--tls-key',
+        join(TLS_DIR, 'server.key'),
+      ];
+      const first = await spawnBroker(firstDir, [
+        '--shards',
+        '1',
+        '--no-mgmt',
+        ...tlsArgs,
+        '--tls-port',
+        '0',
+      ]);
+      try {
+        expect(first.tlsPort).not.toBeNull();
+        const stderr = await failedStart(secondDir, [
+          '--shards',
+          '1',
+          '--no-mgmt',
+          ...tlsArgs,
+          '--tls-port',
+          String(first.tlsPort),
+        ]);
+        expect(stderr).toContain(String(first.tlsPort));
+        expect(stderr).toMatch(/EADDRINUSE|already in use/);
+      } finally {
+        await stopBroker(first, 'SIGTERM');
+        rmSync(firstDir, { recursive: true, force: true });
+        rmSync(secondDir, { recursive: true, force: true });
+      }
+    },
+    T,
+  );
+
+  it(
     '--mgmt-tls-cert and --mgmt-tls-key serve the API over HTTPS and print https:// in the ready line',
     async () => {
       expect.hasAssertions();
