@@ -1,11 +1,12 @@
 // Probes the runtime behaviour Warren relies on, for comparing Node.js versions side by side:
 // Atomics.waitAsync wake-ups across worker threads, fdatasync on descriptors and FileHandles,
 // connecting to `localhost` (autoSelectFamily), growable SharedArrayBuffers shared with a worker,
-// V8 heap limits in workers, and listen({ reusePort }). Prints one JSON object (--json) or a
-// Markdown list. Bounded: a few seconds, loopback only, temporary files removed.
+// V8 heap limits in workers, whether an idle thread gives back its garbage, and
+// listen({ reusePort }). Prints one JSON object (--json) or a Markdown list. Bounded: about 30 s,
+// loopback only, temporary files removed.
 // Usage: node scripts/node-behaviour.mjs [--json]
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, fdatasync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { lookup } from 'node:dns/promises';
@@ -31,6 +32,8 @@ async function waitAsyncPingPong(rounds) {
   const worker = new Worker(
     `const { workerData } = require('node:worker_threads');
      const control = workerData;
+     // A pending waitAsync does not keep a thread alive: a timer does, as sockets do in Warren.
+     const keepAlive = setInterval(() => {}, 1000);
      (async () => {
        for (let round = 1; round <= ${rounds}; round++) {
          while (Atomics.load(control, 0) !== round) {
@@ -40,9 +43,11 @@ async function waitAsyncPingPong(rounds) {
          Atomics.store(control, 1, round);
          Atomics.notify(control, 1);
        }
+       clearInterval(keepAlive);
      })();`,
     { eval: true, workerData: control },
   );
+  const keepAlive = setInterval(() => {}, 1000);
   const roundTrips = [];
   let timedOut = 0;
   for (let round = 1; round <= rounds; round++) {
@@ -55,6 +60,7 @@ async function waitAsyncPingPong(rounds) {
     }
     roundTrips.push(process.hrtime.bigint() - started);
   }
+  clearInterval(keepAlive);
   await worker.terminate();
   roundTrips.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return {
@@ -133,7 +139,8 @@ async function connectLocalhost(host) {
     socket.once('error', (error) => resolve({ error: error.code }));
   });
   server.close();
-  return { listen: host, ms: microseconds(process.hrtime.bigint() - started) / 1000, ...result };
+  const ms = Math.round(microseconds(process.hrtime.bigint() - started)) / 1000;
+  return { listen: host, ms, ...result };
 }
 
 /** A growable SharedArrayBuffer grown by a worker: does the main thread see the new length? */
@@ -204,6 +211,53 @@ async function reusePort() {
   };
 }
 
+const IDLE_GARBAGE = `
+  let kept = [];
+  for (let index = 0; index < 600000; index++) kept.push({ index, text: 'x' + index, bytes: Buffer.allocUnsafe(64) });
+  kept = null;
+  setInterval(() => {}, 100);
+  require('node:worker_threads').parentPort?.postMessage('garbage made');`;
+
+/**
+ * Child mode: makes ~150 MiB of garbage in the main thread or a worker, then idles (a 100 ms
+ * timer, as the broker's samplers) and prints RSS in MiB every 3 s for 24 s.
+ */
+async function idleGarbageChild(where) {
+  const rssMib = () => Math.round(process.memoryUsage.rss() / MiB);
+  const samples = { before: rssMib() };
+  if (where === 'worker') {
+    const worker = new Worker(IDLE_GARBAGE, { eval: true });
+    worker.unref();
+    await new Promise((resolve) => worker.once('message', resolve));
+  } else {
+    new Function('require', IDLE_GARBAGE)(
+      (await import('node:module')).createRequire(import.meta.url),
+    );
+  }
+  for (let second = 0; second <= 24; second += 3) {
+    samples[`${second}s`] = rssMib();
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+  }
+  process.stdout.write(JSON.stringify(samples));
+  process.exit(0);
+}
+
+/** RSS timelines after garbage in an idle main thread and an idle worker (both at once). */
+async function idleGarbage() {
+  const run = (where) =>
+    new Promise((resolve) => {
+      let output = '';
+      const child = spawn(process.execPath, [process.argv[1], '--idle-garbage', where]);
+      child.stdout.on('data', (chunk) => (output += chunk));
+      child.on('exit', () => resolve(JSON.parse(output)));
+    });
+  const [main, worker] = await Promise.all([run('main'), run('worker')]);
+  return { mainRssMib: main, workerRssMib: worker };
+}
+
+const idleGarbageAt = process.argv.indexOf('--idle-garbage');
+if (idleGarbageAt >= 0) await idleGarbageChild(process.argv[idleGarbageAt + 1]);
+
 const report = {
   node: process.version,
   v8: process.versions.v8,
@@ -221,6 +275,7 @@ const report = {
   sharedArrayBufferGrowth: await sharedArrayBufferGrowth(),
   heapLimits: await heapLimits(),
   reusePort: await reusePort(),
+  idleGarbage: await idleGarbage(),
 };
 
 if (process.argv.includes('--json')) {
