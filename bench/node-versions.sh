@@ -33,6 +33,14 @@ trap 'stop 20; stop 24' EXIT
 rm -rf /tmp/amqp-bench-node20 /tmp/amqp-bench-node24
 start 20
 start 24
+# peer_bench.py watches its other brokers' pids (rabbit.sh/garage.sh pid): give it the idle
+# Warren of the other version for both, so the report counts that peer's CPU as "idle peers".
+for version in 20 24; do
+  other=$((44 - version))
+  mkdir -p "/tmp/amqp-bench-node$version/rabbit" "/tmp/amqp-bench-node$version/garage"
+  cp "/tmp/amqp-bench-node$other/warren/warren.pid" "/tmp/amqp-bench-node$version/rabbit/beam.pid"
+  cp "/tmp/amqp-bench-node$other/warren/warren.pid" "/tmp/amqp-bench-node$version/garage/garagemq.pid"
+done
 sleep 5
 
 : > "$out"
