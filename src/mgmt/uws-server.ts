@@ -2,8 +2,8 @@
 // before the handler returns, as uWS requires; the body through onData, up to a limit), hands
 // it to one async handler, and writes the reply corked, unless the client went away meanwhile.
 // The native binary is loaded on first use only, straight from the package's binaries folder:
-// the package's own entry would fall back to a JavaScript imitation that reports ports it never
-// listens on. Runs on the broker's event loop (the network thread).
+// where there is none, the package's own entry falls back to a JavaScript imitation of the uWS
+// API, under which management did not serve (#19). Runs on the broker's event loop.
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
