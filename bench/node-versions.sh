@@ -6,14 +6,15 @@
 # a Markdown table of medians. Run under the shared heavy lock, with dist/ built:
 #   flock /tmp/warren-heavy.lock bench/node-versions.sh
 # Env: NEUTRAL_PERF (default ../shared/neutral-perf beside the checkout, or /work/shared/...),
-#      AMQP_PERF (the built generator; default /tmp/amqp-perf-build/amqp-perf), REPS (default 3).
+#      AMQP_PERF (the built generator; default /tmp/amqp-perf-build/amqp-perf), REPS (default 3),
+#      OUT (the JSON lines file; default bench/results/node-versions-s1s3.jsonl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 project="$(pwd)"
 neutral="${NEUTRAL_PERF:-/work/shared/neutral-perf}"
 perf_bin="${AMQP_PERF:-/tmp/amqp-perf-build/amqp-perf}"
 reps="${REPS:-3}"
-out="bench/results/node-versions-s1s3.jsonl"
+out="${OUT:-bench/results/node-versions-s1s3.jsonl}"
 if [ ! -x "$perf_bin" ]; then
   OUT="$(dirname "$perf_bin")" "$neutral/build.sh"
 fi
