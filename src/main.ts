@@ -26,12 +26,16 @@ async function main(): Promise<void> {
     process.exit(failure.exitCode);
   }
   const options = running.broker.options;
+  // An IPv6 address goes in brackets in a URL.
+  const host = options.bind.includes(':') ? `[${options.bind}]` : options.bind;
   const mgmtScheme = options.mgmtTlsCertFile === null ? 'http' : 'https';
   const mgmt =
-    running.mgmtPort === null ? '' : ` mgmt=${mgmtScheme}://${options.bind}:${running.mgmtPort}`;
-  const tls = running.tlsPort === null ? '' : ` amqps://${options.bind}:${running.tlsPort}`;
+    running.mgmtPort === null
+      ? ''
+      : ` mgmt=${mgmtScheme}://${host}:${running.mgmtPort} mgmt-server=${running.mgmtEngine}`;
+  const tls = running.tlsPort === null ? '' : ` amqps://${host}:${running.tlsPort}`;
   process.stdout.write(
-    `warren ready: amqp://${options.bind}:${running.port}${tls}${mgmt} shards=${options.shardCount} data=${options.dataDir}\n`,
+    `warren ready: amqp://${host}:${running.port}${tls}${mgmt} shards=${options.shardCount} data=${options.dataDir}\n`,
   );
   let isStopping = false;
   const stop = (signal: string) => {

@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { startManagement } from './mgmt/index.js';
+import { type HttpEngineName, startManagement } from './mgmt/index.js';
 import {
   Broker,
   type BrokerOptions as ResolvedBrokerOptions,
@@ -39,6 +39,8 @@ export interface RunningBroker {
   tlsPort: number | null;
   /** The management HTTP port bound, or null when management is off. */
   mgmtPort: number | null;
+  /** Which HTTP server serves management (uWebSockets.js or node:http), or null when off. */
+  mgmtEngine: HttpEngineName | null;
   /** The broker itself, for in-process inspection. */
   broker: Broker;
   /**
@@ -109,7 +111,9 @@ async function startResolved(options: ResolvedBrokerOptions): Promise<RunningBro
   const broker = new Broker(options);
   const port = await broker.start();
   const running = { port, tlsPort: broker.tlsPort, broker };
-  if (!options.isMgmtEnabled) return { ...running, mgmtPort: null, close: () => broker.stop() };
+  if (!options.isMgmtEnabled) {
+    return { ...running, mgmtPort: null, mgmtEngine: null, close: () => broker.stop() };
+  }
   let management;
   try {
     management = await startManagement(broker, port);
@@ -120,6 +124,7 @@ async function startResolved(options: ResolvedBrokerOptions): Promise<RunningBro
   return {
     ...running,
     mgmtPort: management.port,
+    mgmtEngine: management.engine,
     close: async () => {
       management.close();
       await broker.stop();

@@ -3,6 +3,7 @@
 // monitoring users see every vhost; management users only the vhosts they hold permissions in.
 
 import type { Broker } from '../net/index.js';
+import { isLoopbackAddress } from '../util/index.js';
 import { HttpError, notAuthorised } from './http-errors.js';
 
 export interface Principal {
@@ -30,10 +31,6 @@ export function parseBasicAuthorization(
   return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
-function isLoopback(address: string): boolean {
-  return address === '127.0.0.1' || address === '::1' || address.startsWith('::ffff:127.');
-}
-
 /**
  * The principal for a request, or a 401 HttpError with RabbitMQ's reason. `isBrowserPrompt`
  * asks for the WWW-Authenticate header (not wanted by the UI's own login form).
@@ -49,7 +46,7 @@ export async function authenticateRequest(
   // Async: a scrypt hash is checked on the thread pool, not on the network thread.
   const user = await broker.access.authenticate(credentials.user, credentials.password);
   if (user === null) throw notAuthorised('Login failed', isBrowserPrompt);
-  if (broker.options.loopbackUsers.includes(user.name) && !isLoopback(remoteAddress)) {
+  if (broker.options.loopbackUsers.includes(user.name) && !isLoopbackAddress(remoteAddress)) {
     throw notAuthorised('User can only log in via localhost', isBrowserPrompt);
   }
   if (!user.tags.some((tag) => MANAGEMENT_TAGS.includes(tag))) {

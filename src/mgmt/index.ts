@@ -4,19 +4,33 @@
 import type { Broker } from '../net/index.js';
 import { ApiRouter, errorReply } from './api-router.js';
 import { HttpError } from './http-errors.js';
-import { type HttpReply, type HttpRequest, startHttpServer } from './http-server.js';
+import {
+  type HttpEngineName,
+  type HttpReply,
+  type HttpRequest,
+  startHttpServer,
+  uwsUnavailableReason,
+} from './http-server.js';
 import { renderMetrics } from './metrics.js';
 import { StaticFiles } from './static-files.js';
 import { StatsSampler } from './stats-sampler.js';
 
+export type { HttpEngineName } from './http-server.js';
+
 export interface ManagementServer {
   /** The HTTP port bound (useful with mgmtPort 0). */
   readonly port: number;
+  /** What serves it: uWebSockets.js where its binary loads on this Node.js, else node:http. */
+  readonly engine: HttpEngineName;
   /** Stops listening. */
   close(): void;
 }
 
-/** Starts the management HTTP server on the broker's bind address and `mgmtPort`. */
+/**
+ * Starts the management HTTP server on the broker's bind address and `mgmtPort`. Rejects with
+ * an Error whose `code` is the errno (EADDRINUSE...) and `setting` is 'mgmtPort' when the port
+ * cannot be bound; a taken port is never shared.
+ */
 export async function startManagement(broker: Broker, amqpPort: number): Promise<ManagementServer> {
   const sampler = new StatsSampler(broker);
   const staticFiles = new StaticFiles();
@@ -40,17 +54,21 @@ export async function startManagement(broker: Broker, amqpPort: number): Promise
     mgmtTlsCertFile !== null && mgmtTlsKeyFile !== null
       ? { certFile: mgmtTlsCertFile, keyFile: mgmtTlsKeyFile }
       : null;
-  const server = await startHttpServer(
-    broker.options.bind,
-    broker.options.mgmtPort,
+  const server = await startHttpServer({
+    host: broker.options.bind,
+    port: broker.options.mgmtPort,
     tls,
     handle,
-    (error) => broker.log('error', 'management request failed', { err: error }),
-  );
+    onUnexpectedError: (error) => broker.log('error', 'management request failed', { err: error }),
+  });
   ports.http = server.port;
+  if (server.engine === 'node:http') {
+    broker.log('info', 'management served by node:http', { reason: uwsUnavailableReason() });
+  }
   sampler.start();
   return {
     port: server.port,
+    engine: server.engine,
     close: () => {
       sampler.stop();
       server.close();

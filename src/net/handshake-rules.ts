@@ -10,6 +10,7 @@ import type { AccessControl } from './access-control.js';
 import type { AuthenticationResult } from './authentication.js';
 import type { ClientCapabilities } from './channel-context.js';
 import type { BrokerOptions } from './options.js';
+import { isLoopbackAddress } from '../util/index.js';
 import { connectionError } from './protocol-errors.js';
 import type { VirtualHost } from './vhost.js';
 
@@ -132,10 +133,6 @@ export function vhostToOpen(
     );
   }
   return vhost;
-}
-
-export function isLoopbackAddress(address: string): boolean {
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
 /** The CN of a verified TLS client certificate (EXTERNAL logs in as it), else null. */

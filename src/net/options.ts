@@ -186,8 +186,8 @@ export const SETTINGS: readonly Setting[] = [
     key: 'bind',
     flag: 'bind',
     kind: 'text',
-    defaultValue: '0.0.0.0',
-    help: 'address to listen on (AMQP, amqps and management)',
+    defaultValue: '::',
+    help: 'address to listen on (AMQP, amqps and management); :: is every address of both families (IPv4 only where the host has no IPv6), as RabbitMQ listens by default',
   }),
   setting({
     key: 'shardCount',

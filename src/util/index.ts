@@ -7,3 +7,4 @@ export { MinHeap } from './min-heap.js';
 export { RingOutbox } from './ring-outbox.js';
 export { allocateRing, RING_TYPE_MAX, RingReader, type RingSink, RingWriter } from './spsc-ring.js';
 export { LatencyHistogram } from './latency-histogram.js';
+export { isLoopbackAddress } from './loopback.js';

@@ -47,6 +47,7 @@ export function useBroker(
       broker = {
         port: EXTERNAL_PORT,
         mgmtPort: null,
+        mgmtEngine: null,
         tlsPort: null,
         url: `amqp://guest:guest@127.0.0.1:${EXTERNAL_PORT}`,
         dataDir: '',

@@ -14,6 +14,10 @@ export interface BrokerProcess {
   mgmtPort: number | null;
   /** The management server's base URL from the ready line (http or https), null when off. */
   mgmtUrl: string | null;
+  /** What serves management, from the ready line's mgmt-server= (null when off). */
+  mgmtServer: string | null;
+  /** The AMQPS port from the ready line, null when TLS is off. */
+  tlsPort: number | null;
   url: string;
 }
 
@@ -57,7 +61,11 @@ export function spawnBroker(
         const mgmt = /mgmt=(https?:\/\/[^:]+:(\d+))/.exec(output);
         const mgmtPort = mgmt === null ? null : Number(mgmt[2]);
         const mgmtUrl = mgmt === null ? null : mgmt[1]!;
-        resolve({ child, port, mgmtPort, mgmtUrl, url: `amqp://guest:guest@127.0.0.1:${port}` });
+        const mgmtServer = /mgmt-server=(\S+)/.exec(output)?.[1] ?? null;
+        const tls = /amqps:\/\/[^:]+:(\d+)/.exec(output);
+        const tlsPort = tls === null ? null : Number(tls[1]);
+        const url = `amqp://guest:guest@127.0.0.1:${port}`;
+        resolve({ child, port, mgmtPort, mgmtUrl, mgmtServer, tlsPort, url });
       }
     });
     child.once('exit', (code) =>

@@ -1,16 +1,39 @@
 // The management server in the `warren` process: the ready line names its port (0 picks a
-// free one), --no-mgmt leaves it out and starts no HTTP server, and --mgmt-tls-cert/-key
+// free one) and what serves it, --no-mgmt leaves it out and never loads the native
+// uWebSockets.js module, a taken management port stops start-up, and --mgmt-tls-cert/-key
 // serve it over HTTPS (checked with node:https trusting the test CA).
 
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import amqplib from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import { temporaryDataDir } from '../helpers/broker.js';
 import { spawnBroker, stopBroker } from '../helpers/process-broker.js';
 
 const T = 30_000;
+const GUEST = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
+
+/** Whether the process has a uWebSockets.js binary mapped (Linux: /proc/<pid>/maps). */
+function hasUwsBinaryMapped(pid: number): boolean {
+  return /uws_[a-z0-9]+_[a-z0-9]+_\d+\.node/.test(readFileSync(`/proc/${pid}/maps`, 'utf8'));
+}
+
+/** Starts a broker expected to fail; resolves with what it wrote to stderr and its exit code. */
+async function failedStart(dataDir: string, args: string[]): Promise<string> {
+  let stderr = '';
+  const failure = await spawnBroker(dataDir, args, (text) => (stderr += text)).then(
+    async (broker) => {
+      await stopBroker(broker);
+      return new Error(`broker started: ${JSON.stringify(broker.mgmtUrl)}`);
+    },
+    (error: unknown) => error as Error,
+  );
+  expect(failure.message).toMatch(/^broker exited with [1-9]\d* before it was ready$/);
+  return stderr;
+}
+
 const TLS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/tls');
 
 /** GET over HTTPS trusting only the test CA; resolves with the status and body. */
@@ -46,6 +69,13 @@ describe('warren process with management', () => {
           broker.port,
           broker.mgmtPort,
         ]);
+        // uWebSockets.js where its binary loads on this Node.js, node:http elsewhere.
+        expect(['uWebSockets.js', 'node:http']).toContain(broker.mgmtServer);
+        if (existsSync(`/proc/${broker.child.pid}/maps`)) {
+          expect(hasUwsBinaryMapped(broker.child.pid!)).toBe(
+            broker.mgmtServer === 'uWebSockets.js',
+          );
+        }
         const page = await fetch(`http://127.0.0.1:${broker.mgmtPort}/`);
         expect(page.headers.get('content-type')).toContain('text/html');
         expect(await page.text()).toContain('Warren Management');
@@ -58,16 +88,123 @@ describe('warren process with management', () => {
   );
 
   it(
-    '--no-mgmt starts no management server',
+    '--no-mgmt starts no management server and never loads the native uWebSockets.js module',
     async () => {
       expect.hasAssertions();
       const dataDir = temporaryDataDir();
       const broker = await spawnBroker(dataDir, ['--shards', '1', '--no-mgmt']);
       try {
         expect(broker.mgmtPort).toBeNull();
+        expect(broker.mgmtServer).toBeNull();
+        if (existsSync(`/proc/${broker.child.pid}/maps`)) {
+          expect(hasUwsBinaryMapped(broker.child.pid!)).toBe(false);
+        }
       } finally {
         await stopBroker(broker, 'SIGTERM');
         rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+    T,
+  );
+
+  it(
+    'a second broker on a taken management port exits naming the port; the first keeps serving',
+    async () => {
+      expect.hasAssertions();
+      const firstDir = temporaryDataDir();
+      const secondDir = temporaryDataDir();
+      const first = await spawnBroker(firstDir, ['--shards', '1']);
+      try {
+        const stderr = await failedStart(secondDir, [
+          '--shards',
+          '1',
+          '--mgmt-port',
+          String(first.mgmtPort),
+        ]);
+        expect(stderr).toContain(
+          `management port ${first.mgmtPort} on 127.0.0.1 is already in use`,
+        );
+        // Every request reaches the first broker: its own AMQP port in each answer.
+        for (let attempt = 0; attempt < 6; attempt++) {
+          const response = await fetch(`${first.mgmtUrl}/api/overview`, {
+            headers: { Authorization: GUEST },
+          });
+          const overview = (await response.json()) as { listeners: { port: number }[] };
+          expect(overview.listeners[0]?.port).toBe(first.port);
+        }
+      } finally {
+        await stopBroker(first, 'SIGTERM');
+        rmSync(firstDir, { recursive: true, force: true });
+        rmSync(secondDir, { recursive: true, force: true });
+      }
+    },
+    T,
+  );
+
+  it(
+    'a second broker on a taken AMQP port exits, and the first keeps serving',
+    async () => {
+      expect.hasAssertions();
+      const firstDir = temporaryDataDir();
+      const secondDir = temporaryDataDir();
+      const first = await spawnBroker(firstDir, ['--shards', '1', '--no-mgmt']);
+      try {
+        const stderr = await failedStart(secondDir, [
+          '--shards',
+          '1',
+          '--no-mgmt',
+          '--port',
+          String(first.port),
+        ]);
+        expect(stderr).toContain(String(first.port));
+        expect(stderr).toMatch(/EADDRINUSE|already in use/);
+        const connection = await amqplib.connect(first.url);
+        await connection.close();
+      } finally {
+        await stopBroker(first, 'SIGTERM');
+        rmSync(firstDir, { recursive: true, force: true });
+        rmSync(secondDir, { recursive: true, force: true });
+      }
+    },
+    T,
+  );
+
+  it(
+    'a second broker on a taken AMQPS port exits',
+    async () => {
+      expect.hasAssertions();
+      const firstDir = temporaryDataDir();
+      const secondDir = temporaryDataDir();
+      const tlsArgs = [
+        '--tls-cert',
+        join(TLS_DIR, 'server.pem'),
+        '--tls-key',
+        join(TLS_DIR, 'server.key'),
+      ];
+      const first = await spawnBroker(firstDir, [
+        '--shards',
+        '1',
+        '--no-mgmt',
+        ...tlsArgs,
+        '--tls-port',
+        '0',
+      ]);
+      try {
+        expect(first.tlsPort).not.toBeNull();
+        const stderr = await failedStart(secondDir, [
+          '--shards',
+          '1',
+          '--no-mgmt',
+          ...tlsArgs,
+          '--tls-port',
+          String(first.tlsPort),
+        ]);
+        expect(stderr).toContain(String(first.tlsPort));
+        expect(stderr).toMatch(/EADDRINUSE|already in use/);
+      } finally {
+        await stopBroker(first, 'SIGTERM');
+        rmSync(firstDir, { recursive: true, force: true });
+        rmSync(secondDir, { recursive: true, force: true });
       }
     },
     T,
