@@ -708,6 +708,8 @@ export interface ShardStats {
   queues: QueueStats[];
   bodyBytesInMemory: number;
   pendingConfirms: number;
+  /** The shard thread's V8 heap: bytes in use, reserved, and held outside it (Buffers). */
+  heap: { usedBytes: number; totalBytes: number; externalBytes: number };
   log: {
     appendSeq: number;
     durableSeq: number;

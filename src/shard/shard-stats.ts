@@ -16,7 +16,7 @@ export function shardStats(
   bodyBytesInMemory: number,
   pendingConfirms: number,
   log: SegmentedLog | null,
-): ShardStats {
+): Omit<ShardStats, 'heap'> {
   const stats: QueueStats[] = [];
   // Blocks shared by several queues, or paged out, are shared out so queues sum to the shard.
   let heldBytes = 0;

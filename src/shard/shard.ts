@@ -245,7 +245,7 @@ export class Shard implements RingSink, TransactionParts {
   }
 
   /** Sampled counters for management: read on request, never pushed per message. */
-  stats(): ShardStats {
+  stats(): Omit<ShardStats, 'heap'> {
     return shardStats(
       this.shardIndex,
       this.queues,

@@ -4,11 +4,13 @@
 // would starve the network thread.
 
 import { join } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { FileStorage, SegmentedLog } from '../log/index.js';
 import { assert, RingOutbox, RingReader, RingWriter } from '../util/index.js';
 import { MessageStore } from './message-store.js';
 import type { ShardReady, ShardWorkerData } from './pool.js';
+import type { ShardStats } from './records.js';
 import { Shard } from './shard.js';
 
 /** Commands taken from the ring before the shard runs deliveries and yields to its event loop. */
@@ -122,7 +124,16 @@ port.on('message', (message: { type: string; requestId?: number; seq?: number; m
     return;
   }
   if (message.type === 'stats') {
-    port.postMessage({ type: 'stats', requestId: message.requestId, stats: shard.stats() });
+    const heap = getHeapStatistics();
+    const stats: ShardStats = {
+      ...shard.stats(),
+      heap: {
+        usedBytes: heap.used_heap_size,
+        totalBytes: heap.total_heap_size,
+        externalBytes: heap.external_memory,
+      },
+    };
+    port.postMessage({ type: 'stats', requestId: message.requestId, stats });
     return;
   }
   if (message.type !== 'stop') return;
