@@ -121,8 +121,8 @@ describe('warren process with management', () => {
           '--mgmt-port',
           String(first.mgmtPort),
         ]);
-        expect(stderr).toContain(
-          `management port ${first.mgmtPort} on 127.0.0.1 is already in use`,
+        expect(stderr).toBe(
+          `warren: --mgmt-port ${first.mgmtPort}: address 127.0.0.1:${first.mgmtPort} is already in use\n`,
         );
         // Every request reaches the first broker: its own AMQP port in each answer.
         for (let attempt = 0; attempt < 6; attempt++) {
@@ -156,8 +156,9 @@ describe('warren process with management', () => {
           '--port',
           String(first.port),
         ]);
-        expect(stderr).toContain(String(first.port));
-        expect(stderr).toMatch(/EADDRINUSE|already in use/);
+        expect(stderr).toBe(
+          `warren: --port ${first.port}: address 127.0.0.1:${first.port} is already in use\n`,
+        );
         const connection = await amqplib.connect(first.url);
         await connection.close();
       } finally {
@@ -199,8 +200,9 @@ describe('warren process with management', () => {
           '--tls-port',
           String(first.tlsPort),
         ]);
-        expect(stderr).toContain(String(first.tlsPort));
-        expect(stderr).toMatch(/EADDRINUSE|already in use/);
+        expect(stderr).toBe(
+          `warren: --tls-port ${first.tlsPort}: address 127.0.0.1:${first.tlsPort} is already in use\n`,
+        );
       } finally {
         await stopBroker(first, 'SIGTERM');
         rmSync(firstDir, { recursive: true, force: true });
