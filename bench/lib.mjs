@@ -62,7 +62,7 @@ export class WarrenBroker {
       let output = '';
       this.child.stdout.on('data', (chunk) => {
         output += chunk;
-        const match = /amqp:\/\/[^:]+:(\d+)/.exec(output);
+        const match = /amqp:\/\/(?:\[[^\]]+\]|[^:/]+):(\d+)/.exec(output);
         if (match) resolve(Number(match[1]));
       });
       this.child.once('exit', (code) => reject(new Error(`warren exited with ${code}`)));

@@ -57,7 +57,7 @@ function startBroker(dataDir) {
     let output = '';
     child.stdout.on('data', (chunk) => {
       output += chunk.toString();
-      const match = /amqp:\/\/[^:]+:(\d+)/.exec(output);
+      const match = /amqp:\/\/(?:\[[^\]]+\]|[^:/]+):(\d+)/.exec(output);
       if (output.includes('\n') && match !== null) resolve({ child, port: Number(match[1]) });
     });
     child.once('exit', (code) =>

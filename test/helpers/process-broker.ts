@@ -55,7 +55,7 @@ export function spawnBroker(
       output += chunk.toString();
       // The whole ready line, so both of its ports are in it.
       if (!output.includes('\n')) return;
-      const match = /amqp:\/\/[^:]+:(\d+)/.exec(output);
+      const match = /amqp:\/\/(?:\[[^\]]+\]|[^:/]+):(\d+)/.exec(output);
       if (match !== null) {
         const port = Number(match[1]);
         const mgmt = /mgmt=(https?:\/\/[^:]+:(\d+))/.exec(output);
